@@ -1,0 +1,147 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Praxis",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "praxis", targets: ["praxis"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    ],
+    targets: [
+        // Pure domain: rooms, rules, roles. No I/O, no NIO.
+        .target(
+            name: "PraxisDomain",
+            swiftSettings: swiftSettings
+        ),
+        // Pure protocol codecs: PostgREST query strings <-> query values.
+        .target(
+            name: "PraxisProtocol",
+            dependencies: ["PraxisDomain"],
+            swiftSettings: swiftSettings
+        ),
+        // SQLite through GRDB: schema, migrations, records, demo data.
+        .target(
+            name: "PraxisStore",
+            dependencies: [
+                "PraxisDomain",
+                "PraxisProtocol",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Resources/demo-cases.json")],
+            swiftSettings: swiftSettings
+        ),
+        // Tokens (JWT HS256) and password hashing (scrypt). No NIO.
+        .target(
+            name: "PraxisAuth",
+            dependencies: [
+                "PraxisDomain",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // HTTP/1.1 on NIO: health, auth and data API.
+        .target(
+            name: "PraxisHTTP",
+            dependencies: [
+                "PraxisDomain",
+                "PraxisProtocol",
+                "PraxisStore",
+                "PraxisAuth",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Configuration, wiring, lifecycle, metrics.
+        .target(
+            name: "PraxisServer",
+            dependencies: [
+                "PraxisDomain",
+                "PraxisStore",
+                "PraxisAuth",
+                "PraxisHTTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "praxis",
+            dependencies: [
+                "PraxisServer",
+                "PraxisStore",
+                "PraxisAuth",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PraxisDomainTests",
+            dependencies: ["PraxisDomain"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PraxisProtocolTests",
+            dependencies: ["PraxisProtocol"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PraxisAuthTests",
+            dependencies: ["PraxisAuth"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PraxisStoreTests",
+            dependencies: [
+                "PraxisStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PraxisServerTests",
+            dependencies: [
+                "PraxisServer",
+                "PraxisHTTP",
+                "PraxisStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,51 @@
+public import Foundation
+
+/// UTC timestamps as the store keeps them: ISO 8601 with microseconds and a `Z`,
+/// e.g. `2026-11-23T19:50:12.123456Z`. They sort as strings in time order.
+public enum Timestamp {
+    /// The current time, formatted.
+    public static func now() -> String { format(Date()) }
+
+    /// `date` formatted with microseconds in UTC.
+    public static func format(_ date: Date) -> String {
+        let interval = date.timeIntervalSince1970
+        var seconds = interval.rounded(.down)
+        var micros = Int(((interval - seconds) * 1_000_000).rounded())
+        if micros >= 1_000_000 {
+            micros -= 1_000_000
+            seconds += 1
+        }
+        var t = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
+            Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
+            Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), micros
+        )
+    }
+
+    /// Parses an ISO 8601 timestamp (with or without fraction, `Z` or a numeric offset,
+    /// `T` or a space between date and time) into a date. Returns nil when it is not one.
+    public static func parse(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        let normalised = text.replacingOccurrences(of: " ", with: "T")
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: normalised) { return date }
+        formatter.formatOptions = [.withInternetDateTime]
+        if let date = formatter.date(from: normalised) { return date }
+        // Fractions longer than milliseconds: parse whole seconds, add the fraction.
+        guard let dot = normalised.firstIndex(of: ".") else { return nil }
+        var end = normalised.index(after: dot)
+        while end < normalised.endIndex, normalised[end].isNumber { end = normalised.index(after: end) }
+        let fraction = Double("0" + normalised[dot..<end]) ?? 0
+        let whole = String(normalised[..<dot]) + String(normalised[end...])
+        guard let base = formatter.date(from: whole) else { return nil }
+        return base.addingTimeInterval(fraction)
+    }
+
+    /// `text` as a canonical stored timestamp, or nil when it is not a timestamp.
+    public static func canonical(_ text: String) -> String? {
+        parse(text).map(format)
+    }
+}

@@ -1,0 +1,132 @@
+import NIOCore
+import NIOHTTP1
+
+/// Collects one request (head and body, bounded), hands it to the responder as a task
+/// off the event loop, and writes the response back on the loop.
+///
+/// `HTTPServerPipelineHandler` in front of it serialises pipelined requests, so one
+/// request is in flight per connection.
+final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum State {
+        case idle
+        case receiving(HTTPRequestHead, ByteBuffer?)
+        /// The body is over the limit: 413 was sent; the rest is dropped and the connection closes.
+        case discarding
+        case responding
+    }
+
+    private let responder: any HTTPResponder
+    private let configuration: HTTPServerConfiguration
+    private var state = State.idle
+
+    init(responder: any HTTPResponder, configuration: HTTPServerConfiguration) {
+        self.responder = responder
+        self.configuration = configuration
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > configuration.maxBodyBytes {
+                state = .discarding
+                write(context: context, response: Self.tooLarge(configuration.maxBodyBytes), head: head, keepAlive: false)
+                return
+            }
+            state = .receiving(head, nil)
+        case .body(var chunk):
+            switch state {
+            case .receiving(let head, var body):
+                let size = (body?.readableBytes ?? 0) + chunk.readableBytes
+                if size > configuration.maxBodyBytes {
+                    state = .discarding
+                    write(context: context, response: Self.tooLarge(configuration.maxBodyBytes), head: head, keepAlive: false)
+                    return
+                }
+                if body == nil {
+                    body = chunk
+                } else {
+                    body!.writeBuffer(&chunk)
+                }
+                state = .receiving(head, body)
+            default:
+                break
+            }
+        case .end:
+            guard case .receiving(let head, let body) = state else {
+                return
+            }
+            state = .responding
+            let request = HTTPRequest(
+                method: head.method, uri: head.uri, headers: head.headers, body: body,
+                remoteIP: context.channel.remoteAddress?.ipAddress
+            )
+            let keepAlive = head.isKeepAlive
+            if head.method == .OPTIONS {
+                write(context: context, response: Self.preflight(request), head: head, keepAlive: keepAlive)
+                return
+            }
+            let responder = self.responder
+            context.eventLoop.makeFutureWithTask {
+                await responder.respond(to: request)
+            }.assumeIsolated().whenSuccess { response in
+                self.write(context: context, response: response, head: head, keepAlive: keepAlive)
+            }
+        }
+    }
+
+    private func write(context: ChannelHandlerContext, response: HTTPResponse, head: HTTPRequestHead, keepAlive: Bool) {
+        var headers = response.headers
+        headers.replaceOrAdd(name: "Content-Length", value: String(response.body.readableBytes))
+        if let origin = head.headers.first(name: "origin") {
+            headers.replaceOrAdd(name: "Access-Control-Allow-Origin", value: allowedOrigin(origin) ?? "null")
+            headers.replaceOrAdd(name: "Access-Control-Expose-Headers", value: "Content-Range, Content-Location, X-Client-Info")
+            headers.replaceOrAdd(name: "Vary", value: "Origin")
+        }
+        if !keepAlive {
+            headers.replaceOrAdd(name: "Connection", value: "close")
+        }
+        let responseHead = HTTPResponseHead(version: head.version, status: response.status, headers: headers)
+        context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
+        if head.method != .HEAD, response.body.readableBytes > 0 {
+            context.write(wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
+        }
+        let done = context.writeAndFlushPromise()
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: done)
+        if case .discarding = state {
+            // Leave the state as is: the rest of the oversized body is dropped until close.
+        } else {
+            state = .idle
+        }
+        if !keepAlive {
+            done.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        }
+    }
+
+    private func allowedOrigin(_ origin: String) -> String? {
+        if configuration.corsAllowedOrigins.contains("*") { return "*" }
+        return configuration.corsAllowedOrigins.contains(origin) ? origin : nil
+    }
+
+    private static func tooLarge(_ limit: Int) -> HTTPResponse {
+        APIError(.payloadTooLarge, code: "PGRST413", message: "request body is larger than the limit of \(limit) bytes").response
+    }
+
+    private static func preflight(_ request: HTTPRequest) -> HTTPResponse {
+        var headers = HTTPHeaders()
+        headers.add(name: "Access-Control-Allow-Methods", value: "GET, POST, PUT, PATCH, DELETE, OPTIONS, HEAD")
+        headers.add(
+            name: "Access-Control-Allow-Headers",
+            value: request.headers.first(name: "access-control-request-headers")
+                ?? "authorization, apikey, content-type, prefer, accept, x-client-info, range, accept-profile, content-profile"
+        )
+        headers.add(name: "Access-Control-Max-Age", value: "86400")
+        return .empty(.noContent, headers: headers)
+    }
+}
+
+extension ChannelHandlerContext {
+    fileprivate func writeAndFlushPromise() -> EventLoopPromise<Void> { eventLoop.makePromise() }
+}

@@ -1,0 +1,119 @@
+public import PraxisStore
+public import PraxisAuth
+import PraxisHTTP
+import NIOCore
+import NIOPosix
+public import Logging
+import Metrics
+public import Prometheus
+import Foundation
+
+/// A running Praxis server: the store, the token issuer and the HTTP listener.
+///
+/// `start` opens the database (migrating it), loads demo data when asked, binds and
+/// serves; `shutdown` stops gracefully. `PraxisService` runs it under
+/// swift-service-lifecycle for the command line.
+public final class PraxisApplication: Sendable {
+    public let configuration: ServerConfiguration
+    public let store: Store
+    public let tokens: TokenIssuer
+    /// The API keys of this database (anon, service_role).
+    public let apiKeys: APIKeys
+    /// The metrics registry `/metrics` renders.
+    public let metrics: PrometheusCollectorRegistry
+    /// What the demo loader did, when `--demo` was given.
+    public let demo: DemoSummary?
+    private let server: HTTPServer
+    /// Our own group when a thread count was configured; nil on the shared singleton.
+    private let ownedGroup: MultiThreadedEventLoopGroup?
+    private let logger: Logger
+
+    /// The bound port.
+    public var port: Int { server.localPort }
+
+    private init(
+        configuration: ServerConfiguration, store: Store, tokens: TokenIssuer, apiKeys: APIKeys,
+        metrics: PrometheusCollectorRegistry, demo: DemoSummary?, server: HTTPServer,
+        ownedGroup: MultiThreadedEventLoopGroup?, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.store = store
+        self.tokens = tokens
+        self.apiKeys = apiKeys
+        self.metrics = metrics
+        self.demo = demo
+        self.server = server
+        self.ownedGroup = ownedGroup
+        self.logger = logger
+    }
+
+    /// Opens the store and starts serving.
+    public static func start(
+        _ configuration: ServerConfiguration,
+        logger: Logger = Logger(label: "praxis"),
+        metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+    ) async throws -> PraxisApplication {
+        let store = try await Self.openStore(path: configuration.databasePath)
+        let secret = try await Self.offLoop { try store.jwtSecret(provided: configuration.jwtSecret) }
+        let tokens = await TokenIssuer(secret: secret)
+        let apiKeys = try await tokens.apiKeys()
+        let hasher = PasswordHasher(logN: configuration.passwordHashLogN)
+
+        var demo: DemoSummary?
+        if configuration.demo {
+            let summary = try await store.loadDemoData(hashPassword: { try hasher.hash($0) })
+            demo = summary
+            if summary.loaded {
+                logger.info("demo data loaded", metadata: ["cases": "\(summary.caseCount)", "rooms": "\(summary.roomCount)"])
+            } else {
+                logger.info("demo data skipped: the database already has data")
+            }
+        }
+
+        let factory = PrometheusMetricsFactory(registry: metrics)
+        let router = Routes.make(store: store, metrics: metrics)
+        let responder = InstrumentedResponder(inner: router, factory: factory)
+        let ownedGroup = configuration.eventLoopThreads > 0
+            ? MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreads) : nil
+        let group: any EventLoopGroup = ownedGroup ?? MultiThreadedEventLoopGroup.singleton
+        let server: HTTPServer
+        do {
+            server = try await HTTPServer.start(
+                host: configuration.host, port: configuration.port, group: group,
+                configuration: configuration.http, responder: responder, logger: logger
+            )
+        } catch {
+            try? await ownedGroup?.shutdownGracefully()
+            throw ServerError.cannotBind(host: configuration.host, port: configuration.port, reason: "\(error)")
+        }
+        logger.info(
+            "praxis listening",
+            metadata: ["host": "\(configuration.host)", "port": "\(server.localPort)", "db": "\(configuration.databasePath)"]
+        )
+        return PraxisApplication(
+            configuration: configuration, store: store, tokens: tokens, apiKeys: apiKeys, metrics: metrics,
+            demo: demo, server: server, ownedGroup: ownedGroup, logger: logger
+        )
+    }
+
+    /// Stops accepting, lets in-flight requests finish, closes connections and the store.
+    public func shutdown() async {
+        logger.info("praxis shutting down")
+        await server.shutdown()
+        try? await ownedGroup?.shutdownGracefully()
+        try? store.pool.close()
+    }
+
+    private static func openStore(path: String) async throws -> Store {
+        try await offLoop { try Store.open(StoreConfiguration(path: path)) }
+    }
+
+    /// Runs blocking work on a thread of its own (never an event loop).
+    static func offLoop<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try work() })
+            }
+        }
+    }
+}

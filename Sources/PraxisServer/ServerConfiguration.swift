@@ -1,0 +1,39 @@
+public import PraxisHTTP
+public import Logging
+
+/// Everything `praxis serve` can be told. Every field has a documented default.
+public struct ServerConfiguration: Sendable {
+    /// Address to bind. Default `127.0.0.1`.
+    public var host: String
+    /// Port to bind; 0 picks a free port (logged, and readable from the running app). Default 8080.
+    public var port: Int
+    /// The SQLite file. Default `./praxis.sqlite`.
+    public var databasePath: String
+    /// Load the demo data into an empty database. Default off.
+    public var demo: Bool
+    /// The JWT signing secret; nil (default) uses the one kept in the database.
+    public var jwtSecret: String?
+    /// HTTP limits (body size, CORS).
+    public var http: HTTPServerConfiguration
+    /// scrypt cost (log2 N) for new password hashes. Default 15.
+    public var passwordHashLogN: Int
+    /// Event-loop threads; 0 (default) means one per core.
+    public var eventLoopThreads: Int
+    public var logLevel: Logger.Level
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, databasePath: String = "./praxis.sqlite",
+        demo: Bool = false, jwtSecret: String? = nil, http: HTTPServerConfiguration = .init(),
+        passwordHashLogN: Int = 15, eventLoopThreads: Int = 0, logLevel: Logger.Level = .info
+    ) {
+        self.host = host
+        self.port = port
+        self.databasePath = databasePath
+        self.demo = demo
+        self.jwtSecret = jwtSecret
+        self.http = http
+        self.passwordHashLogN = passwordHashLogN
+        self.eventLoopThreads = eventLoopThreads
+        self.logLevel = logLevel
+    }
+}

@@ -1,0 +1,84 @@
+public import GRDB
+import Foundation
+import Logging
+
+/// The embedded SQLite database: one file, WAL, foreign keys on, migrations applied.
+///
+/// Every call runs on GRDB's own queues, never on a NIO event loop: callers `await` it.
+public final class Store: Sendable {
+    /// The connection pool (one writer, several WAL readers).
+    public let pool: DatabasePool
+    public let configuration: StoreConfiguration
+
+    private init(pool: DatabasePool, configuration: StoreConfiguration) {
+        self.pool = pool
+        self.configuration = configuration
+    }
+
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    ///
+    /// A file that exists but is not SQLite is refused and left untouched.
+    public static func open(_ configuration: StoreConfiguration, migrate: Bool = true) throws -> Store {
+        let path = configuration.path
+        try Self.checkIsSQLiteOrEmpty(path: path)
+
+        var config = Configuration()
+        config.foreignKeysEnabled = true
+        config.busyMode = .timeout(configuration.busyTimeoutSeconds)
+        config.maximumReaderCount = configuration.maximumReaderCount
+        config.label = "praxis"
+        config.prepareDatabase { db in
+            // WAL with synchronous=FULL: a committed transaction survives a power cut,
+            // so an acknowledged write is never lost.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        let pool: DatabasePool
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+        } catch let error as DatabaseError {
+            if error.resultCode == .SQLITE_NOTADB {
+                throw StoreError.notADatabase(path: path)
+            }
+            throw StoreError.cannotOpen(path: path, reason: error.message ?? "\(error.resultCode)")
+        } catch {
+            throw StoreError.cannotOpen(path: path, reason: "\(error)")
+        }
+        let store = Store(pool: pool, configuration: configuration)
+        if migrate { try store.migrate() }
+        return store
+    }
+
+    /// Applies every pending migration. Idempotent.
+    public func migrate() throws {
+        do {
+            try Migrations.migrator.migrate(pool)
+        } catch let error as DatabaseError {
+            throw StoreError.migrationFailed(error.message ?? "\(error)")
+        }
+    }
+
+    /// Names of the migrations applied to this database, oldest first.
+    public func appliedMigrations() throws -> [String] {
+        try pool.read { db in try Migrations.migrator.appliedMigrations(db) }
+    }
+
+    /// Whether the database answers a trivial query.
+    public func isReachable() async -> Bool {
+        do {
+            return try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") } == 1
+        } catch {
+            return false
+        }
+    }
+
+    /// Refuses a file that exists, is not empty and does not start with SQLite's header.
+    private static func checkIsSQLiteOrEmpty(path: String) throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return }
+        defer { try? handle.close() }
+        let header = (try? handle.read(upToCount: 16)) ?? Data()
+        if header.isEmpty { return }
+        if header != Data("SQLite format 3\u{0}".utf8) {
+            throw StoreError.notADatabase(path: path)
+        }
+    }
+}

@@ -1,0 +1,113 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Metrics
+import Prometheus
+import PraxisServer
+import PraxisStore
+import ServiceLifecycle
+
+/// `praxis serve`: run the server.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the server (HTTP API, health, metrics) on one port.",
+        discussion: "Every option can also be set by the environment variable named in its help."
+    )
+
+    @Option(help: "Address to bind (env PRAXIS_HOST). Default 127.0.0.1.")
+    var host: String?
+
+    @Option(help: "Port to bind; 0 picks a free port and logs it (env PRAXIS_PORT). Default 8080.")
+    var port: Int?
+
+    @Option(help: "SQLite database file (env PRAXIS_DB). Default ./praxis.sqlite.")
+    var db: String?
+
+    @Flag(help: "Load the demo data (cases, users, rooms) into an empty database (env PRAXIS_DEMO=1).")
+    var demo = false
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env PRAXIS_LOG_LEVEL). Default info.")
+    var logLevel: String?
+
+    @Option(help: "JWT signing secret (env PRAXIS_JWT_SECRET). Default: generated once and kept in the database.")
+    var jwtSecret: String?
+
+    @Option(help: "Largest accepted request body in bytes; larger gets 413 (env PRAXIS_MAX_BODY_BYTES). Default 1048576.")
+    var maxBodyBytes: Int?
+
+    @Option(help: "Event-loop threads, 0 = one per core (env PRAXIS_THREADS). Default 0.")
+    var threads: Int?
+
+    func validate() throws {
+        if let port, !(0...65535).contains(port) {
+            throw ValidationError("invalid value '\(port)' for '--port': must be 0...65535")
+        }
+        if let maxBodyBytes, maxBodyBytes < 1 {
+            throw ValidationError("invalid value '\(maxBodyBytes)' for '--max-body-bytes': must be at least 1")
+        }
+        if let threads, threads < 0 {
+            throw ValidationError("invalid value '\(threads)' for '--threads': must be 0 or more")
+        }
+    }
+
+    func resolvedConfiguration() throws -> ServerConfiguration {
+        var configuration = ServerConfiguration()
+        configuration.host = try Environment.resolve(host, "PRAXIS_HOST", default: configuration.host) { $0 }
+        configuration.port = try Environment.resolve(port, "PRAXIS_PORT", default: configuration.port) {
+            Int($0).flatMap { (0...65535).contains($0) ? $0 : nil }
+        }
+        configuration.databasePath = try Environment.resolve(db, "PRAXIS_DB", default: configuration.databasePath) { $0 }
+        configuration.demo = demo || ["1", "true", "yes"].contains(Environment.value("PRAXIS_DEMO")?.lowercased() ?? "")
+        if let logLevel, Logger.Level(rawValue: logLevel) == nil {
+            throw ValidationError("invalid value '\(logLevel)' for '--log-level': use trace, debug, info, notice, warning, error or critical")
+        }
+        configuration.logLevel = try Environment.resolve(logLevel.flatMap(Logger.Level.init(rawValue:)), "PRAXIS_LOG_LEVEL", default: .info) {
+            Logger.Level(rawValue: $0)
+        }
+        configuration.jwtSecret = jwtSecret ?? Environment.value("PRAXIS_JWT_SECRET")
+        configuration.http.maxBodyBytes = try Environment.resolve(
+            maxBodyBytes, "PRAXIS_MAX_BODY_BYTES", default: configuration.http.maxBodyBytes
+        ) { Int($0).flatMap { $0 > 0 ? $0 : nil } }
+        configuration.eventLoopThreads = try Environment.resolve(threads, "PRAXIS_THREADS", default: 0) {
+            Int($0).flatMap { $0 >= 0 ? $0 : nil }
+        }
+        return configuration
+    }
+
+    func run() async throws {
+        let configuration = try resolvedConfiguration()
+        let level = configuration.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "praxis")
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+
+        let application: PraxisApplication
+        do {
+            application = try await PraxisApplication.start(configuration, logger: logger, metrics: registry)
+        } catch {
+            throw CommandFailure(message: "\(error)")
+        }
+        if let demo = application.demo, demo.loaded {
+            var lines = ["Demo data loaded: \(demo.caseCount) cases, \(demo.roomCount) rooms. Demo accounts:"]
+            for account in demo.accounts {
+                lines.append("  \(account.email)  password: \(account.password)  (\(account.role))")
+            }
+            FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+        }
+        let banner = "Praxis listening on http://\(configuration.host):\(application.port)  (database \(configuration.databasePath))\n"
+        FileHandle.standardOutput.write(Data(banner.utf8))
+
+        let group = ServiceGroup(
+            services: [PraxisService(application: application)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        try await group.run()
+    }
+}
+
