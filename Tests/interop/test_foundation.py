@@ -1,0 +1,121 @@
+"""Issue 2 acceptance from the outside: the real binary, a real SQLite file."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import httpx
+
+from conftest import BIN, start_server
+
+SEED_TABLES = {
+    "users", "subscriptions", "scenarios", "sessions", "feedback_reports", "user_progress_snapshots",
+    "audit_logs", "profiles", "practice_rooms", "practice_rounds", "case_briefs",
+}
+
+
+def test_health_ready_metrics(demo_server):
+    assert httpx.get(f"{demo_server.url}/health").json() == {"status": "ok"}
+    ready = httpx.get(f"{demo_server.url}/ready")
+    assert ready.status_code == 200 and ready.json()["database"] == "ok"
+    metrics = httpx.get(f"{demo_server.url}/metrics")
+    assert metrics.status_code == 200
+    assert "praxis_http_requests_total" in metrics.text
+
+
+def test_every_seed_table_exists_in_the_file(demo_server):
+    names = {row[0] for row in sqlite3.connect(demo_server.db).execute(
+        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+    assert SEED_TABLES <= names
+
+
+def test_demo_library_is_broad(demo_server):
+    db = sqlite3.connect(demo_server.db)
+    count, professions = db.execute("SELECT count(*), count(DISTINCT target_profession) FROM case_briefs").fetchone()
+    domains = {row[0] for row in db.execute("SELECT DISTINCT domain FROM case_briefs")}
+    assert count >= 40 and professions >= 6 and domains == {"Clinical", "Communication"}
+
+
+def test_restart_keeps_data_and_keys(tmp_path: Path):
+    db = tmp_path / "praxis.sqlite"
+    first = start_server(db, "--demo")
+    users_before = sqlite3.connect(db).execute("SELECT count(*) FROM users").fetchone()[0]
+    keys_before = (first.anon_key, first.service_key)
+    assert first.stop() == 0
+    second = start_server(db, "--demo")  # --demo into a non-empty database loads nothing more
+    try:
+        assert sqlite3.connect(db).execute("SELECT count(*) FROM users").fetchone()[0] == users_before
+        # The signing secret survived the restart, so keys issued before it still verify.
+        secret = sqlite3.connect(db).execute("SELECT value FROM praxis_settings WHERE key = 'jwt_secret'").fetchone()[0]
+        for key in keys_before:
+            assert hs256_valid(key, secret)
+        assert httpx.get(f"{second.url}/rest/v1/case_briefs?select=id&limit=1",
+                         headers={"apikey": keys_before[0]}).status_code == 200
+    finally:
+        second.stop()
+
+
+def hs256_valid(token: str, secret: str) -> bool:
+    header, payload, signature = token.split(".")
+    expected = hmac.new(secret.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return hmac.compare_digest(base64.urlsafe_b64encode(expected).rstrip(b"=").decode(), signature)
+
+
+def test_keys_while_running(server):
+    out = subprocess.run([BIN, "keys", "--db", str(server.db)], capture_output=True, text=True, check=True)
+    keys = json.loads(out.stdout)
+    assert set(keys) == {"anon", "service_role"}
+
+
+def test_sigterm_exits_cleanly(server):
+    assert server.stop() == 0
+
+
+def test_unknown_flag_exits_2_with_one_line():
+    out = subprocess.run([BIN, "serve", "--bogus"], capture_output=True, text=True)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--bogus" in lines[0]
+
+
+def test_bad_value_exits_2_naming_it():
+    out = subprocess.run([BIN, "serve", "--port", "notaport"], capture_output=True, text=True)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "port" in lines[0]
+
+
+def test_bad_environment_value_exits_2(tmp_path: Path):
+    out = subprocess.run([BIN, "serve", "--db", str(tmp_path / "x.sqlite")], capture_output=True, text=True,
+                         env={"PRAXIS_PORT": "99999", "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 2 and "PRAXIS_PORT" in out.stderr
+
+
+def test_unwritable_database_path_is_a_clear_error(tmp_path: Path):
+    out = subprocess.run([BIN, "serve", "--port", "0", "--db", "/proc/praxis/nope.sqlite"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0
+    assert "cannot open database" in out.stderr
+
+
+def test_not_a_database_is_refused_and_untouched(tmp_path: Path):
+    path = tmp_path / "notes.sqlite"
+    content = b"these are my notes, not a database\n" * 100
+    path.write_bytes(content)
+    out = subprocess.run([BIN, "serve", "--port", "0", "--db", str(path)], capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0
+    assert "not a SQLite database" in out.stderr
+    assert path.read_bytes() == content
+    assert not (tmp_path / "notes.sqlite-wal").exists()
+
+
+def test_migrate_is_idempotent(tmp_path: Path):
+    db = tmp_path / "m.sqlite"
+    first = subprocess.run([BIN, "migrate", "--db", str(db)], capture_output=True, text=True, check=True)
+    second = subprocess.run([BIN, "migrate", "--db", str(db)], capture_output=True, text=True, check=True)
+    assert first.stdout == second.stdout
