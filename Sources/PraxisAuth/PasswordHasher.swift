@@ -21,8 +21,9 @@ public struct PasswordHasher: Sendable {
         self.parallelism = parallelism
     }
 
-    /// A new salted hash of `password`.
+    /// A new salted hash of `password` (which must not be empty).
     public func hash(_ password: String) throws -> String {
+        precondition(!password.isEmpty, "empty passwords are refused before hashing")
         var salt = [UInt8](repeating: 0, count: 16)
         var generator = SystemRandomNumberGenerator()
         for index in salt.indices { salt[index] = UInt8.random(in: .min ... .max, using: &generator) }
@@ -33,6 +34,8 @@ public struct PasswordHasher: Sendable {
     /// Whether `password` matches `stored` (compared in constant time). A malformed
     /// stored hash never matches.
     public func verify(_ password: String, against stored: String) -> Bool {
+        // scrypt is undefined for empty input here (and no stored password is empty).
+        guard !password.isEmpty else { return false }
         let parts = stored.split(separator: "$", omittingEmptySubsequences: true)
         guard parts.count == 4, parts[0] == "scrypt" else { return false }
         var params: [String: Int] = [:]
@@ -43,7 +46,7 @@ public struct PasswordHasher: Sendable {
         }
         guard let ln = params["ln"], let r = params["r"], let p = params["p"],
             (1...22).contains(ln), (1...32).contains(r), (1...16).contains(p),
-            let salt = Data(base64Encoded: String(parts[2])),
+            let salt = Data(base64Encoded: String(parts[2])), !salt.isEmpty,
             let expected = Data(base64Encoded: String(parts[3])),
             let actual = try? Self.derive(password, salt: Array(salt), logN: ln, r: r, p: p)
         else { return false }

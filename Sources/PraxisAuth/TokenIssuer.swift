@@ -6,8 +6,13 @@ import Crypto
 public final class TokenIssuer: Sendable {
     private let keys: JWTKeyCollection
 
-    /// - Parameter secret: the HMAC secret (kept in the database unless given by flag).
-    public init(secret: String) async {
+    /// Shortest accepted secret, in bytes (HS256 wants a key at least as long as its hash).
+    public static let minimumSecretBytes = 32
+
+    /// - Parameter secret: the HMAC secret (kept in the database unless given by flag),
+    ///   at least ``minimumSecretBytes`` bytes.
+    public init(secret: String) async throws(TokenError) {
+        guard secret.utf8.count >= Self.minimumSecretBytes else { throw .secretTooShort }
         let keys = JWTKeyCollection()
         await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
         self.keys = keys
@@ -52,18 +57,21 @@ public struct APIKeys: Sendable, Codable, Equatable {
 
 /// Why a token was refused.
 public struct TokenError: Error, Sendable, Equatable, CustomStringConvertible {
-    private enum Code { case invalid, expired }
+    private enum Code { case invalid, expired, secretTooShort }
     private let code: Code
 
     /// Signature, format or claims are wrong.
     public static let invalid = TokenError(code: .invalid)
     /// The token was ours but has expired.
     public static let expired = TokenError(code: .expired)
+    /// The signing secret is shorter than ``TokenIssuer/minimumSecretBytes``.
+    public static let secretTooShort = TokenError(code: .secretTooShort)
 
     public var description: String {
         switch code {
         case .invalid: "invalid JWT: unable to parse or verify signature"
         case .expired: "JWT expired"
+        case .secretTooShort: "the JWT secret must be at least \(TokenIssuer.minimumSecretBytes) bytes"
         }
     }
 }

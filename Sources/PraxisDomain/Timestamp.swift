@@ -28,20 +28,28 @@ public enum Timestamp {
     /// Parses an ISO 8601 timestamp (with or without fraction, `Z` or a numeric offset,
     /// `T` or a space between date and time) into a date. Returns nil when it is not one.
     public static func parse(_ text: String) -> Date? {
+        var normalised = text.trimmingCharacters(in: .whitespaces)
+        if normalised.count > 10, normalised[normalised.index(normalised.startIndex, offsetBy: 10)] == " " {
+            normalised.replaceSubrange(
+                normalised.index(normalised.startIndex, offsetBy: 10)...normalised.index(normalised.startIndex, offsetBy: 10),
+                with: "T"
+            )
+        }
+        // Take the fraction off by hand: the formatter keeps only milliseconds.
+        var fraction = 0.0
+        if let dot = normalised.firstIndex(of: ".") {
+            var end = normalised.index(after: dot)
+            while end < normalised.endIndex, normalised[end].isASCII, normalised[end].isNumber {
+                end = normalised.index(after: end)
+            }
+            guard end > normalised.index(after: dot), let value = Double("0" + normalised[dot..<end]) else { return nil }
+            fraction = value
+            normalised = String(normalised[..<dot]) + String(normalised[end...])
+        }
         let formatter = ISO8601DateFormatter()
-        let normalised = text.replacingOccurrences(of: " ", with: "T")
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: normalised) { return date }
         formatter.formatOptions = [.withInternetDateTime]
-        if let date = formatter.date(from: normalised) { return date }
-        // Fractions longer than milliseconds: parse whole seconds, add the fraction.
-        guard let dot = normalised.firstIndex(of: ".") else { return nil }
-        var end = normalised.index(after: dot)
-        while end < normalised.endIndex, normalised[end].isNumber { end = normalised.index(after: end) }
-        let fraction = Double("0" + normalised[dot..<end]) ?? 0
-        let whole = String(normalised[..<dot]) + String(normalised[end...])
-        guard let base = formatter.date(from: whole) else { return nil }
-        return base.addingTimeInterval(fraction)
+        guard let whole = formatter.date(from: normalised) else { return nil }
+        return whole.addingTimeInterval(fraction)
     }
 
     /// `text` as a canonical stored timestamp, or nil when it is not a timestamp.

@@ -55,7 +55,7 @@ public final class PraxisApplication: Sendable {
     ) async throws -> PraxisApplication {
         let store = try await Self.openStore(path: configuration.databasePath)
         let secret = try await Self.offLoop { try store.jwtSecret(provided: configuration.jwtSecret) }
-        let tokens = await TokenIssuer(secret: secret)
+        let tokens = try await TokenIssuer(secret: secret)
         let apiKeys = try await tokens.apiKeys()
         let hasher = PasswordHasher(logN: configuration.passwordHashLogN)
 

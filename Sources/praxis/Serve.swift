@@ -45,6 +45,9 @@ struct Serve: AsyncParsableCommand {
         if let maxBodyBytes, maxBodyBytes < 1 {
             throw ValidationError("invalid value '\(maxBodyBytes)' for '--max-body-bytes': must be at least 1")
         }
+        if let jwtSecret, jwtSecret.utf8.count < 32 {
+            throw ValidationError("invalid value for '--jwt-secret': must be at least 32 bytes")
+        }
         if let threads, threads < 0 {
             throw ValidationError("invalid value '\(threads)' for '--threads': must be 0 or more")
         }
