@@ -17,7 +17,7 @@ public enum ColumnType: String, Sendable, Hashable, CaseIterable {
 }
 
 /// One column of a table the data API and the realtime feed serve.
-public struct Column: Sendable, Hashable {
+public struct ColumnSchema: Sendable, Hashable {
     public var name: String
     public var type: ColumnType
     public var nullable: Bool
@@ -33,14 +33,14 @@ public struct Column: Sendable, Hashable {
 }
 
 /// A table (or read-only view) of the public schema.
-public struct Table: Sendable, Hashable {
+public struct TableSchema: Sendable, Hashable {
     public var name: String
     public var primaryKey: String
-    public var columns: [Column]
+    public var columns: [ColumnSchema]
     /// Views are read-only projections of other tables.
     public var isView: Bool
 
-    public init(name: String, primaryKey: String, columns: [Column], isView: Bool = false) {
+    public init(name: String, primaryKey: String, columns: [ColumnSchema], isView: Bool = false) {
         self.name = name
         self.primaryKey = primaryKey
         self.columns = columns
@@ -48,7 +48,7 @@ public struct Table: Sendable, Hashable {
     }
 
     /// The column called `name`, if the table has it.
-    public func column(_ name: String) -> Column? {
+    public func column(_ name: String) -> ColumnSchema? {
         columns.first { $0.name == name }
     }
 
@@ -60,181 +60,183 @@ public struct Table: Sendable, Hashable {
 /// `scenarios` and `sessions` are views over `case_briefs` and `practice_rounds`
 /// (protocol/schema.md explains the mapping).
 public enum Catalog {
-    public static let users = Table(
+    public static let users = TableSchema(
         name: "users", primaryKey: "id",
         columns: [
-            Column("id", .uuid, serverManaged: true),
-            Column("email", .text),
-            Column("full_name", .text, nullable: true),
-            Column("role", .text),
-            Column("profession", .text, nullable: true),
-            Column("is_email_verified", .boolean, serverManaged: true),
-            Column("last_login_at", .timestamp, nullable: true, serverManaged: true),
-            Column("status", .text),
-            Column("created_at", .timestamp, serverManaged: true),
-            Column("updated_at", .timestamp, serverManaged: true),
+            ColumnSchema("id", .uuid, serverManaged: true),
+            ColumnSchema("email", .text),
+            ColumnSchema("full_name", .text, nullable: true),
+            ColumnSchema("role", .text),
+            ColumnSchema("profession", .text, nullable: true),
+            ColumnSchema("is_email_verified", .boolean, serverManaged: true),
+            ColumnSchema("last_login_at", .timestamp, nullable: true, serverManaged: true),
+            ColumnSchema("status", .text),
+            ColumnSchema("user_metadata", .json),
+            ColumnSchema("email_confirmed_at", .timestamp, nullable: true, serverManaged: true),
+            ColumnSchema("created_at", .timestamp, serverManaged: true),
+            ColumnSchema("updated_at", .timestamp, serverManaged: true),
         ]
     )
 
-    public static let subscriptions = Table(
+    public static let subscriptions = TableSchema(
         name: "subscriptions", primaryKey: "id",
         columns: [
-            Column("id", .uuid, serverManaged: true),
-            Column("user_id", .uuid),
-            Column("plan_name", .text),
-            Column("status", .text),
-            Column("stripe_customer_id", .text, nullable: true),
-            Column("current_period_start", .timestamp),
-            Column("current_period_end", .timestamp),
-            Column("created_at", .timestamp, serverManaged: true),
-            Column("updated_at", .timestamp, serverManaged: true),
+            ColumnSchema("id", .uuid, serverManaged: true),
+            ColumnSchema("user_id", .uuid),
+            ColumnSchema("plan_name", .text),
+            ColumnSchema("status", .text),
+            ColumnSchema("stripe_customer_id", .text, nullable: true),
+            ColumnSchema("current_period_start", .timestamp),
+            ColumnSchema("current_period_end", .timestamp),
+            ColumnSchema("created_at", .timestamp, serverManaged: true),
+            ColumnSchema("updated_at", .timestamp, serverManaged: true),
         ]
     )
 
-    public static let caseBriefs = Table(
+    public static let caseBriefs = TableSchema(
         name: "case_briefs", primaryKey: "id",
         columns: [
-            Column("id", .uuid, serverManaged: true),
-            Column("category", .text),
-            Column("condition", .text),
-            Column("case_name", .text),
-            Column("case_name_internal", .text),
-            Column("domain", .text),
-            Column("candidate_brief", .text),
-            Column("actor_brief", .text),
-            Column("target_profession", .text),
-            Column("clinical_area", .text),
-            Column("difficulty_level", .text),
-            Column("patient_persona", .json),
-            Column("status", .text),
-            Column("is_ai_generated", .boolean),
-            Column("created_by_admin_id", .uuid, nullable: true, serverManaged: true),
-            Column("created_at", .timestamp, serverManaged: true),
-            Column("updated_at", .timestamp, serverManaged: true),
+            ColumnSchema("id", .uuid, serverManaged: true),
+            ColumnSchema("category", .text),
+            ColumnSchema("condition", .text),
+            ColumnSchema("case_name", .text),
+            ColumnSchema("case_name_internal", .text),
+            ColumnSchema("domain", .text),
+            ColumnSchema("candidate_brief", .text),
+            ColumnSchema("actor_brief", .text),
+            ColumnSchema("target_profession", .text),
+            ColumnSchema("clinical_area", .text),
+            ColumnSchema("difficulty_level", .text),
+            ColumnSchema("patient_persona", .json),
+            ColumnSchema("status", .text),
+            ColumnSchema("is_ai_generated", .boolean),
+            ColumnSchema("created_by_admin_id", .uuid, nullable: true, serverManaged: true),
+            ColumnSchema("created_at", .timestamp, serverManaged: true),
+            ColumnSchema("updated_at", .timestamp, serverManaged: true),
         ]
     )
 
-    public static let scenarios = Table(
+    public static let scenarios = TableSchema(
         name: "scenarios", primaryKey: "id",
         columns: [
-            Column("id", .uuid),
-            Column("title", .text),
-            Column("description", .text),
-            Column("patient_persona", .json),
-            Column("clinical_area", .text),
-            Column("target_profession", .text),
-            Column("difficulty_level", .text),
-            Column("is_ai_generated", .boolean),
-            Column("created_by_admin_id", .uuid, nullable: true),
-            Column("created_at", .timestamp),
-            Column("status", .text),
+            ColumnSchema("id", .uuid),
+            ColumnSchema("title", .text),
+            ColumnSchema("description", .text),
+            ColumnSchema("patient_persona", .json),
+            ColumnSchema("clinical_area", .text),
+            ColumnSchema("target_profession", .text),
+            ColumnSchema("difficulty_level", .text),
+            ColumnSchema("is_ai_generated", .boolean),
+            ColumnSchema("created_by_admin_id", .uuid, nullable: true),
+            ColumnSchema("created_at", .timestamp),
+            ColumnSchema("status", .text),
         ],
         isView: true
     )
 
-    public static let profiles = Table(
+    public static let profiles = TableSchema(
         name: "profiles", primaryKey: "user_id",
         columns: [
-            Column("user_id", .uuid),
-            Column("first_name", .text),
-            Column("last_name", .text),
-            Column("training_level", .text),
-            Column("avatar", .text, nullable: true),
-            Column("created_at", .timestamp, serverManaged: true),
-            Column("updated_at", .timestamp, serverManaged: true),
+            ColumnSchema("user_id", .uuid),
+            ColumnSchema("first_name", .text),
+            ColumnSchema("last_name", .text),
+            ColumnSchema("training_level", .text),
+            ColumnSchema("avatar", .text, nullable: true),
+            ColumnSchema("created_at", .timestamp, serverManaged: true),
+            ColumnSchema("updated_at", .timestamp, serverManaged: true),
         ]
     )
 
-    public static let practiceRooms = Table(
+    public static let practiceRooms = TableSchema(
         name: "practice_rooms", primaryKey: "id",
         columns: [
-            Column("id", .uuid),
-            Column("host_id", .uuid),
-            Column("guest_id", .uuid, nullable: true),
-            Column("datetime_utc", .timestamp),
-            Column("first_round_id", .uuid, nullable: true, serverManaged: true),
-            Column("second_round_id", .uuid, nullable: true, serverManaged: true),
-            Column("type", .text),
-            Column("room_url", .text),
-            Column("stage", .integer, serverManaged: true),
-            Column("private", .boolean),
-            Column("created_at", .timestamp, serverManaged: true),
-            Column("updated_at", .timestamp, serverManaged: true),
+            ColumnSchema("id", .uuid),
+            ColumnSchema("host_id", .uuid),
+            ColumnSchema("guest_id", .uuid, nullable: true),
+            ColumnSchema("datetime_utc", .timestamp),
+            ColumnSchema("first_round_id", .uuid, nullable: true, serverManaged: true),
+            ColumnSchema("second_round_id", .uuid, nullable: true, serverManaged: true),
+            ColumnSchema("type", .text),
+            ColumnSchema("room_url", .text),
+            ColumnSchema("stage", .integer, serverManaged: true),
+            ColumnSchema("private", .boolean),
+            ColumnSchema("created_at", .timestamp, serverManaged: true),
+            ColumnSchema("updated_at", .timestamp, serverManaged: true),
         ]
     )
 
-    public static let practiceRounds = Table(
+    public static let practiceRounds = TableSchema(
         name: "practice_rounds", primaryKey: "id",
         columns: [
-            Column("id", .uuid, serverManaged: true),
-            Column("room_id", .uuid),
-            Column("round", .integer),
-            Column("candidate_id", .uuid),
-            Column("case_briefs_id", .uuid, nullable: true),
-            Column("transcript", .json),
-            Column("assessment", .json, nullable: true),
-            Column("status", .text),
-            Column("duration_seconds", .integer, nullable: true),
-            Column("created_at", .timestamp, serverManaged: true),
-            Column("updated_at", .timestamp, serverManaged: true),
+            ColumnSchema("id", .uuid, serverManaged: true),
+            ColumnSchema("room_id", .uuid),
+            ColumnSchema("round", .integer),
+            ColumnSchema("candidate_id", .uuid),
+            ColumnSchema("case_briefs_id", .uuid, nullable: true),
+            ColumnSchema("transcript", .json),
+            ColumnSchema("assessment", .json, nullable: true),
+            ColumnSchema("status", .text),
+            ColumnSchema("duration_seconds", .integer, nullable: true),
+            ColumnSchema("created_at", .timestamp, serverManaged: true),
+            ColumnSchema("updated_at", .timestamp, serverManaged: true),
         ]
     )
 
-    public static let sessions = Table(
+    public static let sessions = TableSchema(
         name: "sessions", primaryKey: "id",
         columns: [
-            Column("id", .uuid),
-            Column("user_id", .uuid),
-            Column("scenario_id", .uuid, nullable: true),
-            Column("status", .text),
-            Column("duration_seconds", .integer, nullable: true),
-            Column("created_at", .timestamp),
+            ColumnSchema("id", .uuid),
+            ColumnSchema("user_id", .uuid),
+            ColumnSchema("scenario_id", .uuid, nullable: true),
+            ColumnSchema("status", .text),
+            ColumnSchema("duration_seconds", .integer, nullable: true),
+            ColumnSchema("created_at", .timestamp),
         ],
         isView: true
     )
 
-    public static let feedbackReports = Table(
+    public static let feedbackReports = TableSchema(
         name: "feedback_reports", primaryKey: "id",
         columns: [
-            Column("id", .uuid, serverManaged: true),
-            Column("session_id", .uuid),
-            Column("transcript", .text),
-            Column("ai_summary", .text),
-            Column("score_raw", .integer),
-            Column("strengths", .text),
-            Column("areas_for_improvement", .text),
-            Column("created_at", .timestamp, serverManaged: true),
+            ColumnSchema("id", .uuid, serverManaged: true),
+            ColumnSchema("session_id", .uuid),
+            ColumnSchema("transcript", .text),
+            ColumnSchema("ai_summary", .text),
+            ColumnSchema("score_raw", .integer),
+            ColumnSchema("strengths", .text),
+            ColumnSchema("areas_for_improvement", .text),
+            ColumnSchema("created_at", .timestamp, serverManaged: true),
         ]
     )
 
-    public static let userProgressSnapshots = Table(
+    public static let userProgressSnapshots = TableSchema(
         name: "user_progress_snapshots", primaryKey: "id",
         columns: [
-            Column("id", .uuid, serverManaged: true),
-            Column("user_id", .uuid),
-            Column("snapshot_date", .date),
-            Column("average_score", .float),
-            Column("sessions_completed_count", .integer),
-            Column("strengths_topics", .json),
-            Column("created_at", .timestamp, serverManaged: true),
+            ColumnSchema("id", .uuid, serverManaged: true),
+            ColumnSchema("user_id", .uuid),
+            ColumnSchema("snapshot_date", .date),
+            ColumnSchema("average_score", .float),
+            ColumnSchema("sessions_completed_count", .integer),
+            ColumnSchema("strengths_topics", .json),
+            ColumnSchema("created_at", .timestamp, serverManaged: true),
         ]
     )
 
-    public static let auditLogs = Table(
+    public static let auditLogs = TableSchema(
         name: "audit_logs", primaryKey: "id",
         columns: [
-            Column("id", .uuid, serverManaged: true),
-            Column("admin_id", .uuid),
-            Column("action", .text),
-            Column("target_entity_id", .uuid, nullable: true),
-            Column("details", .json, nullable: true),
-            Column("ip_address", .text),
-            Column("timestamp", .timestamp, serverManaged: true),
+            ColumnSchema("id", .uuid, serverManaged: true),
+            ColumnSchema("admin_id", .uuid),
+            ColumnSchema("action", .text),
+            ColumnSchema("target_entity_id", .uuid, nullable: true),
+            ColumnSchema("details", .json, nullable: true),
+            ColumnSchema("ip_address", .text),
+            ColumnSchema("timestamp", .timestamp, serverManaged: true),
         ]
     )
 
     /// Every table and view, by name.
-    public static let tables: [String: Table] = Dictionary(
+    public static let tables: [String: TableSchema] = Dictionary(
         uniqueKeysWithValues: [
             users, subscriptions, caseBriefs, scenarios, profiles, practiceRooms, practiceRounds,
             sessions, feedbackReports, userProgressSnapshots, auditLogs,
@@ -242,5 +244,5 @@ public enum Catalog {
     )
 
     /// The table or view called `name`, if the public schema has it.
-    public static func table(_ name: String) -> Table? { tables[name] }
+    public static func table(_ name: String) -> TableSchema? { tables[name] }
 }

@@ -57,7 +57,7 @@ public final class PraxisApplication: Sendable {
         let secret = try await Self.offLoop { try store.jwtSecret(provided: configuration.jwtSecret) }
         let tokens = try await TokenIssuer(secret: secret)
         let apiKeys = try await tokens.apiKeys()
-        let hasher = PasswordHasher(logN: configuration.passwordHashLogN)
+        let hasher = PasswordHasher(logN: configuration.api.passwordHashLogN)
 
         var demo: DemoSummary?
         if configuration.demo {
@@ -71,7 +71,7 @@ public final class PraxisApplication: Sendable {
         }
 
         let factory = PrometheusMetricsFactory(registry: metrics)
-        let router = Routes.make(store: store, metrics: metrics)
+        let router = Routes.make(store: store, tokens: tokens, api: configuration.api, metrics: metrics, logger: logger)
         let responder = InstrumentedResponder(inner: router, factory: factory)
         let ownedGroup = configuration.eventLoopThreads > 0
             ? MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreads) : nil

@@ -1,11 +1,17 @@
 import PraxisHTTP
 import PraxisStore
 import Prometheus
+import PraxisAuth
+import Logging
 
 /// The server's route table.
 enum Routes {
-    static func make(store: Store, metrics: PrometheusCollectorRegistry) -> Router {
+    static func make(
+        store: Store, tokens: TokenIssuer, api: APIConfiguration, metrics: PrometheusCollectorRegistry, logger: Logger
+    ) -> Router {
         var router = Router()
+        AuthAPI(store: store, tokens: tokens, configuration: api, logger: logger).register(in: &router)
+        RestAPI(store: store, tokens: tokens, configuration: api, logger: logger).register(in: &router)
         router.add([.GET], "/health") { _ in
             .json(.ok, ["status": "ok"])
         }

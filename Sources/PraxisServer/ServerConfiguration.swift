@@ -15,8 +15,8 @@ public struct ServerConfiguration: Sendable {
     public var jwtSecret: String?
     /// HTTP limits (body size, CORS).
     public var http: HTTPServerConfiguration
-    /// scrypt cost (log2 N) for new password hashes. Default 15.
-    public var passwordHashLogN: Int
+    /// Auth and data API behaviour (token lifetime, rate limits, row limit, scrypt cost).
+    public var api: APIConfiguration
     /// Event-loop threads; 0 (default) means one per core.
     public var eventLoopThreads: Int
     public var logLevel: Logger.Level
@@ -24,7 +24,7 @@ public struct ServerConfiguration: Sendable {
     public init(
         host: String = "127.0.0.1", port: Int = 8080, databasePath: String = "./praxis.sqlite",
         demo: Bool = false, jwtSecret: String? = nil, http: HTTPServerConfiguration = .init(),
-        passwordHashLogN: Int = 15, eventLoopThreads: Int = 0, logLevel: Logger.Level = .info
+        api: APIConfiguration = .init(), eventLoopThreads: Int = 0, logLevel: Logger.Level = .info
     ) {
         self.host = host
         self.port = port
@@ -32,7 +32,7 @@ public struct ServerConfiguration: Sendable {
         self.demo = demo
         self.jwtSecret = jwtSecret
         self.http = http
-        self.passwordHashLogN = passwordHashLogN
+        self.api = api
         self.eventLoopThreads = eventLoopThreads
         self.logLevel = logLevel
     }

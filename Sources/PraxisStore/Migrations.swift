@@ -6,6 +6,7 @@ enum Migrations {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1: seed schemas", migrate: v1SeedSchemas)
+        migrator.registerMigration("v2: auth sessions", migrate: v2AuthSessions)
         return migrator
     }
 
@@ -246,6 +247,46 @@ enum Migrations {
             """
         )
 
+        for statement in statements {
+            try db.execute(sql: statement)
+        }
+    }
+
+    /// GoTrue-style sessions: refresh tokens (stored hashed, rotated on use), email
+    /// verification tokens, and the user's metadata.
+    static func v2AuthSessions(_ db: Database) throws {
+        let statements = [
+            "ALTER TABLE users ADD COLUMN user_metadata TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(user_metadata))",
+            "ALTER TABLE users ADD COLUMN email_confirmed_at TEXT CHECK (email_confirmed_at IS NULL OR \(Schema.timestampCheck("email_confirmed_at")))",
+            """
+            CREATE TABLE auth_sessions (
+                \(Schema.idColumn),
+                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE RESTRICT,
+                \(Schema.createdAt),
+                \(Schema.timestampColumn("ended_at", nullable: true))
+            )
+            """,
+            "CREATE INDEX auth_sessions_user_id ON auth_sessions(user_id)",
+            """
+            CREATE TABLE auth_refresh_tokens (
+                token_hash TEXT PRIMARY KEY NOT NULL,
+                session_id TEXT NOT NULL REFERENCES auth_sessions(id) ON DELETE RESTRICT,
+                parent_hash TEXT,
+                \(Schema.booleanColumn("revoked", default: false)),
+                \(Schema.createdAt)
+            )
+            """,
+            "CREATE INDEX auth_refresh_tokens_session_id ON auth_refresh_tokens(session_id)",
+            """
+            CREATE TABLE auth_email_verifications (
+                token_hash TEXT PRIMARY KEY NOT NULL,
+                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE RESTRICT,
+                \(Schema.timestampColumn("expires_at")),
+                \(Schema.timestampColumn("consumed_at", nullable: true)),
+                \(Schema.createdAt)
+            )
+            """,
+        ]
         for statement in statements {
             try db.execute(sql: statement)
         }

@@ -38,6 +38,21 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Event-loop threads, 0 = one per core (env PRAXIS_THREADS). Default 0.")
     var threads: Int?
 
+    @Option(help: "Access token lifetime in seconds (env PRAXIS_ACCESS_TOKEN_LIFETIME). Default 3600.")
+    var accessTokenLifetime: Int?
+
+    @Option(help: "Failed sign-ins per email per minute before 429 (env PRAXIS_MAX_FAILED_LOGINS_PER_EMAIL). Default 10.")
+    var maxFailedLoginsPerEmail: Int?
+
+    @Option(help: "Failed sign-ins per client IP per minute before 429 (env PRAXIS_MAX_FAILED_LOGINS_PER_IP). Default 50.")
+    var maxFailedLoginsPerIp: Int?
+
+    @Option(help: "Most rows one read returns (env PRAXIS_MAX_ROWS). Default 1000.")
+    var maxRows: Int?
+
+    @Option(help: "scrypt cost for new password hashes, log2 N in 10...20 (env PRAXIS_PASSWORD_HASH_COST). Default 15.")
+    var passwordHashCost: Int?
+
     func validate() throws {
         if let port, !(0...65535).contains(port) {
             throw ValidationError("invalid value '\(port)' for '--port': must be 0...65535")
@@ -47,6 +62,15 @@ struct Serve: AsyncParsableCommand {
         }
         if let jwtSecret, jwtSecret.utf8.count < 32 {
             throw ValidationError("invalid value for '--jwt-secret': must be at least 32 bytes")
+        }
+        for (name, value) in [
+            ("--access-token-lifetime", accessTokenLifetime), ("--max-failed-logins-per-email", maxFailedLoginsPerEmail),
+            ("--max-failed-logins-per-ip", maxFailedLoginsPerIp), ("--max-rows", maxRows),
+        ] {
+            if let value, value < 1 { throw ValidationError("invalid value '\(value)' for '\(name)': must be at least 1") }
+        }
+        if let passwordHashCost, !(10...20).contains(passwordHashCost) {
+            throw ValidationError("invalid value '\(passwordHashCost)' for '--password-hash-cost': must be 10...20")
         }
         if let threads, threads < 0 {
             throw ValidationError("invalid value '\(threads)' for '--threads': must be 0 or more")
@@ -74,6 +98,17 @@ struct Serve: AsyncParsableCommand {
         configuration.eventLoopThreads = try Environment.resolve(threads, "PRAXIS_THREADS", default: 0) {
             Int($0).flatMap { $0 >= 0 ? $0 : nil }
         }
+        let positive: (String) -> Int? = { Int($0).flatMap { $0 > 0 ? $0 : nil } }
+        configuration.api.accessTokenLifetime = try Environment.resolve(
+            accessTokenLifetime, "PRAXIS_ACCESS_TOKEN_LIFETIME", default: configuration.api.accessTokenLifetime, parse: positive)
+        configuration.api.maxFailedLoginsPerEmail = try Environment.resolve(
+            maxFailedLoginsPerEmail, "PRAXIS_MAX_FAILED_LOGINS_PER_EMAIL", default: configuration.api.maxFailedLoginsPerEmail, parse: positive)
+        configuration.api.maxFailedLoginsPerIP = try Environment.resolve(
+            maxFailedLoginsPerIp, "PRAXIS_MAX_FAILED_LOGINS_PER_IP", default: configuration.api.maxFailedLoginsPerIP, parse: positive)
+        configuration.api.maxRows = try Environment.resolve(maxRows, "PRAXIS_MAX_ROWS", default: configuration.api.maxRows, parse: positive)
+        configuration.api.passwordHashLogN = try Environment.resolve(
+            passwordHashCost, "PRAXIS_PASSWORD_HASH_COST", default: configuration.api.passwordHashLogN
+        ) { Int($0).flatMap { (10...20).contains($0) ? $0 : nil } }
         return configuration
     }
 

@@ -1,0 +1,201 @@
+/// The access rules of both seed data models, written once.
+///
+/// The store renders the predicates to SQL for the data API; the realtime feed evaluates
+/// the same predicates per subscriber. The service role bypasses every rule.
+///
+/// | table | read | insert | update | delete |
+/// |---|---|---|---|---|
+/// | profiles | everyone | own (`user_id` = caller) | own | nobody |
+/// | practice_rooms | public rooms; private: host, guest, or the exact `room_url` (the link) | own (`host_id` = caller) | host; others only take a free seat or give theirs back before round 1 | host |
+/// | practice_rounds | the room's host and guest | server only | server only | nobody |
+/// | case_briefs, scenarios | published cases, without brief texts; admins: all | admins | admins | admins (archives) |
+/// | users | self; admins: all | auth API | admins | nobody |
+/// | subscriptions, sessions, user_progress_snapshots | own; admins: all | server only | server only | nobody |
+/// | feedback_reports | the round's candidate; admins: all | server only | server only | nobody |
+/// | audit_logs | admins | server only | nobody | nobody |
+public enum AccessPolicy {
+    /// Columns of `case_briefs` only admins may read over the data API. Peers see a brief
+    /// only through their room, by role.
+    public static let briefColumns: Set<String> = ["candidate_brief", "actor_brief"]
+
+    /// Columns a host may change on their room.
+    static let hostEditableRoomColumns: Set<String> = ["datetime_utc", "type", "room_url", "private", "guest_id"]
+
+    // MARK: Reading
+
+    /// The rows of `table` the caller may read.
+    ///
+    /// - Parameter roomLink: the exact `room_url` the request asks for, if any: a private
+    ///   room is reachable by its link.
+    public static func readable(_ table: String, by caller: Caller, roomLink: String? = nil) -> RowPredicate {
+        if caller.isService { return .always }
+        let me = caller.userID
+        switch table {
+        case "profiles":
+            return .always
+        case "practice_rooms":
+            var visible = RowPredicate.isFalse("private")
+            if let me {
+                visible = visible.or(.equals("host_id", .text(me))).or(.equals("guest_id", .text(me)))
+            }
+            if let roomLink {
+                visible = visible.or(.equals("room_url", .text(roomLink)))
+            }
+            return visible
+        case "practice_rounds":
+            guard let me else { return .never }
+            return .roomParticipant(column: "room_id", userID: me)
+        case "case_briefs", "scenarios":
+            return caller.isAdmin ? .always : .equals("status", .text("published"))
+        case "users":
+            guard let me else { return .never }
+            return caller.isAdmin ? .always : .equals("id", .text(me))
+        case "subscriptions", "user_progress_snapshots", "sessions":
+            guard let me else { return .never }
+            return caller.isAdmin ? .always : .equals("user_id", .text(me))
+        case "feedback_reports":
+            guard let me else { return .never }
+            return caller.isAdmin ? .always : .roundCandidate(column: "session_id", userID: me)
+        case "audit_logs":
+            return caller.isAdmin ? .always : .never
+        default:
+            return .never
+        }
+    }
+
+    /// The columns of `table` the caller may read, in catalog order.
+    public static func readableColumns(_ table: TableSchema, by caller: Caller) -> [String] {
+        if table.name == "case_briefs", !caller.isService, !caller.isAdmin {
+            return table.columnNames.filter { !briefColumns.contains($0) }
+        }
+        return table.columnNames
+    }
+
+    // MARK: Inserting
+
+    /// Values a new row takes from the caller when the client leaves them out
+    /// (the seeds' `DEFAULT auth.uid()`).
+    public static func callerDefaults(_ table: String, for caller: Caller) -> Row {
+        guard let me = caller.userID else { return [:] }
+        switch table {
+        case "profiles": return ["user_id": .text(me)]
+        case "practice_rooms": return ["host_id": .text(me)]
+        case "case_briefs": return caller.isAdmin ? ["created_by_admin_id": .text(me)] : [:]
+        default: return [:]
+        }
+    }
+
+    /// Checks that the caller may insert `row` (defaults already applied).
+    public static func checkInsert(_ table: String, row: Row, by caller: Caller) throws(AccessDenied) {
+        if caller.isService { return }
+        guard let me = caller.userID else { throw .rowLevelSecurity(table) }
+        switch table {
+        case "profiles":
+            guard row["user_id"] == .text(me) else { throw .rowLevelSecurity(table) }
+        case "practice_rooms":
+            guard row["host_id"] == .text(me) else { throw .rowLevelSecurity(table) }
+            guard (row["guest_id"] ?? .null).isNull else {
+                throw AccessDenied("a new room has no guest: a guest signs up to it")
+            }
+        case "case_briefs":
+            guard caller.isAdmin else { throw .rowLevelSecurity(table) }
+        default:
+            throw .rowLevelSecurity(table)
+        }
+    }
+
+    // MARK: Updating
+
+    /// The rows of `table` the caller may attempt to update (Postgres' `USING`); rows
+    /// outside it are silently left alone.
+    public static func updatable(_ table: String, by caller: Caller) -> RowPredicate {
+        if caller.isService { return .always }
+        guard let me = caller.userID else { return .never }
+        switch table {
+        case "profiles":
+            return .equals("user_id", .text(me))
+        case "practice_rooms":
+            return .equals("host_id", .text(me)).or(.isNull("guest_id")).or(.equals("guest_id", .text(me)))
+        case "case_briefs", "users":
+            return caller.isAdmin ? .always : .never
+        default:
+            return .never
+        }
+    }
+
+    /// Checks one update: `old` is the stored row, `new` the row after the change,
+    /// `changed` the columns whose value differs.
+    public static func checkUpdate(
+        _ table: String, old: Row, new: Row, changed: Set<String>, by caller: Caller
+    ) throws(AccessDenied) {
+        if caller.isService { return }
+        guard let me = caller.userID else { throw .rowLevelSecurity(table) }
+        switch table {
+        case "profiles":
+            guard old["user_id"] == .text(me), new["user_id"] == .text(me) else { throw .rowLevelSecurity(table) }
+        case "practice_rooms":
+            try checkRoomUpdate(old: old, new: new, changed: changed, me: me)
+        case "case_briefs":
+            guard caller.isAdmin else { throw .rowLevelSecurity(table) }
+        case "users":
+            guard caller.isAdmin else { throw .rowLevelSecurity(table) }
+            guard !changed.contains("email") else { throw AccessDenied("emails change through the auth API") }
+        default:
+            throw .rowLevelSecurity(table)
+        }
+    }
+
+    private static func checkRoomUpdate(old: Row, new: Row, changed: Set<String>, me: String) throws(AccessDenied) {
+        if changed.isEmpty { return }
+        let isHost = old["host_id"] == .text(me)
+        if old["stage"] == .integer(3) {
+            throw AccessDenied("the room is complete (stage 3) and read-only")
+        }
+        if isHost {
+            let forbidden = changed.subtracting(hostEditableRoomColumns)
+            guard forbidden.isEmpty else {
+                throw AccessDenied("the host may not change \(forbidden.sorted().joined(separator: ", ")) of a room")
+            }
+            if changed.contains("guest_id"), !(new["guest_id"] ?? .null).isNull {
+                throw AccessDenied("a host cannot seat a guest (or themselves): the guest signs up")
+            }
+            return
+        }
+        guard changed == ["guest_id"] else {
+            throw AccessDenied("only the host may change a room; others may only sign up as guest")
+        }
+        let oldGuest = old["guest_id"] ?? .null
+        let newGuest = new["guest_id"] ?? .null
+        if oldGuest.isNull, newGuest == .text(me) {
+            return  // Taking a free seat.
+        }
+        if oldGuest == .text(me), newGuest.isNull {
+            guard old["stage"] == .integer(1), (old["first_round_id"] ?? .null).isNull else {
+                throw AccessDenied("the seat can be given back only before round 1 starts")
+            }
+            return  // Giving the seat back.
+        }
+        throw AccessDenied("the guest seat can be taken only when free, and only by the caller")
+    }
+
+    // MARK: Deleting
+
+    /// The rows of `table` the caller may delete; others are silently left alone.
+    public static func deletable(_ table: String, by caller: Caller) -> RowPredicate {
+        if caller.isService { return .always }
+        guard let me = caller.userID else { return .never }
+        switch table {
+        case "practice_rooms": return .equals("host_id", .text(me))
+        default: return .never
+        }
+    }
+
+    /// Tables whose DELETE is a soft delete: the row's status is set instead.
+    public static let softDeleteStatus: [String: String] = ["case_briefs": "archived"]
+
+    /// Who may soft-delete from `table`.
+    public static func archivable(_ table: String, by caller: Caller) -> RowPredicate {
+        guard softDeleteStatus[table] != nil else { return .never }
+        return caller.isService || caller.isAdmin ? .always : .never
+    }
+}
