@@ -159,6 +159,15 @@ extension Store {
             }
             if let metadata {
                 try db.execute(sql: "UPDATE users SET user_metadata = ? WHERE id = ?", arguments: [metadata.jsonString, id])
+                // The seed's columns follow the metadata the client keeps there.
+                if case .object(let fields) = metadata {
+                    if case .string(let name) = fields["full_name"] ?? .null {
+                        try db.execute(sql: "UPDATE users SET full_name = ? WHERE id = ?", arguments: [String(name.prefix(255)), id])
+                    }
+                    if case .string(let profession) = fields["profession"] ?? .null {
+                        try db.execute(sql: "UPDATE users SET profession = ? WHERE id = ?", arguments: [String(profession.prefix(50)), id])
+                    }
+                }
             }
             return try GRDB.Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id]).map(UserRecord.init)
         }

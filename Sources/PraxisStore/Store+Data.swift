@@ -340,7 +340,8 @@ extension Store {
         var builder = SQLBuilder()
         let visible = builder.condition(plan.visibility)
         let placeholders = keys.map { builder.bind($0) }.joined(separator: ", ")
-        let sql = "SELECT \(table.columnNames.map(SQLBuilder.quote).joined(separator: ", ")) FROM \(SQLBuilder.quote(table.name)) WHERE \(SQLBuilder.quote(table.primaryKey)) IN (\(placeholders)) AND \(visible)"
+        // Arguments were bound visibility first, so the SQL states it first.
+        let sql = "SELECT \(table.columnNames.map(SQLBuilder.quote).joined(separator: ", ")) FROM \(SQLBuilder.quote(table.name)) WHERE \(visible) AND \(SQLBuilder.quote(table.primaryKey)) IN (\(placeholders))"
         let rows = try GRDB.Row.fetchAll(db, sql: sql, arguments: builder.statementArguments).map(\.domainRow)
         // Keep the order in which the rows were written.
         let order = Dictionary(keys.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })

@@ -9,7 +9,7 @@ struct ConstraintTests {
     @Test func emailIsUniqueRegardlessOfCase() throws {
         let temp = try TemporaryDatabase()
         let store = try temp.open()
-        try store.pool.write { db in try insertUser(db, email: "Asha@Example.test") }
+        _ = try store.pool.write { db in try insertUser(db, email: "Asha@Example.test") }
         #expect(throws: DatabaseError.self) {
             try store.pool.write { db in try insertUser(db, email: "asha@example.TEST") }
         }
