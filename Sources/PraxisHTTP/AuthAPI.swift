@@ -3,6 +3,7 @@ import Foundation
 import NIOHTTP1
 package import PraxisAuth
 import PraxisDomain
+import PraxisProtocol
 package import PraxisStore
 package import Logging
 
@@ -280,7 +281,7 @@ package struct AuthAPI: Sendable {
     private static func jsonObject(_ request: HTTPRequest) throws -> [String: JSONValue] {
         let bytes = request.bodyBytes
         guard !bytes.isEmpty else { return [:] }
-        guard case .object(let object) = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)) else {
+        guard StrictJSON.isValid(bytes), case .object(let object) = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)) else {
             throw AuthError(.badRequest, "bad_json", "the request body must be a JSON object")
         }
         return object

@@ -1,6 +1,6 @@
 public import NIOCore
 import NIOPosix
-import NIOHTTP1
+public import NIOHTTP1
 import NIOExtras
 public import Logging
 
@@ -21,7 +21,8 @@ public final class HTTPServer: Sendable {
     /// Binds `host:port` and starts serving `responder`.
     public static func start(
         host: String, port: Int, group: any EventLoopGroup,
-        configuration: HTTPServerConfiguration, responder: any HTTPResponder, logger: Logger
+        configuration: HTTPServerConfiguration, responder: any HTTPResponder, logger: Logger,
+        upgraders: [any HTTPServerProtocolUpgrader & Sendable] = []
     ) async throws -> HTTPServer {
         let quiesce = ServerQuiescingHelper(group: group)
         let channel = try await ServerBootstrap(group: group)
@@ -37,8 +38,18 @@ public final class HTTPServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
-                    try sync.configureHTTPServerPipeline(withErrorHandling: true)
-                    try sync.addHandler(HTTPServerHandler(responder: responder, configuration: configuration))
+                    if upgraders.isEmpty {
+                        try sync.configureHTTPServerPipeline(withErrorHandling: true)
+                    } else {
+                        // After an upgrade the HTTP handler leaves the pipeline.
+                        try sync.configureHTTPServerPipeline(
+                            withServerUpgrade: (upgraders: upgraders, completionHandler: { context in
+                                context.pipeline.syncOperations.removeHandler(name: HTTPServerHandler.name, promise: nil)
+                            }),
+                            withErrorHandling: true
+                        )
+                    }
+                    try sync.addHandler(HTTPServerHandler(responder: responder, configuration: configuration), name: HTTPServerHandler.name)
                 }
             }
             .bind(host: host, port: port)

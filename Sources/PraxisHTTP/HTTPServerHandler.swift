@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import NIOWebSocket
 
 /// Collects one request (head and body, bounded), hands it to the responder as a task
 /// off the event loop, and writes the response back on the loop.
@@ -17,6 +18,8 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         case discarding
         case responding
     }
+
+    static let name = "praxis-http"
 
     private let responder: any HTTPResponder
     private let configuration: HTTPServerConfiguration
@@ -75,6 +78,13 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
                 self.write(context: context, response: response, head: head, keepAlive: keepAlive)
             }
         }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A refused WebSocket upgrade arrives here as an error, then as a plain request,
+        // which the router answers (400, 403, 426, 503). Nothing to do for the error itself.
+        if error is NIOWebSocketUpgradeError { return }
+        context.fireErrorCaught(error)
     }
 
     private func write(context: ChannelHandlerContext, response: HTTPResponse, head: HTTPRequestHead, keepAlive: Bool) {

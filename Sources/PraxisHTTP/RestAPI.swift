@@ -53,7 +53,11 @@ package struct RestAPI: Sendable {
                 throw DataError(.badRequest, code: "PGRST100", message: error.message)
             }
             let preferences = Preferences(headerValues: request.headers["prefer"])
-            let context = DataContext(caller: caller, ipAddress: request.remoteIP ?? "unknown")
+            let context = DataContext(
+                caller: caller, ipAddress: request.remoteIP ?? "unknown",
+                expectsSingleRow: shape == .object && request.method != .GET && request.method != .HEAD
+                    && preferences.returning == .representation
+            )
             switch request.method {
             case .GET, .HEAD:
                 var bounded = query
@@ -122,7 +126,7 @@ package struct RestAPI: Sendable {
     private static func body(_ request: HTTPRequest) throws(DataError) -> JSONValue {
         let bytes = request.bodyBytes
         guard !bytes.isEmpty else { throw .invalidBody("Empty or invalid json: the body is empty") }
-        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)) else {
+        guard StrictJSON.isValid(bytes), let value = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)) else {
             throw .invalidBody("Empty or invalid json")
         }
         return value

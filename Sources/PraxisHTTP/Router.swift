@@ -31,7 +31,10 @@ public struct Router: HTTPResponder {
         }
         let method = request.method == .HEAD ? .GET : request.method
         guard let route = candidates.first(where: { $0.methods?.contains(method) ?? true }) else {
-            return APIError(.methodNotAllowed, code: "PGRST405", message: "\(request.method) is not allowed on \(request.path)").response
+            var response = APIError(.methodNotAllowed, code: "PGRST405", message: "\(request.method) is not allowed on \(request.path)").response
+            let allowed = candidates.flatMap { $0.methods ?? [] }.map { "\($0)" }
+            response.headers.add(name: "Allow", value: (allowed + (allowed.contains("GET") ? ["HEAD"] : [])).joined(separator: ", "))
+            return response
         }
         return await route.handler(request)
     }

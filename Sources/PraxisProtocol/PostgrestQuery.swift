@@ -38,7 +38,8 @@ public struct PostgrestQuery: Sendable, Equatable {
         }
     }
 
-    /// Selected columns; nil means `*`.
+    /// Selected columns (`*` may appear among them and stands for every readable column);
+    /// nil means `*` alone.
     public var select: [String]?
     public var filters: [Filter] = []
     public var order: [Order] = []
@@ -96,7 +97,8 @@ public struct PostgrestQuery: Sendable, Equatable {
                 column = String(column.dropFirst().dropLast())
             }
             if column == "*" {
-                return nil
+                columns.append(column)
+                continue
             }
             if column.contains("(") || column.contains(":") || column.contains("->") {
                 throw .unsupported("embedding, renaming and JSON paths in select are not supported: '\(column)'")

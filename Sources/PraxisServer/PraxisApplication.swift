@@ -1,6 +1,7 @@
 public import PraxisStore
 public import PraxisAuth
 import PraxisHTTP
+import PraxisWebSocket
 import NIOCore
 import NIOPosix
 public import Logging
@@ -71,7 +72,15 @@ public final class PraxisApplication: Sendable {
         }
 
         let factory = PrometheusMetricsFactory(registry: metrics)
-        let router = Routes.make(store: store, tokens: tokens, api: configuration.api, metrics: metrics, logger: logger)
+        var webSocketRoutes: [String: any WebSocketApplication] = [:]
+        if configuration.echo {
+            webSocketRoutes["/ws/echo"] = EchoApplication()
+            webSocketRoutes["/ws/broadcast"] = BroadcastApplication()
+        }
+        let webSockets = WebSocketEndpoints(configuration: configuration.webSocket, routes: webSocketRoutes)
+        let router = Routes.make(
+            store: store, tokens: tokens, api: configuration.api, webSockets: webSockets, metrics: metrics, logger: logger
+        )
         let responder = InstrumentedResponder(inner: router, factory: factory)
         let ownedGroup = configuration.eventLoopThreads > 0
             ? MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreads) : nil
@@ -80,7 +89,8 @@ public final class PraxisApplication: Sendable {
         do {
             server = try await HTTPServer.start(
                 host: configuration.host, port: configuration.port, group: group,
-                configuration: configuration.http, responder: responder, logger: logger
+                configuration: configuration.http, responder: responder, logger: logger,
+                upgraders: webSocketRoutes.isEmpty ? [] : [webSockets.makeUpgrader()]
             )
         } catch {
             try? await ownedGroup?.shutdownGracefully()

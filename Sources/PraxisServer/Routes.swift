@@ -2,14 +2,27 @@ import PraxisHTTP
 import PraxisStore
 import Prometheus
 import PraxisAuth
+import PraxisWebSocket
 import Logging
 
 /// The server's route table.
 enum Routes {
     static func make(
-        store: Store, tokens: TokenIssuer, api: APIConfiguration, metrics: PrometheusCollectorRegistry, logger: Logger
+        store: Store, tokens: TokenIssuer, api: APIConfiguration, webSockets: WebSocketEndpoints,
+        metrics: PrometheusCollectorRegistry, logger: Logger
     ) -> Router {
         var router = Router()
+        // A WebSocket path reached as plain HTTP is an upgrade that was refused: say why.
+        for path in webSockets.paths {
+            router.add(nil, path) { request in
+                let rejection = webSockets.rejection(
+                    method: request.method, uri: request.uri, headers: request.headers, remoteIP: request.remoteIP ?? "unknown"
+                ) ?? .init(status: .badRequest, message: "the WebSocket upgrade failed", headers: [:])
+                var response = APIError(rejection.status, code: "WS\(rejection.status.code)", message: rejection.message).response
+                response.headers.add(contentsOf: rejection.headers)
+                return response
+            }
+        }
         AuthAPI(store: store, tokens: tokens, configuration: api, logger: logger).register(in: &router)
         RestAPI(store: store, tokens: tokens, configuration: api, logger: logger).register(in: &router)
         router.add([.GET], "/health") { _ in

@@ -1,4 +1,5 @@
 public import PraxisHTTP
+public import PraxisWebSocket
 public import Logging
 
 /// Everything `praxis serve` can be told. Every field has a documented default.
@@ -17,6 +18,10 @@ public struct ServerConfiguration: Sendable {
     public var http: HTTPServerConfiguration
     /// Auth and data API behaviour (token lifetime, rate limits, row limit, scrypt cost).
     public var api: APIConfiguration
+    /// WebSocket limits and timers.
+    public var webSocket: WebSocketConfiguration
+    /// Serve the transport conformance endpoints `/ws/echo` and `/ws/broadcast`. Default off.
+    public var echo: Bool
     /// Event-loop threads; 0 (default) means one per core.
     public var eventLoopThreads: Int
     public var logLevel: Logger.Level
@@ -24,7 +29,7 @@ public struct ServerConfiguration: Sendable {
     public init(
         host: String = "127.0.0.1", port: Int = 8080, databasePath: String = "./praxis.sqlite",
         demo: Bool = false, jwtSecret: String? = nil, http: HTTPServerConfiguration = .init(),
-        api: APIConfiguration = .init(), eventLoopThreads: Int = 0, logLevel: Logger.Level = .info
+        api: APIConfiguration = .init(), webSocket: WebSocketConfiguration = .init(), echo: Bool = false, eventLoopThreads: Int = 0, logLevel: Logger.Level = .info
     ) {
         self.host = host
         self.port = port
@@ -33,6 +38,8 @@ public struct ServerConfiguration: Sendable {
         self.jwtSecret = jwtSecret
         self.http = http
         self.api = api
+        self.webSocket = webSocket
+        self.echo = echo
         self.eventLoopThreads = eventLoopThreads
         self.logLevel = logLevel
     }

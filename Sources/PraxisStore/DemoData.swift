@@ -78,10 +78,10 @@ extension Store {
                 ids.append(id)
                 try db.execute(
                     sql: """
-                        INSERT INTO users (id, email, hashed_password, full_name, role, profession, is_email_verified, created_at, updated_at)
-                        VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)
+                        INSERT INTO users (id, email, hashed_password, full_name, role, profession, is_email_verified, email_confirmed_at, created_at, updated_at)
+                        VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
                         """,
-                    arguments: [id, account.email, hashes[index], account.fullName, account.role, professions[index], now, now]
+                    arguments: [id, account.email, hashes[index], account.fullName, account.role, professions[index], now, now, now]
                 )
                 let names = account.fullName.split(separator: " ")
                 try db.execute(

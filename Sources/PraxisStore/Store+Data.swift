@@ -8,10 +8,23 @@ public struct DataContext: Sendable {
     public var caller: Caller
     /// The client's IP, written to audit logs.
     public var ipAddress: String
+    /// The client asked for exactly one row back (`vnd.pgrst.object`): a write touching
+    /// more or fewer rows is rolled back.
+    public var expectsSingleRow: Bool
 
-    public init(caller: Caller, ipAddress: String) {
+    public init(caller: Caller, ipAddress: String, expectsSingleRow: Bool = false) {
         self.caller = caller
         self.ipAddress = ipAddress
+        self.expectsSingleRow = expectsSingleRow
+    }
+
+    /// Refuses (inside the write's transaction, so it rolls back) a result of the wrong size.
+    func checkShape(_ result: DataResult) throws -> DataResult {
+        guard expectsSingleRow, result.rows.count != 1 else { return result }
+        throw DataError(
+            .notAcceptable, code: "PGRST116", message: "JSON object requested, multiple (or no) rows returned",
+            details: "The result contains \(result.rows.count) rows; nothing was changed"
+        )
     }
 }
 
@@ -107,7 +120,7 @@ extension Store {
                     keys.append(key)
                     try Self.audit(db, table: table, action: "insert", key: key, details: row, context: context)
                 }
-                return DataResult(rows: try Self.fetchByKeys(db, table: table, keys: keys, plan: plan), columns: plan.outputColumns, total: nil)
+                return try context.checkShape(DataResult(rows: try Self.fetchByKeys(db, table: table, keys: keys, plan: plan), columns: plan.outputColumns, total: nil))
             }
         }
     }
@@ -137,7 +150,7 @@ extension Store {
                         keys.append(key)
                     }
                 }
-                return DataResult(rows: try Self.fetchByKeys(db, table: table, keys: keys, plan: plan), columns: plan.outputColumns, total: nil)
+                return try context.checkShape(DataResult(rows: try Self.fetchByKeys(db, table: table, keys: keys, plan: plan), columns: plan.outputColumns, total: nil))
             }
         }
     }
@@ -162,7 +175,7 @@ extension Store {
                         keys.append(old[table.primaryKey] ?? .null)
                         try Self.audit(db, table: table, action: "archive", key: old[table.primaryKey] ?? .null, details: ["status": .text(status)], context: context)
                     }
-                    return DataResult(rows: try Self.fetchByKeys(db, table: table, keys: keys, plan: plan), columns: plan.outputColumns, total: nil)
+                    return try context.checkShape(DataResult(rows: try Self.fetchByKeys(db, table: table, keys: keys, plan: plan), columns: plan.outputColumns, total: nil))
                 }
             }
         }
@@ -178,7 +191,7 @@ extension Store {
                         arguments: deleter.statementArguments
                     )
                 }
-                return DataResult(rows: rows, columns: plan.outputColumns, total: nil)
+                return try context.checkShape(DataResult(rows: rows, columns: plan.outputColumns, total: nil))
             }
         }
     }
@@ -212,6 +225,12 @@ extension Store {
             return DataError(.badRequest, code: "23514", message: "new row violates check constraint", details: message)
         case .SQLITE_CONSTRAINT_NOTNULL:
             return DataError(.badRequest, code: "23502", message: "null value violates not-null constraint", details: message)
+        case .SQLITE_CONSTRAINT_TRIGGER where message.contains("FOREIGN KEY"):
+            // ON DELETE RESTRICT fires as a trigger in SQLite.
+            return DataError(
+                .conflict, code: "23503", message: "the row is still referenced by another row",
+                details: "delete or change the referencing rows first"
+            )
         case .SQLITE_CONSTRAINT_TRIGGER:
             return DataError(.badRequest, code: "P0001", message: message)
         case .SQLITE_BUSY, .SQLITE_LOCKED:
@@ -368,8 +387,15 @@ struct ReadPlan: Sendable {
         }
         if let select = query.select {
             var columns: [ColumnSchema] = []
-            for name in select { columns.append(try check(name)) }
-            outputColumns = columns
+            for name in select {
+                if name == "*" {
+                    columns += readable.compactMap { table.column($0) }
+                } else {
+                    columns.append(try check(name))
+                }
+            }
+            var seen: Set<String> = []
+            outputColumns = columns.filter { seen.insert($0.name).inserted }
         } else {
             outputColumns = readable.compactMap { table.column($0) }
         }

@@ -38,6 +38,42 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Event-loop threads, 0 = one per core (env PRAXIS_THREADS). Default 0.")
     var threads: Int?
 
+    @Flag(help: "Serve the transport conformance endpoints /ws/echo and /ws/broadcast (env PRAXIS_ECHO=1).")
+    var echo = false
+
+    @Option(help: "Largest WebSocket message in bytes; larger closes with 1009 (env PRAXIS_WS_MAX_MESSAGE_BYTES). Default 16777216.")
+    var wsMaxMessageBytes: Int?
+
+    @Option(help: "Most open WebSocket connections; more get 503 (env PRAXIS_WS_MAX_CONNECTIONS). Default 100000.")
+    var wsMaxConnections: Int?
+
+    @Option(help: "Most WebSocket connections per client IP; more get 503 (env PRAXIS_WS_MAX_CONNECTIONS_PER_IP). Default 20000.")
+    var wsMaxConnectionsPerIp: Int?
+
+    @Option(help: "Most messages per second per connection; more closes with 1008 (env PRAXIS_WS_MAX_MESSAGES_PER_SECOND). Default 100.")
+    var wsMaxMessagesPerSecond: Int?
+
+    @Option(help: "Comma-separated browser origins allowed to open WebSockets; others get 403 (env PRAXIS_WS_ALLOWED_ORIGINS). Default: any.")
+    var wsAllowedOrigins: String?
+
+    @Option(help: "Seconds between server pings (env PRAXIS_WS_PING_INTERVAL). Default 25.")
+    var wsPingInterval: Double?
+
+    @Option(help: "Seconds of silence before a connection is closed with 1001 (env PRAXIS_WS_IDLE_TIMEOUT). Default 75.")
+    var wsIdleTimeout: Double?
+
+    @Option(help: "Seconds to wait for the peer's close frame (env PRAXIS_WS_CLOSE_TIMEOUT). Default 5.")
+    var wsCloseTimeout: Double?
+
+    @Option(help: "Outbound bytes queued per connection before it is a slow consumer (env PRAXIS_WS_MAX_PENDING_BYTES). Default 1048576.")
+    var wsMaxPendingBytes: Int?
+
+    @Option(help: "Seconds a slow consumer may stay over its queue limit before it is disconnected (env PRAXIS_WS_SLOW_CONSUMER_TIMEOUT). Default 10.")
+    var wsSlowConsumerTimeout: Double?
+
+    @Flag(help: "Never negotiate permessage-deflate (env PRAXIS_WS_NO_COMPRESSION=1).")
+    var wsNoCompression = false
+
     @Option(help: "Access token lifetime in seconds (env PRAXIS_ACCESS_TOKEN_LIFETIME). Default 3600.")
     var accessTokenLifetime: Int?
 
@@ -68,6 +104,19 @@ struct Serve: AsyncParsableCommand {
             ("--max-failed-logins-per-ip", maxFailedLoginsPerIp), ("--max-rows", maxRows),
         ] {
             if let value, value < 1 { throw ValidationError("invalid value '\(value)' for '\(name)': must be at least 1") }
+        }
+        for (name, value) in [
+            ("--ws-max-message-bytes", wsMaxMessageBytes), ("--ws-max-connections", wsMaxConnections),
+            ("--ws-max-connections-per-ip", wsMaxConnectionsPerIp), ("--ws-max-messages-per-second", wsMaxMessagesPerSecond),
+            ("--ws-max-pending-bytes", wsMaxPendingBytes),
+        ] {
+            if let value, value < 1 { throw ValidationError("invalid value '\(value)' for '\(name)': must be at least 1") }
+        }
+        for (name, value) in [
+            ("--ws-ping-interval", wsPingInterval), ("--ws-idle-timeout", wsIdleTimeout), ("--ws-close-timeout", wsCloseTimeout),
+            ("--ws-slow-consumer-timeout", wsSlowConsumerTimeout),
+        ] {
+            if let value, !(value > 0) { throw ValidationError("invalid value '\(value)' for '\(name)': must be more than 0 seconds") }
         }
         if let passwordHashCost, !(10...20).contains(passwordHashCost) {
             throw ValidationError("invalid value '\(passwordHashCost)' for '--password-hash-cost': must be 10...20")
@@ -109,6 +158,26 @@ struct Serve: AsyncParsableCommand {
         configuration.api.passwordHashLogN = try Environment.resolve(
             passwordHashCost, "PRAXIS_PASSWORD_HASH_COST", default: configuration.api.passwordHashLogN
         ) { Int($0).flatMap { (10...20).contains($0) ? $0 : nil } }
+        let seconds: (String) -> Double? = { Double($0).flatMap { $0 > 0 ? $0 : nil } }
+        let flag: (String) -> Bool = { ["1", "true", "yes"].contains(Environment.value($0)?.lowercased() ?? "") }
+        var ws = configuration.webSocket
+        ws.maxMessageBytes = try Environment.resolve(wsMaxMessageBytes, "PRAXIS_WS_MAX_MESSAGE_BYTES", default: ws.maxMessageBytes, parse: positive)
+        ws.maxConnections = try Environment.resolve(wsMaxConnections, "PRAXIS_WS_MAX_CONNECTIONS", default: ws.maxConnections, parse: positive)
+        ws.maxConnectionsPerIP = try Environment.resolve(
+            wsMaxConnectionsPerIp, "PRAXIS_WS_MAX_CONNECTIONS_PER_IP", default: ws.maxConnectionsPerIP, parse: positive)
+        ws.maxMessagesPerSecond = try Environment.resolve(
+            wsMaxMessagesPerSecond, "PRAXIS_WS_MAX_MESSAGES_PER_SECOND", default: ws.maxMessagesPerSecond, parse: positive)
+        let origins = wsAllowedOrigins ?? Environment.value("PRAXIS_WS_ALLOWED_ORIGINS") ?? ""
+        ws.allowedOrigins = origins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        ws.pingInterval = try Environment.resolve(wsPingInterval, "PRAXIS_WS_PING_INTERVAL", default: ws.pingInterval, parse: seconds)
+        ws.idleTimeout = try Environment.resolve(wsIdleTimeout, "PRAXIS_WS_IDLE_TIMEOUT", default: ws.idleTimeout, parse: seconds)
+        ws.closeTimeout = try Environment.resolve(wsCloseTimeout, "PRAXIS_WS_CLOSE_TIMEOUT", default: ws.closeTimeout, parse: seconds)
+        ws.maxPendingBytes = try Environment.resolve(wsMaxPendingBytes, "PRAXIS_WS_MAX_PENDING_BYTES", default: ws.maxPendingBytes, parse: positive)
+        ws.slowConsumerTimeout = try Environment.resolve(
+            wsSlowConsumerTimeout, "PRAXIS_WS_SLOW_CONSUMER_TIMEOUT", default: ws.slowConsumerTimeout, parse: seconds)
+        ws.compression = !(wsNoCompression || flag("PRAXIS_WS_NO_COMPRESSION"))
+        configuration.webSocket = ws
+        configuration.echo = echo || flag("PRAXIS_ECHO")
         return configuration
     }
 

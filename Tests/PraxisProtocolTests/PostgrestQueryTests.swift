@@ -11,6 +11,7 @@ struct PostgrestQueryTests {
     @Test func selectStarAndLists() throws {
         #expect(try parse([("select", "*")]).select == nil)
         #expect(try parse([("select", "id, host_id,\"stage\"")]).select == ["id", "host_id", "stage"])
+        #expect(try parse([("select", "*,nope")]).select == ["*", "nope"])
     }
 
     @Test(arguments: ["rooms(*)", "alias:id", "data->x", "1abc", "id;drop"])

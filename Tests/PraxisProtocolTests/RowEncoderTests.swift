@@ -56,3 +56,20 @@ struct ColumnValuesTests {
         #expect(try ColumnValues.fromJSON(.null, column: ColumnSchema("n", .text, nullable: true), table: "t") == .null)
     }
 }
+
+@Suite("StrictJSON")
+struct StrictJSONTests {
+    @Test(arguments: [#"{}"#, #"[]"#, #" {"a": [1, -2.5e3, true, false, null, "x\u00e9\n"]} "#, #""s""#, "0", "-0.1"])
+    func acceptsJSON(text: String) {
+        #expect(StrictJSON.isValid(Array(text.utf8)))
+    }
+
+    @Test(arguments: [#"{"a":1,}"#, #"[1,]"#, "{'a':1}", "NaN", "01", "1.", #"{"a":1} x"#, "", #""\x""#, "// c\n{}", #"{"a"}"#])
+    func refusesWhatRFC8259Refuses(text: String) {
+        #expect(!StrictJSON.isValid(Array(text.utf8)))
+    }
+
+    @Test func refusesDeepNesting() {
+        #expect(!StrictJSON.isValid(Array((String(repeating: "[", count: 1000) + String(repeating: "]", count: 1000)).utf8)))
+    }
+}

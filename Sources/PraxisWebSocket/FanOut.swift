@@ -1,0 +1,81 @@
+public import NIOCore
+
+/// Delivers one prepared message to many connections: the message is framed (and
+/// compressed) once; the same bytes are written to every connection; there is one hop
+/// per event loop, not per connection, and one flush per connection per batch.
+public enum FanOut {
+    /// Sends `message` to `connections`. Safe to call from any thread.
+    public static func broadcast(_ message: PreparedMessage, to connections: [WebSocketConnection]) {
+        var groups: [ObjectIdentifier: (loop: any EventLoop, connections: [WebSocketConnection])] = [:]
+        for connection in connections {
+            groups[ObjectIdentifier(connection.eventLoop), default: (connection.eventLoop, [])].connections.append(connection)
+        }
+        for (_, group) in groups {
+            let recipients = group.connections
+            if group.loop.inEventLoop {
+                deliver(message, to: recipients)
+            } else {
+                group.loop.execute { deliver(message, to: recipients) }
+            }
+        }
+    }
+
+    private static func deliver(_ message: PreparedMessage, to connections: [WebSocketConnection]) {
+        for connection in connections { connection.send(message) }
+        for connection in connections { connection.flush() }
+    }
+}
+
+/// The broadcast endpoint (`/ws/broadcast`, with `praxis serve --echo`): every text or
+/// binary message from any connection goes to all connections of the endpoint, through
+/// the fan-out path. For transport benchmarks and backpressure tests.
+public final class BroadcastApplication: WebSocketApplication, @unchecked Sendable {
+    private let members = NIOLockedMembers()
+
+    public init() {}
+
+    public func connected(_ connection: WebSocketConnection, request: NIOHTTP1.HTTPRequestHead) -> any WebSocketMessageHandler {
+        members.add(connection)
+        return Member(connection: connection, members: members)
+    }
+
+    private final class Member: WebSocketMessageHandler {
+        let connection: WebSocketConnection
+        let members: NIOLockedMembers
+
+        init(connection: WebSocketConnection, members: NIOLockedMembers) {
+            self.connection = connection
+            self.members = members
+        }
+
+        func received(text: ByteBuffer) {
+            FanOut.broadcast(PreparedMessage(text: text, compress: true), to: members.snapshot)
+        }
+
+        func received(binary: ByteBuffer) {
+            FanOut.broadcast(PreparedMessage(text: binary, binary: true, compress: true), to: members.snapshot)
+        }
+
+        func closed(code: UInt16?) {
+            members.remove(connection)
+        }
+    }
+}
+
+public import NIOHTTP1
+import Synchronization
+
+/// The connections of the broadcast endpoint.
+final class NIOLockedMembers: Sendable {
+    private let connections = Mutex<[ObjectIdentifier: WebSocketConnection]>([:])
+
+    func add(_ connection: WebSocketConnection) {
+        connections.withLock { $0[ObjectIdentifier(connection)] = connection }
+    }
+
+    func remove(_ connection: WebSocketConnection) {
+        _ = connections.withLock { $0.removeValue(forKey: ObjectIdentifier(connection)) }
+    }
+
+    var snapshot: [WebSocketConnection] { connections.withLock { Array($0.values) } }
+}

@@ -1,0 +1,375 @@
+import NIOCore
+import NIOWebSocket
+
+/// The server side of one WebSocket connection, after the upgrade: applies RFC 6455's
+/// rules the NIO codec leaves open (masking, reserved bits and opcodes, fragmentation,
+/// UTF-8, close handshake, sizes), permessage-deflate, liveness, rate limits and
+/// backpressure, and hands complete messages to the application.
+///
+/// Sits after NIO's `WebSocketFrameDecoder`; writes ready-made frame bytes (see
+/// `WebSocketFrameWriter`), so the same bytes can go to many connections.
+final class WebSocketHandler: ChannelDuplexHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let configuration: WebSocketConfiguration
+    private let application: any WebSocketApplication
+    private let request: HTTPRequestHeadBox
+    let connection: WebSocketConnection
+
+    private var rules: FrameRules
+    private var closeMachine = CloseStateMachine()
+    private var messageHandler: (any WebSocketMessageHandler)?
+    private var context: ChannelHandlerContext?
+
+    /// The data message being reassembled.
+    private var fragments: ByteBuffer?
+    private var fragmentsCompressed = false
+    private var fragmentsText = false
+    private var inflater: Inflater?
+
+    private var peerCloseCode: UInt16?
+    private var needsFlush = false
+    private var inRead = false
+    private var lastHeard = NIODeadline.now()
+    private var tokens: Double
+    private var tokensUpdated = NIODeadline.now()
+    private var bytesWhileUnwritable = 0
+
+    private var livenessTask: Scheduled<Void>?
+    private var closeTimer: Scheduled<Void>?
+    private var slowConsumerTimer: Scheduled<Void>?
+
+    init(
+        configuration: WebSocketConfiguration, application: any WebSocketApplication, request: HTTPRequestHeadBox,
+        connection: WebSocketConnection
+    ) {
+        self.configuration = configuration
+        self.application = application
+        self.request = request
+        self.connection = connection
+        self.rules = FrameRules(maxMessageBytes: configuration.maxMessageBytes, deflate: connection.deflate != nil)
+        self.tokens = Double(configuration.maxMessagesPerSecond)
+    }
+
+    var isOpen: Bool { closeMachine.acceptsData && context != nil }
+
+    // MARK: Lifecycle
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        connection.handler = self
+        messageHandler = application.connected(connection, request: request.head)
+        scheduleLivenessCheck()
+    }
+
+    private func scheduleLivenessCheck() {
+        guard let context else { return }
+        let interval = TimeAmount.nanoseconds(Int64(configuration.pingInterval * 1_000_000_000))
+        livenessTask = context.eventLoop.assumeIsolated().scheduleTask(in: interval) { [weak self] in
+            guard let self else { return }
+            self.checkLiveness()
+            self.scheduleLivenessCheck()
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        tearDown()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closeMachine.connectionClosed()
+        tearDown()
+        context.fireChannelInactive()
+    }
+
+    private func tearDown() {
+        livenessTask?.cancel()
+        livenessTask = nil
+        closeTimer?.cancel()
+        slowConsumerTimer?.cancel()
+        fragments = nil
+        inflater = nil
+        if let handler = messageHandler {
+            messageHandler = nil
+            handler.closed(code: peerCloseCode)
+        }
+        context = nil
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            initiateClose(code: CloseCode.goingAway, reason: "server shutting down")
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    // MARK: Reading
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        lastHeard = .now()
+        inRead = true
+        guard closeMachine.state != .closed else { return }
+
+        let decision = rules.frame(
+            fin: frame.fin, opcode: UInt8(webSocketOpcode: frame.opcode), rsv1: frame.rsv1, rsv2: frame.rsv2, rsv3: frame.rsv3,
+            masked: frame.maskKey != nil, length: frame.length
+        )
+        switch decision {
+        case .fail(let code, let reason):
+            fail(code: code, reason: reason)
+        case .control(let opcode):
+            guard spendToken() else { return }
+            handleControl(opcode, payload: frame.unmaskedData)
+        case .data(let text, let compressed, let final):
+            // After our close, data is discarded (§5.5.1).
+            guard closeMachine.acceptsData else { return }
+            handleData(frame.unmaskedData, text: text, compressed: compressed, final: final)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        inRead = false
+        flushIfNeeded()
+        context.fireChannelReadComplete()
+    }
+
+    private func handleControl(_ opcode: FrameRules.Opcode, payload: ByteBuffer) {
+        switch opcode {
+        case .ping:
+            guard closeMachine.acceptsData else { return }
+            write(WebSocketFrameWriter.frame(opcode: .pong, payload: payload))
+        case .pong:
+            break  // Liveness is tracked by `lastHeard`; unsolicited pongs are fine.
+        case .close:
+            let bytes = payload.getBytes(at: payload.readerIndex, length: payload.readableBytes) ?? []
+            let parsed = CloseCode.parse(bytes)
+            if case .code(let code, _) = parsed { peerCloseCode = code }
+            perform(closeMachine.peerSentClose(parsed))
+        default:
+            break
+        }
+    }
+
+    private func handleData(_ payload: ByteBuffer, text: Bool, compressed: Bool, final: Bool) {
+        if fragments == nil {
+            fragmentsText = text
+            fragmentsCompressed = compressed
+        }
+        if text, !compressed {
+            let failure = payload.withUnsafeReadableBytes { rules.checkText($0, final: final) }
+            if case .fail(let code, let reason) = failure {
+                fail(code: code, reason: reason)
+                return
+            }
+        }
+        var payload = payload
+        if final, fragments == nil {
+            deliver(payload)
+            return
+        }
+        if fragments == nil {
+            fragments = context?.channel.allocator.buffer(capacity: payload.readableBytes * 2) ?? ByteBuffer()
+        }
+        fragments!.writeBuffer(&payload)
+        if final, let message = fragments {
+            fragments = nil
+            deliver(message)
+        }
+    }
+
+    private func deliver(_ message: ByteBuffer) {
+        guard spendToken() else { return }
+        var message = message
+        if fragmentsCompressed {
+            let inflater = self.inflater ?? Inflater(resetAfterEachMessage: connection.deflate?.clientNoContextTakeover ?? true)
+            self.inflater = inflater
+            do {
+                message = try inflater.inflate(message, limit: configuration.maxMessageBytes, allocator: context?.channel.allocator ?? ByteBufferAllocator())
+            } catch .tooLarge {
+                fail(code: CloseCode.messageTooBig, reason: "message over \(configuration.maxMessageBytes) bytes once inflated")
+                return
+            } catch {
+                fail(code: CloseCode.invalidPayload, reason: "compressed data is corrupt")
+                return
+            }
+            if fragmentsText {
+                let failure = message.withUnsafeReadableBytes { rules.checkText($0, final: true) }
+                if case .fail(let code, let reason) = failure {
+                    fail(code: code, reason: reason)
+                    return
+                }
+            }
+        }
+        if fragmentsText {
+            messageHandler?.received(text: message)
+        } else {
+            messageHandler?.received(binary: message)
+        }
+    }
+
+    /// A token bucket over messages and control frames; an empty bucket closes with 1008.
+    private func spendToken() -> Bool {
+        let now = NIODeadline.now()
+        let rate = Double(configuration.maxMessagesPerSecond)
+        tokens = min(rate, tokens + Double((now - tokensUpdated).nanoseconds) / 1e9 * rate)
+        tokensUpdated = now
+        tokens -= 1
+        if tokens < 0 {
+            fail(code: CloseCode.policyViolation, reason: "more than \(configuration.maxMessagesPerSecond) messages per second")
+            return false
+        }
+        return true
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        switch error {
+        case NIOWebSocketError.invalidFrameLength:
+            fail(code: CloseCode.messageTooBig, reason: "frame over \(configuration.maxMessageBytes) bytes")
+        case NIOWebSocketError.fragmentedControlFrame:
+            fail(code: CloseCode.protocolError, reason: "fragmented control frame")
+        case NIOWebSocketError.multiByteControlFrameLength:
+            fail(code: CloseCode.protocolError, reason: "control frame over 125 bytes")
+        default:
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: Closing
+
+    func initiateClose(code: UInt16, reason: String) {
+        perform(closeMachine.close(code: code, reason: reason))
+    }
+
+    private func fail(code: UInt16, reason: String) {
+        fragments = nil
+        perform(closeMachine.fail(code: code, reason: reason))
+    }
+
+    private func perform(_ action: CloseStateMachine.Action) {
+        guard let context else { return }
+        switch action {
+        case .none:
+            return
+        case .sendCloseAndWait(let frame):
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrameWriter.close(code: frame.code, reason: frame.reason)), promise: nil)
+            needsFlush = false
+            let timeout = TimeAmount.nanoseconds(Int64(configuration.closeTimeout * 1_000_000_000))
+            closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
+                guard let self else { return }
+                self.perform(self.closeMachine.closeTimedOut())
+            }
+        case .sendCloseThenDisconnect(let frame):
+            let written = context.eventLoop.makePromise(of: Void.self)
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrameWriter.close(code: frame.code, reason: frame.reason)), promise: written)
+            needsFlush = false
+            written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        case .disconnect:
+            closeTimer?.cancel()
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: Liveness
+
+    private func checkLiveness() {
+        guard let context, closeMachine.state == .open else { return }
+        let silence = NIODeadline.now() - lastHeard
+        if silence.nanoseconds >= Int64(configuration.idleTimeout * 1_000_000_000) {
+            initiateClose(code: CloseCode.goingAway, reason: "idle timeout")
+            return
+        }
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrameWriter.frame(opcode: .ping, payload: ByteBuffer())), promise: nil)
+    }
+
+    // MARK: Writing and backpressure
+
+    /// Sends a prepared message; false when the connection no longer takes data.
+    @discardableResult
+    func send(_ message: PreparedMessage) -> Bool {
+        guard closeMachine.acceptsData, context != nil else { return false }
+        guard let deflate = connection.deflate, message.payloadBytes >= PreparedMessage.compressionThreshold else {
+            write(message.plain)
+            return true
+        }
+        if deflate.serverMaxWindowBits == 15, let compressed = message.compressed {
+            write(compressed)
+        } else if let compressed = try? DeflateCodec.compress(message.payload, windowBits: deflate.serverMaxWindowBits) {
+            // A smaller window was negotiated: this connection gets its own compression.
+            write(WebSocketFrameWriter.frame(opcode: message.isBinary ? .binary : .text, payload: compressed, rsv1: true))
+        } else {
+            write(message.plain)
+        }
+        return true
+    }
+
+    private func write(_ bytes: ByteBuffer) {
+        guard let context else { return }
+        if !context.channel.isWritable {
+            bytesWhileUnwritable += bytes.readableBytes
+            if bytesWhileUnwritable > configuration.maxPendingBytes {
+                disconnectSlowConsumer()
+                return
+            }
+        }
+        context.write(wrapOutboundOut(bytes), promise: nil)
+        needsFlush = true
+        if !inRead { scheduleFlush() }
+    }
+
+    private var flushScheduled = false
+
+    /// Outside a read, writes from the same event-loop pass are flushed together.
+    private func scheduleFlush() {
+        guard !flushScheduled, let context else { return }
+        flushScheduled = true
+        context.eventLoop.assumeIsolated().execute { [weak self] in
+            guard let self else { return }
+            self.flushScheduled = false
+            self.flushIfNeeded()
+        }
+    }
+
+    func flushIfNeeded() {
+        guard needsFlush, let context else { return }
+        needsFlush = false
+        context.flush()
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        context.write(data, promise: promise)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            bytesWhileUnwritable = 0
+            slowConsumerTimer?.cancel()
+            slowConsumerTimer = nil
+        } else if slowConsumerTimer == nil {
+            let timeout = TimeAmount.nanoseconds(Int64(configuration.slowConsumerTimeout * 1_000_000_000))
+            slowConsumerTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
+                self?.disconnectSlowConsumer()
+            }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// A consumer that does not read: best-effort close frame 1008, then TCP close, so its
+    /// queue is freed and it cannot delay anyone else.
+    private func disconnectSlowConsumer() {
+        guard let context else { return }
+        _ = closeMachine.fail(code: CloseCode.policyViolation, reason: "slow consumer")
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrameWriter.close(code: CloseCode.policyViolation, reason: "slow consumer")), promise: nil)
+        context.close(promise: nil)
+    }
+}
+
+/// The upgrade request's head, boxed so it can be handed across the upgrade closure.
+struct HTTPRequestHeadBox: @unchecked Sendable {
+    let head: NIOHTTP1.HTTPRequestHead
+}
+
+import NIOHTTP1

@@ -1,0 +1,48 @@
+import Crypto
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOWebSocket
+
+/// The HTTP/1.1 → WebSocket upgrade (RFC 6455 §4.2.2): computes `Sec-WebSocket-Accept`,
+/// asks the endpoints whether to accept, and installs the WebSocket pipeline.
+final class WebSocketUpgrader: HTTPServerProtocolUpgrader, Sendable {
+    static let magicGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    let supportedProtocol = "websocket"
+    // NIO would also require these to be named in `Connection`; the endpoints check them instead.
+    let requiredUpgradeHeaders: [String] = []
+    private let endpoints: WebSocketEndpoints
+
+    init(endpoints: WebSocketEndpoints) {
+        self.endpoints = endpoints
+    }
+
+    /// `base64(SHA-1(key + GUID))`.
+    static func acceptValue(forKey key: String) -> String {
+        Data(Insecure.SHA1.hash(data: Data((key + magicGUID).utf8))).base64EncodedString()
+    }
+
+    func buildUpgradeResponse(
+        channel: any Channel, upgradeRequest: HTTPRequestHead, initialResponseHeaders: HTTPHeaders
+    ) -> EventLoopFuture<HTTPHeaders> {
+        guard let extra = endpoints.shouldUpgrade(channel: channel, head: upgradeRequest),
+            let key = upgradeRequest.headers.first(name: "sec-websocket-key")?.trimmingCharacters(in: .whitespaces)
+        else {
+            return channel.eventLoop.makeFailedFuture(NIOWebSocketUpgradeError.unsupportedWebSocketTarget)
+        }
+        var headers = initialResponseHeaders
+        headers.add(contentsOf: extra)
+        headers.replaceOrAdd(name: "Upgrade", value: "websocket")
+        headers.replaceOrAdd(name: "Connection", value: "Upgrade")
+        headers.add(name: "Sec-WebSocket-Accept", value: Self.acceptValue(forKey: key))
+        return channel.eventLoop.makeSucceededFuture(headers)
+    }
+
+    func upgrade(context: ChannelHandlerContext, upgradeRequest: HTTPRequestHead) -> EventLoopFuture<Void> {
+        let channel = context.channel
+        return context.eventLoop.makeCompletedFuture {
+            try self.endpoints.installHandler(channel: channel, head: upgradeRequest)
+        }
+    }
+}
