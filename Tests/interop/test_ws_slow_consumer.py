@@ -124,3 +124,24 @@ def test_slow_consumer_is_disconnected_and_others_get_everything(tmp_path: Path)
             assert probe.recv(64).startswith(b"HTTP/1.1 200")
     finally:
         server.stop()
+
+
+def test_graceful_shutdown_closes_websockets_with_1001(tmp_path: Path):
+    server = start_server(tmp_path / "praxis.sqlite", "--echo")
+
+    async def scenario() -> int | None:
+        async with websockets.connect(f"{server.ws_url}/ws/echo", ping_interval=None) as ws:
+            await ws.send("still here")
+            assert await asyncio.wait_for(ws.recv(), 5) == "still here"
+            server.process.send_signal(15)  # SIGTERM
+            try:
+                await asyncio.wait_for(ws.recv(), 10)
+            except websockets.ConnectionClosed as closed:
+                return closed.rcvd.code if closed.rcvd else None
+        return None
+
+    try:
+        assert asyncio.run(scenario()) == 1001
+        assert server.process.wait(timeout=15) == 0
+    finally:
+        server.stop()
