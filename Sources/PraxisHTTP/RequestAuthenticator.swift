@@ -1,5 +1,6 @@
 import PraxisAuth
 import PraxisDomain
+import PraxisProtocol
 import PraxisStore
 
 /// Who a request is from: the `apikey` (required) and the `Authorization: Bearer` token
@@ -76,14 +77,5 @@ struct RequestAuthenticator: Sendable {
         default:
             throw Failure(code: "PGRST301", message: "JWT role '\(claims.role)' is not known")
         }
-    }
-}
-
-extension StringProtocol {
-    func trimmingSpaces() -> String {
-        var scalars = Substring(self)
-        while let first = scalars.first, first == " " || first == "\t" { scalars = scalars.dropFirst() }
-        while let last = scalars.last, last == " " || last == "\t" { scalars = scalars.dropLast() }
-        return String(scalars)
     }
 }

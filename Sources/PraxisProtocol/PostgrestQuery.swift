@@ -224,7 +224,8 @@ public struct PostgrestQueryError: Error, Sendable, Equatable, CustomStringConve
 }
 
 extension StringProtocol {
-    func trimmingSpaces() -> String {
+    /// The text without leading and trailing spaces and tabs.
+    package func trimmingSpaces() -> String {
         var scalars = Substring(self)
         while let first = scalars.first, first == " " || first == "\t" { scalars = scalars.dropFirst() }
         while let last = scalars.last, last == " " || last == "\t" { scalars = scalars.dropLast() }
