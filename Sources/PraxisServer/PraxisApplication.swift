@@ -2,6 +2,7 @@ public import PraxisStore
 public import PraxisAuth
 import PraxisHTTP
 import PraxisWebSocket
+import PraxisRealtime
 import NIOCore
 import NIOPosix
 public import Logging
@@ -27,6 +28,7 @@ public final class PraxisApplication: Sendable {
     private let server: HTTPServer
     /// Our own group when a thread count was configured; nil on the shared singleton.
     private let ownedGroup: MultiThreadedEventLoopGroup?
+    private let realtime: RealtimeApplication
     private let logger: Logger
 
     /// The bound port.
@@ -35,8 +37,9 @@ public final class PraxisApplication: Sendable {
     private init(
         configuration: ServerConfiguration, store: Store, tokens: TokenIssuer, apiKeys: APIKeys,
         metrics: PrometheusCollectorRegistry, demo: DemoSummary?, server: HTTPServer,
-        ownedGroup: MultiThreadedEventLoopGroup?, logger: Logger
+        ownedGroup: MultiThreadedEventLoopGroup?, realtime: RealtimeApplication, logger: Logger
     ) {
+        self.realtime = realtime
         self.configuration = configuration
         self.store = store
         self.tokens = tokens
@@ -72,7 +75,12 @@ public final class PraxisApplication: Sendable {
         }
 
         let factory = PrometheusMetricsFactory(registry: metrics)
-        var webSocketRoutes: [String: any WebSocketApplication] = [:]
+        let epoch = try await Self.offLoop { try store.feedEpoch() }
+        let realtime = RealtimeApplication(store: store, tokens: tokens, epoch: epoch, configuration: configuration.realtime)
+        var webSocketRoutes: [String: any WebSocketApplication] = [
+            "/realtime/v1/websocket": realtime,
+            "/socket/websocket": realtime,
+        ]
         if configuration.echo {
             webSocketRoutes["/ws/echo"] = EchoApplication()
             webSocketRoutes["/ws/broadcast"] = BroadcastApplication()
@@ -90,9 +98,10 @@ public final class PraxisApplication: Sendable {
             server = try await HTTPServer.start(
                 host: configuration.host, port: configuration.port, group: group,
                 configuration: configuration.http, responder: responder, logger: logger,
-                upgraders: webSocketRoutes.isEmpty ? [] : [webSockets.makeUpgrader()]
+                upgraders: [webSockets.makeUpgrader()]
             )
         } catch {
+            realtime.stop()
             try? await ownedGroup?.shutdownGracefully()
             throw ServerError.cannotBind(host: configuration.host, port: configuration.port, reason: "\(error)")
         }
@@ -102,7 +111,7 @@ public final class PraxisApplication: Sendable {
         )
         return PraxisApplication(
             configuration: configuration, store: store, tokens: tokens, apiKeys: apiKeys, metrics: metrics,
-            demo: demo, server: server, ownedGroup: ownedGroup, logger: logger
+            demo: demo, server: server, ownedGroup: ownedGroup, realtime: realtime, logger: logger
         )
     }
 
@@ -110,6 +119,7 @@ public final class PraxisApplication: Sendable {
     public func shutdown() async {
         logger.info("praxis shutting down")
         await server.shutdown()
+        realtime.stop()
         try? await ownedGroup?.shutdownGracefully()
         try? store.pool.close()
     }

@@ -1,5 +1,6 @@
 public import PraxisHTTP
 public import PraxisWebSocket
+public import PraxisRealtime
 public import Logging
 
 /// Everything `praxis serve` can be told. Every field has a documented default.
@@ -20,6 +21,8 @@ public struct ServerConfiguration: Sendable {
     public var api: APIConfiguration
     /// WebSocket limits and timers.
     public var webSocket: WebSocketConfiguration
+    /// Realtime channel behaviour (heartbeat timeout, limits).
+    public var realtime: RealtimeConfiguration
     /// Serve the transport conformance endpoints `/ws/echo` and `/ws/broadcast`. Default off.
     public var echo: Bool
     /// Event-loop threads; 0 (default) means one per core.
@@ -29,7 +32,7 @@ public struct ServerConfiguration: Sendable {
     public init(
         host: String = "127.0.0.1", port: Int = 8080, databasePath: String = "./praxis.sqlite",
         demo: Bool = false, jwtSecret: String? = nil, http: HTTPServerConfiguration = .init(),
-        api: APIConfiguration = .init(), webSocket: WebSocketConfiguration = .init(), echo: Bool = false, eventLoopThreads: Int = 0, logLevel: Logger.Level = .info
+        api: APIConfiguration = .init(), webSocket: WebSocketConfiguration = .init(), realtime: RealtimeConfiguration = .init(), echo: Bool = false, eventLoopThreads: Int = 0, logLevel: Logger.Level = .info
     ) {
         self.host = host
         self.port = port
@@ -39,6 +42,7 @@ public struct ServerConfiguration: Sendable {
         self.http = http
         self.api = api
         self.webSocket = webSocket
+        self.realtime = realtime
         self.echo = echo
         self.eventLoopThreads = eventLoopThreads
         self.logLevel = logLevel

@@ -7,6 +7,7 @@ enum Migrations {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1: seed schemas", migrate: v1SeedSchemas)
         migrator.registerMigration("v2: auth sessions", migrate: v2AuthSessions)
+        migrator.registerMigration("v3: realtime change log", migrate: v3RealtimeChanges)
         return migrator
     }
 
@@ -290,5 +291,21 @@ enum Migrations {
         for statement in statements {
             try db.execute(sql: statement)
         }
+    }
+
+    /// The change log the realtime feed reads from: one row per committed change of a
+    /// published table, in commit order. `offset` is the feed offset clients resume from.
+    static func v3RealtimeChanges(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE realtime_changes (
+                "offset" INTEGER PRIMARY KEY AUTOINCREMENT,
+                table_name TEXT NOT NULL,
+                type TEXT NOT NULL CHECK (type IN ('INSERT', 'UPDATE', 'DELETE')),
+                \(Schema.jsonColumn("record", nullable: true)),
+                \(Schema.jsonColumn("old_record", nullable: true)),
+                \(Schema.timestampColumn("commit_timestamp", defaultNow: true))
+            )
+            """)
+        try db.execute(sql: "CREATE INDEX realtime_changes_commit_timestamp ON realtime_changes(commit_timestamp)")
     }
 }

@@ -86,6 +86,8 @@ extension Store {
         }
         return try await run {
             try await self.pool.write { db in
+                let changes = ChangeCollector()
+                defer { self.publishAfterCommit(db, changes) }
                 var keys: [Value] = []
                 for var row in prepared {
                     if let resolution = request.preferences.resolution,
@@ -95,7 +97,7 @@ extension Store {
                         var patch = row
                         for column in table.columns where column.serverManaged { patch[column.name] = nil }
                         patch[table.primaryKey] = nil
-                        if let key = try Self.applyUpdate(db, table: table, old: existing, patch: patch, context: context) {
+                        if let key = try Self.applyUpdate(db, table: table, old: existing, patch: patch, context: context, changes: changes) {
                             keys.append(key)
                         }
                         continue
@@ -118,6 +120,7 @@ extension Store {
                     )
                     let key = row[table.primaryKey] ?? .null
                     keys.append(key)
+                    try changes.capture(db, table: table.name, kind: .insert, record: try Self.storedRow(db, table: table, key: key), oldRecord: nil)
                     try Self.audit(db, table: table, action: "insert", key: key, details: row, context: context)
                 }
                 return try context.checkShape(DataResult(rows: try Self.fetchByKeys(db, table: table, keys: keys, plan: plan), columns: plan.outputColumns, total: nil))
@@ -141,12 +144,14 @@ extension Store {
         let patch = converted
         return try await run {
             try await self.pool.write { db in
+                let changes = ChangeCollector()
+                defer { self.publishAfterCommit(db, changes) }
                 var builder = SQLBuilder()
                 let whereSQL = try plan.whereClause(&builder, extra: AccessPolicy.updatable(table.name, by: caller))
                 let rows = try Self.fetch(db, table: table, whereSQL: whereSQL, builder: builder, plan: nil)
                 var keys: [Value] = []
                 for old in rows {
-                    if let key = try Self.applyUpdate(db, table: table, old: old, patch: patch, context: context) {
+                    if let key = try Self.applyUpdate(db, table: table, old: old, patch: patch, context: context, changes: changes) {
                         keys.append(key)
                     }
                 }
@@ -181,6 +186,8 @@ extension Store {
         }
         return try await run {
             try await self.pool.write { db in
+                let changes = ChangeCollector()
+                defer { self.publishAfterCommit(db, changes) }
                 var builder = SQLBuilder()
                 let whereSQL = try plan.whereClause(&builder, extra: AccessPolicy.deletable(table.name, by: caller))
                 let rows = try Self.fetch(db, table: table, whereSQL: whereSQL, builder: builder, plan: nil)
@@ -190,6 +197,7 @@ extension Store {
                         sql: "DELETE FROM \(SQLBuilder.quote(table.name)) WHERE \(SQLBuilder.quote(table.primaryKey)) = \(deleter.bind(old[table.primaryKey] ?? .null))",
                         arguments: deleter.statementArguments
                     )
+                    try changes.capture(db, table: table.name, kind: .delete, record: nil, oldRecord: old)
                 }
                 return try context.checkShape(DataResult(rows: rows, columns: plan.outputColumns, total: nil))
             }
@@ -297,7 +305,9 @@ extension Store {
 
     /// Applies `patch` to `old` when the rules allow; returns the row's key, or nil when
     /// nothing changed.
-    private static func applyUpdate(_ db: Database, table: TableSchema, old: PraxisDomain.Row, patch: PraxisDomain.Row, context: DataContext) throws -> Value? {
+    private static func applyUpdate(
+        _ db: Database, table: TableSchema, old: PraxisDomain.Row, patch: PraxisDomain.Row, context: DataContext, changes: ChangeCollector
+    ) throws -> Value? {
         var new = old
         for (name, value) in patch { new[name] = value }
         let changed = Set(patch.keys.filter { (old[$0] ?? .null) != patch[$0]! })
@@ -317,8 +327,16 @@ extension Store {
             sql: "UPDATE \(SQLBuilder.quote(table.name)) SET \(assignments.joined(separator: ", ")) WHERE \(SQLBuilder.quote(table.primaryKey)) = \(builder.bind(key))",
             arguments: builder.statementArguments
         )
+        try changes.capture(db, table: table.name, kind: .update, record: try storedRow(db, table: table, key: key), oldRecord: old)
         try audit(db, table: table, action: "update", key: key, details: patch.filter { changed.contains($0.key) }, context: context)
         return key
+    }
+
+    /// The row as stored now (with defaults and trigger-set values), all catalog columns.
+    static func storedRow(_ db: Database, table: TableSchema, key: Value) throws -> PraxisDomain.Row? {
+        var builder = SQLBuilder()
+        let sql = "SELECT \(table.columnNames.map(SQLBuilder.quote).joined(separator: ", ")) FROM \(SQLBuilder.quote(table.name)) WHERE \(SQLBuilder.quote(table.primaryKey)) = \(builder.bind(key))"
+        return try GRDB.Row.fetchOne(db, sql: sql, arguments: builder.statementArguments)?.domainRow
     }
 
     /// Admins' writes are recorded in audit_logs, in the same transaction.

@@ -1,6 +1,7 @@
 public import GRDB
 import Foundation
 import Logging
+import Synchronization
 
 /// The embedded SQLite database: one file, WAL, foreign keys on, migrations applied.
 ///
@@ -9,6 +10,8 @@ public final class Store: Sendable {
     /// The connection pool (one writer, several WAL readers).
     public let pool: DatabasePool
     public let configuration: StoreConfiguration
+    /// Who hears committed changes of published tables (the realtime hub).
+    let changeListener = Mutex<ChangeListener?>(nil)
 
     private init(pool: DatabasePool, configuration: StoreConfiguration) {
         self.pool = pool

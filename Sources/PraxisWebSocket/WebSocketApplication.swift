@@ -6,6 +6,12 @@ public import NIOHTTP1
 /// called on that loop too.
 public protocol WebSocketApplication: Sendable {
     func connected(_ connection: WebSocketConnection, request: HTTPRequestHead) -> any WebSocketMessageHandler
+    /// Refuses an upgrade before it happens (e.g. a bad API key: 401). Default: accept.
+    func rejection(for request: HTTPRequestHead) -> WebSocketEndpoints.Rejection?
+}
+
+extension WebSocketApplication {
+    public func rejection(for request: HTTPRequestHead) -> WebSocketEndpoints.Rejection? { nil }
 }
 
 /// Receives one connection's complete, validated messages (on its event loop).

@@ -42,7 +42,7 @@ public final class WebSocketEndpoints: Sendable {
         func reject(_ status: HTTPResponseStatus, _ message: String, _ extra: HTTPHeaders = [:]) -> Rejection {
             Rejection(status: status, message: message, headers: extra)
         }
-        guard routes[Self.path(of: uri)] != nil else { return reject(.notFound, "no WebSocket endpoint at \(Self.path(of: uri))") }
+        guard let application = routes[Self.path(of: uri)] else { return reject(.notFound, "no WebSocket endpoint at \(Self.path(of: uri))") }
         guard method == .GET else { return reject(.badRequest, "a WebSocket upgrade is a GET request") }
         guard headers[canonicalForm: "upgrade"].contains(where: { $0.lowercased() == "websocket" }),
             headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "upgrade" })
@@ -61,6 +61,9 @@ public final class WebSocketEndpoints: Sendable {
             !configuration.allowedOrigins.contains(origin)
         {
             return reject(.forbidden, "origin \(origin) is not allowed")
+        }
+        if let refused = application.rejection(for: HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: headers)) {
+            return refused
         }
         guard limiter.wouldAccept(ip: remoteIP) else {
             return reject(.serviceUnavailable, "too many WebSocket connections; try again later", ["Retry-After": "5"])

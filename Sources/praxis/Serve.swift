@@ -74,6 +74,9 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Never negotiate permessage-deflate (env PRAXIS_WS_NO_COMPRESSION=1).")
     var wsNoCompression = false
 
+    @Option(help: "Seconds without any message before a realtime connection is closed (env PRAXIS_REALTIME_HEARTBEAT_TIMEOUT). Default 150.")
+    var realtimeHeartbeatTimeout: Double?
+
     @Option(help: "Access token lifetime in seconds (env PRAXIS_ACCESS_TOKEN_LIFETIME). Default 3600.")
     var accessTokenLifetime: Int?
 
@@ -114,7 +117,7 @@ struct Serve: AsyncParsableCommand {
         }
         for (name, value) in [
             ("--ws-ping-interval", wsPingInterval), ("--ws-idle-timeout", wsIdleTimeout), ("--ws-close-timeout", wsCloseTimeout),
-            ("--ws-slow-consumer-timeout", wsSlowConsumerTimeout),
+            ("--ws-slow-consumer-timeout", wsSlowConsumerTimeout), ("--realtime-heartbeat-timeout", realtimeHeartbeatTimeout),
         ] {
             if let value, !(value > 0) { throw ValidationError("invalid value '\(value)' for '\(name)': must be more than 0 seconds") }
         }
@@ -177,6 +180,8 @@ struct Serve: AsyncParsableCommand {
             wsSlowConsumerTimeout, "PRAXIS_WS_SLOW_CONSUMER_TIMEOUT", default: ws.slowConsumerTimeout, parse: seconds)
         ws.compression = !(wsNoCompression || flag("PRAXIS_WS_NO_COMPRESSION"))
         configuration.webSocket = ws
+        configuration.realtime.heartbeatTimeout = try Environment.resolve(
+            realtimeHeartbeatTimeout, "PRAXIS_REALTIME_HEARTBEAT_TIMEOUT", default: configuration.realtime.heartbeatTimeout, parse: seconds)
         configuration.echo = echo || flag("PRAXIS_ECHO")
         return configuration
     }

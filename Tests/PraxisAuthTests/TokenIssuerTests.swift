@@ -19,6 +19,18 @@ struct TokenIssuerTests {
         await #expect(throws: TokenError.invalid) { try await other.verify("not.a.jwt") }
     }
 
+    @Test func synchronousVerificationAgreesWithTheAsyncOne() async throws {
+        let issuer = try await TokenIssuer(secret: "secret-one-that-is-long-enough-for-hs256")
+        let keys = try await issuer.apiKeys()
+        #expect(try issuer.verifyNow(keys.serviceRole).role == "service_role")
+        let other = try await TokenIssuer(secret: "secret-two-that-is-long-enough-for-hs256")
+        #expect(throws: TokenError.invalid) { try other.verifyNow(keys.anon) }
+        #expect(throws: TokenError.invalid) { try issuer.verifyNow("a.b") }
+        let past = Date().addingTimeInterval(-7200)
+        let expired = try await issuer.sign(TokenClaims(role: "authenticated", sub: "u", issuedAt: past, expiresAt: past.addingTimeInterval(60)))
+        #expect(throws: TokenError.expired) { try issuer.verifyNow(expired) }
+    }
+
     @Test func shortSecretsAreRefused() async {
         await #expect(throws: TokenError.secretTooShort) { try await TokenIssuer(secret: "short") }
     }

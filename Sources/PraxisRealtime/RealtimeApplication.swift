@@ -1,0 +1,59 @@
+public import NIOCore
+public import NIOHTTP1
+public import PraxisAuth
+import PraxisDomain
+import PraxisProtocol
+public import PraxisStore
+public import PraxisWebSocket
+
+/// The Phoenix Channels / Supabase Realtime endpoint (`/realtime/v1/websocket`,
+/// `/socket/websocket`): heartbeats, channels with postgres_changes, broadcast, presence,
+/// token refresh, and Praxis' snapshot and resume by offset.
+public final class RealtimeApplication: WebSocketApplication {
+    let hub: RealtimeHub
+
+    /// - Parameters:
+    ///   - epoch: the change log's epoch (`Store.feedEpoch()`).
+    public init(store: Store, tokens: TokenIssuer, epoch: String, configuration: RealtimeConfiguration) {
+        hub = RealtimeHub(store: store, tokens: tokens, epoch: epoch, configuration: configuration)
+        hub.start()
+    }
+
+    /// Stops listening to the store.
+    public func stop() { hub.stop() }
+
+    /// The API key (`apikey` query parameter) must be this server's anon or service key;
+    /// `vsn` must be 1.0.0 or 2.0.0.
+    public func rejection(for request: HTTPRequestHead) -> WebSocketEndpoints.Rejection? {
+        let query = Self.query(request.uri)
+        guard let apiKey = query["apikey"], let claims = try? hub.tokens.verifyNow(apiKey),
+            ["anon", "service_role", "authenticated"].contains(claims.role)
+        else {
+            return .init(status: .unauthorized, message: "a valid apikey query parameter (anon or service_role key) is required")
+        }
+        if let vsn = query["vsn"], PhoenixMessage.Version(rawValue: vsn) == nil {
+            return .init(status: .badRequest, message: "unsupported vsn \(vsn): use 1.0.0 or 2.0.0")
+        }
+        return nil
+    }
+
+    public func connected(_ connection: WebSocketConnection, request: HTTPRequestHead) -> any WebSocketMessageHandler {
+        let query = Self.query(request.uri)
+        let version = query["vsn"].flatMap(PhoenixMessage.Version.init(rawValue:)) ?? .v1
+        return RealtimeSession(connection: connection, hub: hub, version: version, apiKey: query["apikey"] ?? "")
+    }
+
+    static func query(_ uri: String) -> [String: String] {
+        guard let mark = uri.firstIndex(of: "?") else { return [:] }
+        var result: [String: String] = [:]
+        for pair in uri[uri.index(after: mark)...].split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            let name = String(parts[0]).removingPercentEncoding ?? String(parts[0])
+            let value = parts.count == 2 ? (String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(parts[1])) : ""
+            result[name] = value
+        }
+        return result
+    }
+}
+
+import Foundation

@@ -1,0 +1,9 @@
+/// Why a realtime request was refused; the message is the `reason` of the error reply.
+struct RealtimeError: Error, Sendable, Equatable {
+    let reason: String
+
+    static func badConfig(_ reason: String) -> RealtimeError { RealtimeError(reason: reason) }
+    static let invalidToken = RealtimeError(reason: "invalid access token: signature or format is wrong")
+    static let expiredToken = RealtimeError(reason: "access token has expired: refresh it and send access_token")
+    static let privateNeedsUser = RealtimeError(reason: "unauthorized: private channels need a signed-in user")
+}

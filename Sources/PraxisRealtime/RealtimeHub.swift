@@ -1,0 +1,286 @@
+import Dispatch
+import Foundation
+import NIOCore
+import PraxisAuth
+import PraxisDomain
+import PraxisProtocol
+import PraxisStore
+import PraxisWebSocket
+import Synchronization
+
+/// The realtime state shared by all connections: channel members by topic, presence,
+/// and the change feed's fan-out. Membership changes take a short lock; committed changes
+/// are handled in commit order on one serial queue, encoded once per recipient group, and
+/// written with one hop per event loop.
+final class RealtimeHub: Sendable {
+    struct Member {
+        let id: Int
+        let connection: WebSocketConnection
+        let topic: String
+        let version: PhoenixMessage.Version
+        var caller: Caller
+        let bindings: [ChangeBinding]
+        let broadcastSelf: Bool
+        let presenceKey: String
+        /// While a resume or snapshot is being prepared, changes wait here; nil once live.
+        var buffer: [ChangeRecord]?
+    }
+
+    struct PresenceEntry {
+        var memberID: Int
+        var meta: [String: JSONValue]
+    }
+
+    private struct State {
+        var nextID = 1
+        var members: [Int: Member] = [:]
+        var topics: [String: Set<Int>] = [:]
+        var presence: [String: [String: [PresenceEntry]]] = [:]
+        var refCounter = 0
+    }
+
+    let store: Store
+    let tokens: TokenIssuer
+    let epoch: String
+    let configuration: RealtimeConfiguration
+    private let state = Mutex(State())
+    private let feedQueue = DispatchQueue(label: "praxis.realtime.feed")
+
+    init(store: Store, tokens: TokenIssuer, epoch: String, configuration: RealtimeConfiguration) {
+        self.store = store
+        self.tokens = tokens
+        self.epoch = epoch
+        self.configuration = configuration
+    }
+
+    /// Starts listening to committed changes.
+    func start() {
+        store.setChangeListener { [weak self] records in
+            guard let self else { return }
+            // Hand off at once: the writer queue must not wait for fan-out.
+            self.feedQueue.async { self.deliver(records) }
+        }
+    }
+
+    func stop() {
+        store.setChangeListener(nil)
+    }
+
+    // MARK: Membership
+
+    func add(
+        connection: WebSocketConnection, topic: String, version: PhoenixMessage.Version, caller: Caller,
+        bindings: [ChangeBinding], broadcastSelf: Bool, presenceKey: String, buffering: Bool
+    ) -> Int {
+        state.withLock { state in
+            let id = state.nextID
+            state.nextID += 1
+            state.members[id] = Member(
+                id: id, connection: connection, topic: topic, version: version, caller: caller, bindings: bindings,
+                broadcastSelf: broadcastSelf, presenceKey: presenceKey, buffer: buffering ? [] : nil
+            )
+            state.topics[topic, default: []].insert(id)
+            return id
+        }
+    }
+
+    /// Removes a member; its presence leaves (the others get a diff).
+    func remove(_ id: Int) {
+        let leave: (topic: String, key: String, metas: [[String: JSONValue]])? = state.withLock { state in
+            guard let member = state.members.removeValue(forKey: id) else { return nil }
+            state.topics[member.topic]?.remove(id)
+            if state.topics[member.topic]?.isEmpty == true { state.topics[member.topic] = nil }
+            return Self.untrack(&state, member: member)
+        }
+        if let leave {
+            sendPresenceDiff(topic: leave.topic, joins: [:], leaves: [leave.key: leave.metas])
+        }
+    }
+
+    func updateCaller(_ id: Int, caller: Caller) {
+        state.withLock { $0.members[id]?.caller = caller }
+    }
+
+    /// Ends buffering: returns the buffered changes after `offset`; later changes flow live.
+    func goLive(_ id: Int, after offset: Int64) -> [ChangeRecord] {
+        state.withLock { state in
+            let buffered = state.members[id]?.buffer ?? []
+            state.members[id]?.buffer = nil
+            return buffered.filter { $0.offset > offset }
+        }
+    }
+
+    func member(_ id: Int) -> Member? { state.withLock { $0.members[id] } }
+
+    // MARK: Broadcast
+
+    /// Relays a broadcast to the topic's members (the sender too when it asked for `self`).
+    func broadcast(topic: String, from sender: Int, payload: JSONValue) {
+        let recipients = state.withLock { state -> [Member] in
+            (state.topics[topic] ?? []).compactMap { id in
+                guard let member = state.members[id], id != sender || member.broadcastSelf else { return nil }
+                return member
+            }
+        }
+        send(event: "broadcast", topic: topic, payloadJSON: Array(payload.jsonString.utf8), to: recipients)
+    }
+
+    // MARK: Presence
+
+    func presenceState(topic: String) -> JSONValue {
+        state.withLock { state in Self.presenceJSON(state.presence[topic] ?? [:]) }
+    }
+
+    /// Tracks (or re-tracks) `meta` for a member; everyone on the topic gets the diff.
+    func track(_ id: Int, meta: [String: JSONValue]) {
+        let diff: (topic: String, key: String, join: [String: JSONValue], leave: [[String: JSONValue]]?)? = state.withLock { state in
+            guard let member = state.members[id] else { return nil }
+            let previous = Self.untrack(&state, member: member)
+            state.refCounter += 1
+            var entry = meta
+            entry["phx_ref"] = .string("\(epoch.prefix(8))-\(state.refCounter)")
+            if let old = previous?.metas.first?["phx_ref"] { entry["phx_ref_prev"] = old }
+            state.presence[member.topic, default: [:]][member.presenceKey, default: []].append(PresenceEntry(memberID: id, meta: entry))
+            return (member.topic, member.presenceKey, entry, previous?.metas)
+        }
+        guard let diff else { return }
+        sendPresenceDiff(
+            topic: diff.topic, joins: [diff.key: [diff.join]], leaves: diff.leave.map { [diff.key: $0] } ?? [:]
+        )
+    }
+
+    func untrack(_ id: Int) {
+        let leave: (topic: String, key: String, metas: [[String: JSONValue]])? = state.withLock { state in
+            guard let member = state.members[id] else { return nil }
+            return Self.untrack(&state, member: member)
+        }
+        if let leave { sendPresenceDiff(topic: leave.topic, joins: [:], leaves: [leave.key: leave.metas]) }
+    }
+
+    private static func untrack(_ state: inout State, member: Member) -> (topic: String, key: String, metas: [[String: JSONValue]])? {
+        guard var entries = state.presence[member.topic]?[member.presenceKey] else { return nil }
+        let mine = entries.filter { $0.memberID == member.id }
+        guard !mine.isEmpty else { return nil }
+        entries.removeAll { $0.memberID == member.id }
+        state.presence[member.topic]?[member.presenceKey] = entries.isEmpty ? nil : entries
+        if state.presence[member.topic]?.isEmpty == true { state.presence[member.topic] = nil }
+        return (member.topic, member.presenceKey, mine.map(\.meta))
+    }
+
+    private static func presenceJSON(_ byKey: [String: [PresenceEntry]]) -> JSONValue {
+        .object(byKey.mapValues { entries in .object(["metas": .array(entries.map { .object($0.meta) })]) })
+    }
+
+    private func sendPresenceDiff(topic: String, joins: [String: [[String: JSONValue]]], leaves: [String: [[String: JSONValue]]]) {
+        func side(_ map: [String: [[String: JSONValue]]]) -> JSONValue {
+            .object(map.mapValues { .object(["metas": .array($0.map { JSONValue.object($0) })]) })
+        }
+        let payload = JSONValue.object(["joins": side(joins), "leaves": side(leaves)])
+        let recipients = state.withLock { state in (state.topics[topic] ?? []).compactMap { state.members[$0] } }
+        send(event: "presence_diff", topic: topic, payloadJSON: Array(payload.jsonString.utf8), to: recipients)
+    }
+
+    // MARK: Sending
+
+    /// One encoding per protocol version; one hop per event loop.
+    private func send(event: String, topic: String, payloadJSON: [UInt8], to recipients: [Member]) {
+        var byVersion: [PhoenixMessage.Version: [WebSocketConnection]] = [:]
+        for member in recipients { byVersion[member.version, default: []].append(member.connection) }
+        for (version, connections) in byVersion {
+            let bytes = PhoenixMessage.encode(version, joinRef: nil, ref: nil, topic: topic, event: event, payloadJSON: payloadJSON)
+            FanOut.broadcast(PreparedMessage(text: ByteBuffer(bytes: bytes), compress: true), to: connections)
+        }
+    }
+
+    // MARK: The change feed
+
+    /// Delivers committed changes, in order, to every member who may see them.
+    private func deliver(_ records: [ChangeRecord]) {
+        let relations = roomRelations()
+        for change in records {
+            guard let table = Catalog.table(change.table) else { continue }
+            let members = state.withLock { state -> [Member] in
+                var live: [Member] = []
+                for (id, member) in state.members where member.bindings.contains(where: { $0.table.name == change.table }) {
+                    if member.buffer != nil {
+                        state.members[id]?.buffer?.append(change)
+                    } else {
+                        live.append(member)
+                    }
+                }
+                return live
+            }
+            guard !members.isEmpty else { continue }
+            struct GroupKey: Hashable {
+                var topic: String
+                var version: PhoenixMessage.Version
+                var ids: [Int]
+                var fullOld: Bool
+            }
+            var groups: [GroupKey: [WebSocketConnection]] = [:]
+            for member in members {
+                let ids = ChangeFeed.matchingIDs(member.bindings, change: change)
+                guard !ids.isEmpty else { continue }
+                let (visible, oldVisible) = ChangeFeed.visibility(change, caller: member.caller, relations: relations)
+                guard visible else { continue }
+                groups[GroupKey(topic: member.topic, version: member.version, ids: ids, fullOld: oldVisible), default: []].append(member.connection)
+            }
+            var dataVariants: [Bool: [UInt8]] = [:]
+            for (key, connections) in groups {
+                let data = dataVariants[key.fullOld] ?? ChangeFeed.dataJSON(change, table: table, epoch: epoch, fullOldRecord: key.fullOld)
+                dataVariants[key.fullOld] = data
+                let bytes = PhoenixMessage.encode(
+                    key.version, joinRef: nil, ref: nil, topic: key.topic, event: "postgres_changes",
+                    payloadJSON: ChangeFeed.payloadJSON(ids: key.ids, data: data)
+                )
+                FanOut.broadcast(PreparedMessage(text: ByteBuffer(bytes: bytes), compress: true), to: connections)
+            }
+        }
+    }
+
+    /// The encoded message of one change for one member (resume replay), or nil when the
+    /// member may not see it or no binding matches.
+    func message(for change: ChangeRecord, member: Member) -> ByteBuffer? {
+        guard let table = Catalog.table(change.table) else { return nil }
+        let ids = ChangeFeed.matchingIDs(member.bindings, change: change)
+        guard !ids.isEmpty else { return nil }
+        let (visible, oldVisible) = ChangeFeed.visibility(change, caller: member.caller, relations: roomRelations())
+        guard visible else { return nil }
+        let data = ChangeFeed.dataJSON(change, table: table, epoch: epoch, fullOldRecord: oldVisible)
+        return ByteBuffer(bytes: PhoenixMessage.encode(
+            member.version, joinRef: nil, ref: nil, topic: member.topic, event: "postgres_changes",
+            payloadJSON: ChangeFeed.payloadJSON(ids: ids, data: data)
+        ))
+    }
+
+    /// Room participants and round candidates, read from the store when a rule needs them.
+    private func roomRelations() -> RowPredicate.Relations {
+        let store = self.store
+        return RowPredicate.Relations(
+            roomParticipants: { room in
+                try? store.pool.read { db in
+                    try GRDBRow.participants(db, room: room)
+                }
+            },
+            roundCandidate: { round in
+                try? store.pool.read { db in try GRDBRow.candidate(db, round: round) }
+            }
+        )
+    }
+}
+
+import GRDB
+
+/// Small reads the access rules need for related rows.
+enum GRDBRow {
+    static func participants(_ db: Database, room: String) throws -> (host: String, guest: String?)? {
+        guard let row = try GRDB.Row.fetchOne(db, sql: "SELECT host_id, guest_id FROM practice_rooms WHERE id = ?", arguments: [room]) else {
+            return nil
+        }
+        return (row["host_id"], row["guest_id"])
+    }
+
+    static func candidate(_ db: Database, round: String) throws -> String? {
+        try String.fetchOne(db, sql: "SELECT candidate_id FROM practice_rounds WHERE id = ?", arguments: [round])
+    }
+}

@@ -1,0 +1,331 @@
+import Foundation
+import NIOCore
+import PraxisAuth
+import PraxisDomain
+import PraxisProtocol
+import PraxisStore
+import PraxisWebSocket
+
+/// One realtime connection: parses Phoenix messages and runs its channels. Lives on the
+/// connection's event loop; shared state goes through the hub.
+final class RealtimeSession: WebSocketMessageHandler {
+    private struct Channel {
+        var memberID: Int
+        var joinRef: String?
+        var broadcastAck: Bool
+        var tokenGeneration: Int
+    }
+
+    private let connection: WebSocketConnection
+    private let hub: RealtimeHub
+    private let version: PhoenixMessage.Version
+    private let apiKey: String
+    private var channels: [String: Channel] = [:]
+    private var lastHeard = NIODeadline.now()
+    private var heartbeatCheck: Scheduled<Void>?
+    private var tokenTimers: [String: Scheduled<Void>] = [:]
+    private var closed = false
+
+    init(connection: WebSocketConnection, hub: RealtimeHub, version: PhoenixMessage.Version, apiKey: String) {
+        self.connection = connection
+        self.hub = hub
+        self.version = version
+        self.apiKey = apiKey
+        scheduleHeartbeatCheck()
+    }
+
+    // MARK: WebSocketMessageHandler
+
+    func received(text: ByteBuffer) {
+        lastHeard = .now()
+        let message: PhoenixMessage
+        do {
+            message = try PhoenixMessage.decode(Array(text.readableBytesView), version: version)
+        } catch {
+            send(PhoenixMessage(topic: "phoenix", event: "phx_error", payload: .object(["reason": .string("malformed message: \(error.reason)")])))
+            return
+        }
+        handle(message)
+    }
+
+    func received(binary: ByteBuffer) {
+        lastHeard = .now()
+        send(PhoenixMessage(topic: "phoenix", event: "phx_error", payload: .object(["reason": .string("binary messages are not supported")])))
+    }
+
+    func closed(code: UInt16?) {
+        closed = true
+        heartbeatCheck?.cancel()
+        for timer in tokenTimers.values { timer.cancel() }
+        for channel in channels.values { hub.remove(channel.memberID) }
+        channels = [:]
+    }
+
+    // MARK: Dispatch
+
+    private func handle(_ message: PhoenixMessage) {
+        if message.topic == "phoenix" {
+            if message.event == "heartbeat" {
+                reply(message, status: "ok", response: .object([:]))
+            } else {
+                reply(message, status: "error", response: .object(["reason": .string("unknown event \(message.event) on topic phoenix")]))
+            }
+            return
+        }
+        switch message.event {
+        case "phx_join":
+            join(message)
+        case "phx_leave":
+            leave(message)
+        case "broadcast":
+            broadcast(message)
+        case "presence":
+            presence(message)
+        case "access_token":
+            accessToken(message)
+        default:
+            guard channels[message.topic] != nil else {
+                reply(message, status: "error", response: .object(["reason": .string("unmatched topic")]))
+                return
+            }
+            reply(message, status: "error", response: .object(["reason": .string("unknown event \(message.event)")]))
+        }
+    }
+
+    // MARK: Join and leave
+
+    private func join(_ message: PhoenixMessage) {
+        let payload = message.payload.object ?? [:]
+        let config = payload["config"]?.object ?? [:]
+        let token = payload["access_token"]?.string ?? apiKey
+        let caller: Caller
+        let expiry: Int?
+        do {
+            (caller, expiry) = try authorise(token)
+            if config["private"]?.bool == true, caller.userID == nil, !caller.isService { throw RealtimeError.privateNeedsUser }
+            guard channels[message.topic] != nil || channels.count < hub.configuration.maxChannelsPerConnection else {
+                throw RealtimeError(reason: "too many channels on this connection (most \(hub.configuration.maxChannelsPerConnection))")
+            }
+        } catch let error as RealtimeError {
+            return reply(message, status: "error", response: .object(["reason": .string(error.reason)]))
+        } catch {
+            return
+        }
+        var bindings: [ChangeBinding] = []
+        do {
+            if case .array(let entries) = config["postgres_changes"] ?? .null {
+                for entry in entries { bindings.append(try ChangeBinding(entry)) }
+            }
+        } catch {
+            return reply(message, status: "error", response: .object(["reason": .string(error.reason)]))
+        }
+        if let previous = channels.removeValue(forKey: message.topic) {
+            hub.remove(previous.memberID)  // Rejoining a topic replaces the old membership.
+        }
+        let broadcastConfig = config["broadcast"]?.object ?? [:]
+        var presenceKey = config["presence"]?.object?["key"]?.string ?? ""
+        if presenceKey.isEmpty { presenceKey = UUID().uuidString.lowercased() }
+        let praxis = config["praxis"]?.object ?? [:]
+        let resume = praxis["resume"]?.object
+        let wantsSnapshot = praxis["snapshot"]?.bool == true
+        let buffering = resume != nil || wantsSnapshot
+        let memberID = hub.add(
+            connection: connection, topic: message.topic, version: version, caller: caller, bindings: bindings,
+            broadcastSelf: broadcastConfig["self"]?.bool == true, presenceKey: presenceKey, buffering: buffering
+        )
+        channels[message.topic] = Channel(memberID: memberID, joinRef: message.joinRef ?? message.ref, broadcastAck: broadcastConfig["ack"]?.bool == true, tokenGeneration: 0)
+        scheduleTokenExpiry(topic: message.topic, expiry: expiry)
+        let response: [String: JSONValue] = ["postgres_changes": .array(bindings.map(\.replyJSON))]
+        guard buffering else {
+            reply(message, status: "ok", response: .object(response))
+            afterJoin(message, bindings: bindings)
+            return
+        }
+        // Snapshot or resume: read, then reply, then replay, then go live.
+        let hub = self.hub
+        let loop = connection.eventLoop
+        let resumeEpoch = resume?["epoch"]?.string
+        let resumeOffset: Int64? = {
+            if case .number(let number)? = resume?["offset"] { return Int64(number) }
+            return nil
+        }()
+        let session = NIOLoopBound(self, eventLoop: loop)
+        let joinResponse = response
+        Task {
+            let plan = await RecoveryPlan.make(
+                hub: hub, caller: caller, bindings: bindings, resumeEpoch: resumeEpoch, resumeOffset: resumeOffset, wantsSnapshot: wantsSnapshot
+            )
+            loop.execute {
+                session.value.finishJoin(message, memberID: memberID, bindings: bindings, response: joinResponse, plan: plan)
+            }
+        }
+    }
+
+    /// The end of a snapshot or resume join, back on the loop: reply, replay, go live.
+    private func finishJoin(_ message: PhoenixMessage, memberID: Int, bindings: [ChangeBinding], response: [String: JSONValue], plan: RecoveryPlan) {
+        guard !closed, channels[message.topic]?.memberID == memberID, let member = hub.member(memberID) else { return }
+        var response = response
+        var praxisReply: [String: JSONValue] = [
+            "epoch": .string(hub.epoch), "offset": .number(Double(plan.offset)), "recovered": .bool(plan.recovered),
+        ]
+        if let rows = plan.snapshot { praxisReply["snapshot"] = .array(rows) }
+        response["praxis"] = .object(praxisReply)
+        reply(message, status: "ok", response: .object(response))
+        afterJoin(message, bindings: bindings)
+        var last = plan.offset
+        for change in plan.replay {
+            if let bytes = hub.message(for: change, member: member) { connection.send(text: bytes) }
+            last = max(last, change.offset)
+        }
+        for change in hub.goLive(memberID, after: last) {
+            if let bytes = hub.message(for: change, member: member) { connection.send(text: bytes) }
+        }
+        connection.flush()
+    }
+
+    /// After a join reply: the feed is live ("subscribed"), and the presence state follows.
+    private func afterJoin(_ message: PhoenixMessage, bindings: [ChangeBinding]) {
+        if !bindings.isEmpty {
+            push(topic: message.topic, event: "system", payload: .object([
+                "status": .string("ok"), "extension": .string("postgres_changes"), "channel": .string(Self.channelName(message.topic)),
+                "message": .string("Subscribed to PostgreSQL"),
+            ]))
+        }
+        push(topic: message.topic, event: "presence_state", payload: hub.presenceState(topic: message.topic))
+    }
+
+    private func leave(_ message: PhoenixMessage) {
+        guard let channel = channels.removeValue(forKey: message.topic) else {
+            return reply(message, status: "error", response: .object(["reason": .string("unmatched topic")]))
+        }
+        tokenTimers.removeValue(forKey: message.topic)?.cancel()
+        hub.remove(channel.memberID)
+        reply(message, status: "ok", response: .object([:]))
+        send(PhoenixMessage(joinRef: channel.joinRef, ref: message.ref, topic: message.topic, event: "phx_close", payload: .object([:])))
+    }
+
+    // MARK: Broadcast and presence
+
+    private func broadcast(_ message: PhoenixMessage) {
+        guard let channel = channels[message.topic] else {
+            return reply(message, status: "error", response: .object(["reason": .string("unmatched topic")]))
+        }
+        hub.broadcast(topic: message.topic, from: channel.memberID, payload: message.payload)
+        if channel.broadcastAck, message.ref != nil {
+            reply(message, status: "ok", response: .object([:]))
+        }
+    }
+
+    private func presence(_ message: PhoenixMessage) {
+        guard let channel = channels[message.topic] else {
+            return reply(message, status: "error", response: .object(["reason": .string("unmatched topic")]))
+        }
+        let payload = message.payload.object ?? [:]
+        switch payload["event"]?.string {
+        case "track":
+            hub.track(channel.memberID, meta: payload["payload"]?.object ?? [:])
+            reply(message, status: "ok", response: .object([:]))
+        case "untrack":
+            hub.untrack(channel.memberID)
+            reply(message, status: "ok", response: .object([:]))
+        default:
+            reply(message, status: "error", response: .object(["reason": .string("presence events are track and untrack")]))
+        }
+    }
+
+    // MARK: Tokens
+
+    private func authorise(_ token: String) throws(RealtimeError) -> (Caller, Int?) {
+        let claims: TokenClaims
+        do {
+            claims = try hub.tokens.verifyNow(token)
+        } catch {
+            throw error == .expired ? .expiredToken : .invalidToken
+        }
+        switch claims.role {
+        case "anon": return (.anonymous, nil)
+        case "service_role": return (.service, nil)
+        case "authenticated":
+            guard let subject = claims.sub else { throw .invalidToken }
+            return (.user(id: subject, isAdmin: false), claims.exp)
+        default: throw .invalidToken
+        }
+    }
+
+    private func accessToken(_ message: PhoenixMessage) {
+        guard var channel = channels[message.topic] else {
+            return reply(message, status: "error", response: .object(["reason": .string("unmatched topic")]))
+        }
+        guard let token = message.payload.object?["access_token"]?.string else {
+            return reply(message, status: "error", response: .object(["reason": .string("access_token is required")]))
+        }
+        do {
+            let (caller, expiry) = try authorise(token)
+            hub.updateCaller(channel.memberID, caller: caller)
+            channel.tokenGeneration += 1
+            channels[message.topic] = channel
+            scheduleTokenExpiry(topic: message.topic, expiry: expiry)
+            if message.ref != nil { reply(message, status: "ok", response: .object([:])) }
+        } catch {
+            closeChannel(message.topic, reason: error.reason)
+        }
+    }
+
+    /// A user token's expiry closes its channels unless a fresh token arrives first.
+    private func scheduleTokenExpiry(topic: String, expiry: Int?) {
+        tokenTimers.removeValue(forKey: topic)?.cancel()
+        guard let expiry else { return }
+        let delay = max(0, Double(expiry) - Date().timeIntervalSince1970)
+        tokenTimers[topic] = connection.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(delay * 1000))) { [weak self] in
+            self?.closeChannel(topic, reason: RealtimeError.expiredToken.reason)
+        }
+    }
+
+    /// Tells the client why (system error), closes the channel (phx_close), leaves it.
+    private func closeChannel(_ topic: String, reason: String) {
+        guard let channel = channels.removeValue(forKey: topic) else { return }
+        tokenTimers.removeValue(forKey: topic)?.cancel()
+        hub.remove(channel.memberID)
+        push(topic: topic, event: "system", payload: .object([
+            "status": .string("error"), "extension": .string("system"), "channel": .string(Self.channelName(topic)),
+            "message": .string(reason),
+        ]))
+        send(PhoenixMessage(joinRef: channel.joinRef, topic: topic, event: "phx_close", payload: .object([:])))
+    }
+
+    // MARK: Liveness
+
+    private func scheduleHeartbeatCheck() {
+        let timeout = hub.configuration.heartbeatTimeout
+        let interval = TimeAmount.milliseconds(Int64(max(0.25, timeout / 4) * 1000))
+        heartbeatCheck = connection.eventLoop.assumeIsolated().scheduleTask(in: interval) { [weak self] in
+            guard let self, !self.closed else { return }
+            if (NIODeadline.now() - self.lastHeard).nanoseconds > Int64(timeout * 1_000_000_000) {
+                self.connection.close(code: CloseCode.goingAway, reason: "heartbeat timeout")
+                return
+            }
+            self.scheduleHeartbeatCheck()
+        }
+    }
+
+    // MARK: Writing
+
+    private func reply(_ message: PhoenixMessage, status: String, response: JSONValue) {
+        send(PhoenixMessage(
+            joinRef: message.joinRef, ref: message.ref, topic: message.topic, event: "phx_reply",
+            payload: .object(["status": .string(status), "response": response])
+        ))
+    }
+
+    private func push(topic: String, event: String, payload: JSONValue) {
+        send(PhoenixMessage(topic: topic, event: event, payload: payload))
+    }
+
+    private func send(_ message: PhoenixMessage) {
+        connection.send(text: ByteBuffer(bytes: message.encode(version)))
+    }
+
+    static func channelName(_ topic: String) -> String {
+        topic.hasPrefix("realtime:") ? String(topic.dropFirst("realtime:".count)) : topic
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+public import GRDB
+public import PraxisDomain
+import Synchronization
+
+/// Collects the changes one write transaction makes to published tables.
+final class ChangeCollector {
+    private(set) var records: [ChangeRecord] = []
+
+    func capture(_ db: Database, table: String, kind: ChangeRecord.Kind, record: PraxisDomain.Row?, oldRecord: PraxisDomain.Row?) throws {
+        guard ChangeRecord.publishedTables.contains(table) else { return }
+        let now = Timestamp.now()
+        try db.execute(
+            sql: "INSERT INTO realtime_changes (table_name, type, record, old_record, commit_timestamp) VALUES (?, ?, ?, ?, ?)",
+            arguments: [table, kind.rawValue, StoredRow.encode(record), StoredRow.encode(oldRecord), now]
+        )
+        records.append(
+            ChangeRecord(offset: db.lastInsertedRowID, table: table, kind: kind, record: record, oldRecord: oldRecord, commitTimestamp: now)
+        )
+    }
+}
+
+/// Where committed changes go (the realtime hub), called in commit order, after commit.
+public typealias ChangeListener = @Sendable ([ChangeRecord]) -> Void
+
+/// The change log: capture within write transactions, publish after commit, read back for resume.
+extension Store {
+    /// Sets who hears committed changes. Called on the database's writer queue, in commit order.
+    public func setChangeListener(_ listener: ChangeListener?) {
+        changeListener.withLock { $0 = listener }
+    }
+
+    /// Registers `collector`'s changes to be published once the current transaction commits.
+    func publishAfterCommit(_ db: Database, _ collector: ChangeCollector) {
+        let records = collector.records
+        guard !records.isEmpty else { return }
+        let listener = changeListener.withLock { $0 }
+        guard let listener else { return }
+        db.afterNextTransaction { _ in listener(records) }
+    }
+
+    /// Runs `work` in a write transaction whose published-table changes are logged and,
+    /// after commit, handed to the change listener. For the room engine and the data API.
+    public func writeWithChanges<T: Sendable>(_ work: @escaping @Sendable (Database, ChangeRecorder) throws -> T) async throws -> T {
+        try await pool.write { db in
+            let collector = ChangeCollector()
+            let result = try work(db, ChangeRecorder(collector: collector))
+            self.publishAfterCommit(db, collector)
+            self.trimChangeLogIfDue(db)
+            return result
+        }
+    }
+
+    /// The feed's epoch: a random id of this database's change log, kept in the database.
+    /// A client that resumes with another epoch gets a snapshot instead.
+    public func feedEpoch() throws -> String {
+        try pool.write { db in
+            if let epoch = try String.fetchOne(db, sql: "SELECT value FROM praxis_settings WHERE key = 'feed_epoch'") {
+                return epoch
+            }
+            let epoch = UUID().uuidString.lowercased()
+            try db.execute(sql: "INSERT INTO praxis_settings (key, value) VALUES ('feed_epoch', ?)", arguments: [epoch])
+            return epoch
+        }
+    }
+
+    /// The logged changes after `offset` (at most `limit`), and the oldest offset still
+    /// retained (nil when the log is empty).
+    public func changes(after offset: Int64, limit: Int) async throws -> (changes: [ChangeRecord], oldestRetained: Int64?, latest: Int64) {
+        try await pool.read { db in
+            let oldest = try Int64.fetchOne(db, sql: "SELECT min(\"offset\") FROM realtime_changes")
+            let latest = try Int64.fetchOne(db, sql: "SELECT max(\"offset\") FROM realtime_changes") ?? 0
+            let rows = try GRDB.Row.fetchAll(
+                db, sql: "SELECT * FROM realtime_changes WHERE \"offset\" > ? ORDER BY \"offset\" LIMIT ?", arguments: [offset, limit]
+            )
+            let changes = rows.compactMap { row -> ChangeRecord? in
+                guard let kind = ChangeRecord.Kind(rawValue: row["type"]) else { return nil }
+                return ChangeRecord(
+                    offset: row["offset"], table: row["table_name"], kind: kind, record: StoredRow.decode(row["record"]),
+                    oldRecord: StoredRow.decode(row["old_record"]), commitTimestamp: row["commit_timestamp"]
+                )
+            }
+            return (changes, oldest, latest)
+        }
+    }
+
+    /// Rows of `table` matching the caller's visibility, with the feed offset they are
+    /// consistent with (read in one transaction).
+    public func snapshot(table: TableSchema, caller: Caller) async throws -> (rows: [PraxisDomain.Row], offset: Int64) {
+        try await pool.read { db in
+            let offset = try Int64.fetchOne(db, sql: "SELECT coalesce(max(\"offset\"), 0) FROM realtime_changes") ?? 0
+            var builder = SQLBuilder()
+            let condition = builder.condition(AccessPolicy.readable(table.name, by: caller))
+            let rows = try GRDB.Row.fetchAll(
+                db,
+                sql: "SELECT \(table.columnNames.map(SQLBuilder.quote).joined(separator: ", ")) FROM \(SQLBuilder.quote(table.name)) WHERE \(condition) LIMIT 10000",
+                arguments: builder.statementArguments
+            ).map(\.domainRow)
+            return (rows, offset)
+        }
+    }
+
+    /// Keeps the log to `changeLogRetention` entries (checked every 1,000 offsets).
+    func trimChangeLogIfDue(_ db: Database) {
+        let last = db.lastInsertedRowID
+        guard last > 0, last % 1000 == 0 else { return }
+        try? db.execute(sql: "DELETE FROM realtime_changes WHERE \"offset\" <= ?", arguments: [last - Int64(Store.changeLogRetention)])
+    }
+
+    /// How many changes the log keeps for resume. Older offsets get a snapshot instead.
+    public static let changeLogRetention = 100_000
+}
+
+/// Records changes of published tables inside a `writeWithChanges` transaction.
+public struct ChangeRecorder {
+    let collector: ChangeCollector
+
+    public func record(_ db: Database, table: String, kind: ChangeRecord.Kind, record: PraxisDomain.Row?, oldRecord: PraxisDomain.Row?) throws {
+        try collector.capture(db, table: table, kind: kind, record: record, oldRecord: oldRecord)
+    }
+}
