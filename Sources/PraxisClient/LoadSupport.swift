@@ -1,0 +1,310 @@
+import Histogram
+import NIOCore
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Where a benchmark connects: host, port and the endpoint's path.
+public struct BenchTarget: Sendable {
+    public var host: String
+    public var port: Int
+    public var path: String
+
+    public init(host: String, port: Int, path: String) {
+        self.host = host
+        self.port = port
+        self.path = path
+    }
+
+    /// `ws://host:port/path`, for reports.
+    public var url: String {
+        host.contains(":") ? "ws://[\(host)]:\(port)\(path)" : "ws://\(host):\(port)\(path)"
+    }
+
+    func connect(
+        group: any EventLoopGroup, onMessage: @escaping @Sendable (WebSocketClientMessage) -> Void = { _ in }
+    ) async throws -> WebSocketClientConnection {
+        try await WebSocketClient.connect(host: host, port: port, path: path, group: group, onMessage: onMessage)
+    }
+}
+
+/// The monotonic clock that send timestamps and receive times share (one process).
+enum MonotonicClock {
+    /// Nanoseconds of CLOCK_MONOTONIC.
+    static func now() -> UInt64 { NIODeadline.now().uptimeNanoseconds }
+
+    static func seconds(since start: UInt64) -> Double { Double(now() &- start) / 1e9 }
+}
+
+/// The fan-out payload: `{"t":<send time in ns>,"p":"xxx…"}`, padded to an exact size.
+public enum BenchPayload {
+    /// The smallest size that fits any timestamp.
+    public static let minimumSize = 40
+
+    static func make(timestamp: UInt64, size: Int, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: size)
+        buffer.writeStaticString("{\"t\":")
+        buffer.writeString(String(timestamp))
+        buffer.writeStaticString(",\"p\":\"")
+        buffer.writeRepeatingByte(UInt8(ascii: "x"), count: max(size - buffer.readableBytes - 2, 0))
+        buffer.writeStaticString("\"}")
+        return buffer
+    }
+
+    /// The send timestamp of a payload made by `make`, or nil for anything else.
+    static func timestamp(of buffer: ByteBuffer) -> UInt64? {
+        buffer.withUnsafeReadableBytes { bytes -> UInt64? in
+            // The prefix `{"t":` is 5 bytes.
+            guard bytes.count > 5, bytes[0] == UInt8(ascii: "{"), bytes[1] == UInt8(ascii: "\""), bytes[2] == UInt8(ascii: "t"),
+                bytes[3] == UInt8(ascii: "\""), bytes[4] == UInt8(ascii: ":")
+            else { return nil }
+            var value: UInt64 = 0
+            var index = 5
+            while index < bytes.count, index < 25, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") {
+                value = value &* 10 &+ UInt64(bytes[index] - UInt8(ascii: "0"))
+                index += 1
+            }
+            return index > 5 ? value : nil
+        }
+    }
+}
+
+/// Latencies in microseconds, 3 significant digits, up to 600 s.
+struct LatencyHistogram: Sendable {
+    private(set) var histogram = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three)
+
+    mutating func record(nanoseconds: UInt64) {
+        histogram.record(min(max(nanoseconds / 1000, 1), 600_000_000))
+    }
+
+    mutating func add(_ other: LatencyHistogram) {
+        histogram.add(other.histogram)
+    }
+
+    var count: Int { Int(histogram.totalCount) }
+
+    /// Percentiles in milliseconds (0 when nothing was recorded).
+    var summary: LatencySummary {
+        guard histogram.totalCount > 0 else { return LatencySummary(p50: 0, p90: 0, p99: 0, max: 0, mean: 0) }
+        func ms(_ micros: UInt64) -> Double { Double(micros) / 1000 }
+        return LatencySummary(
+            p50: ms(histogram.valueAtPercentile(50)), p90: ms(histogram.valueAtPercentile(90)),
+            p99: ms(histogram.valueAtPercentile(99)), max: ms(histogram.max), mean: histogram.mean.rounded() / 1000
+        )
+    }
+}
+
+/// Latency percentiles in milliseconds.
+public struct LatencySummary: Sendable, Equatable {
+    public var p50: Double
+    public var p90: Double
+    public var p99: Double
+    public var max: Double
+    public var mean: Double
+}
+
+/// One client event loop's share of a fan-out: its deliveries (readable from anywhere)
+/// and its latency histogram (touched only on `eventLoop`, so recording takes no lock;
+/// the histograms are merged at the end).
+final class LoopRecorder: @unchecked Sendable {
+    let eventLoop: any EventLoop
+    private let deliveryCount = Atomic<Int>(0)
+    private let connectionCount = Atomic<Int>(0)
+    private let malformedCount = Atomic<Int>(0)
+    /// Only on `eventLoop`.
+    private var latencies = LatencyHistogram()
+
+    init(eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+    }
+
+    var deliveries: Int { deliveryCount.load(ordering: .relaxed) }
+    var connections: Int { connectionCount.load(ordering: .relaxed) }
+    var malformed: Int { malformedCount.load(ordering: .relaxed) }
+
+    func connectionOpened() {
+        connectionCount.wrappingAdd(1, ordering: .relaxed)
+    }
+
+    /// Called on `eventLoop` for each message a subscriber receives.
+    func received(_ message: WebSocketClientMessage) {
+        let now = MonotonicClock.now()
+        guard let sent = BenchPayload.timestamp(of: message.data) else {
+            malformedCount.wrappingAdd(1, ordering: .relaxed)
+            return
+        }
+        latencies.record(nanoseconds: now &- sent)
+        deliveryCount.wrappingAdd(1, ordering: .relaxed)
+    }
+
+    /// A copy of the histogram, taken on the loop.
+    func histogram() async throws -> LatencyHistogram {
+        try await eventLoop.submit { self.latencies }.get()
+    }
+}
+
+/// Counters shared by the tasks of a run.
+final class RunCounters: Sendable {
+    let opened = Atomic<Int>(0)
+    let failed = Atomic<Int>(0)
+    let unexpectedCloses = Atomic<Int>(0)
+    /// Set before the benchmark closes its connections, so those closes are expected.
+    let stopping = Atomic<Bool>(false)
+    private let firstErrorText = Mutex<String?>(nil)
+
+    var firstError: String? { firstErrorText.withLock { $0 } }
+
+    func failure(_ error: any Error) {
+        failed.wrappingAdd(1, ordering: .relaxed)
+        firstErrorText.withLock { if $0 == nil { $0 = String(describing: error) } }
+    }
+
+    /// Counts the connection's end as unexpected when it comes before `stopping`.
+    func watch(_ connection: WebSocketClientConnection) {
+        connection.closeFuture.whenComplete { _ in
+            if !self.stopping.load(ordering: .relaxed) { self.unexpectedCloses.wrappingAdd(1, ordering: .relaxed) }
+        }
+    }
+}
+
+/// Runs `body` while printing `line()` through `report` once a second.
+func withProgress<T>(
+    _ report: @escaping @Sendable (String) -> Void, line: @escaping @Sendable () -> String, _ body: () async throws -> T
+) async rethrows -> T {
+    let ticker = Task {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            if Task.isCancelled { break }
+            report(line())
+        }
+    }
+    defer { ticker.cancel() }
+    return try await body()
+}
+
+/// Opens `count` connections, at most `concurrency` at a time; `open(i)` opens the i-th.
+/// Failures are counted in `counters`, not thrown; the connections come back in order of index.
+func openConnections(
+    count: Int, concurrency: Int, counters: RunCounters,
+    open: @escaping @Sendable (Int) async throws -> WebSocketClientConnection
+) async -> [WebSocketClientConnection] {
+    var connections: [WebSocketClientConnection?] = Array(repeating: nil, count: count)
+    await withTaskGroup(of: (Int, WebSocketClientConnection?).self) { group in
+        var next = 0
+        func start() {
+            let index = next
+            next += 1
+            group.addTask {
+                do {
+                    let connection = try await open(index)
+                    counters.opened.wrappingAdd(1, ordering: .relaxed)
+                    return (index, connection)
+                } catch {
+                    counters.failure(error)
+                    return (index, nil)
+                }
+            }
+        }
+        while next < min(concurrency, count) { start() }
+        for await (index, connection) in group {
+            connections[index] = connection
+            if next < count { start() }
+        }
+    }
+    return connections.compactMap { $0 }
+}
+
+/// Closes every connection with the closing handshake and waits until each has ended
+/// (each is bounded by its own close timeout).
+func closeAll(_ connections: [WebSocketClientConnection]) async -> (clean: Int, unclean: Int) {
+    for connection in connections { connection.startClose() }
+    var clean = 0
+    for connection in connections {
+        if let result = try? await connection.closeFuture.get(), result.clean { clean += 1 }
+    }
+    return (clean, connections.count - clean)
+}
+
+/// Figures about processes: CPU time, resident memory, the open-file limit.
+public enum ProcessProbe {
+    /// User plus system CPU seconds of process `pid` (from /proc/PID/stat), nil when unreadable.
+    public static func cpuSeconds(pid: Int32) -> Double? {
+        #if os(Linux)
+        guard let stat = readFile("/proc/\(pid)/stat"), let end = stat.lastIndex(of: ")") else { return nil }
+        // After "pid (comm)": state is field 3; utime and stime are fields 14 and 15.
+        let fields = stat[stat.index(after: end)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        return ticks > 0 ? (user + system) / ticks : nil
+        #else
+        return nil
+        #endif
+    }
+
+    /// Resident set size of process `pid` in KiB (VmRSS in /proc/PID/status), nil when unreadable.
+    public static func rssKiB(pid: Int32) -> Int? {
+        guard let status = readFile("/proc/\(pid)/status") else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            return line.split(separator: " ").dropFirst().first.flatMap { Int($0) }
+        }
+        return nil
+    }
+
+    /// This process's user plus system CPU seconds (getrusage).
+    public static func ownCPUSeconds() -> Double {
+        var usage = rusage()
+        #if os(Linux)
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        #else
+        getrusage(RUSAGE_SELF, &usage)
+        #endif
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
+    /// This process's id.
+    public static var ownPID: Int32 { getpid() }
+
+    /// Raises the soft open-file limit to the hard limit; returns the soft limit now in force.
+    @discardableResult
+    public static func raiseOpenFileLimit() -> Int {
+        var limit = rlimit()
+        #if os(Linux)
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        #else
+        let resource = RLIMIT_NOFILE
+        #endif
+        guard getrlimit(resource, &limit) == 0 else { return 0 }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(resource, &raised) == 0 { limit = raised }
+        }
+        return limit.rlim_cur >= rlim_t(Int.max) ? Int.max : Int(limit.rlim_cur)
+    }
+
+    private static func readFile(_ path: String) -> String? {
+        guard let file = fopen(path, "r") else { return nil }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = fread(&chunk, 1, chunk.count, file)
+            if count <= 0 { break }
+            bytes.append(contentsOf: chunk[0..<count])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// `value` with `digits` decimals (no Foundation).
+func formatted(_ value: Double, digits: Int) -> String {
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let rounded = (value * scale).rounded() / scale
+    return "\(rounded)"
+}

@@ -1,0 +1,409 @@
+import ArgumentParser
+import Foundation
+import NIOCore
+import PraxisClient
+
+/// `praxis bench`: load tools for the WebSocket transport of a running `praxis serve --echo`.
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure the WebSocket transport: fan-out, handshakes, idle memory.",
+        discussion: """
+            Runs against a server started with 'praxis serve --echo'. Loopback hosts only unless \
+            --allow-remote is given; every run is bounded (at most \(BenchLimits.maxDuration) s of \
+            publishing, \(BenchLimits.maxConnections) connections) and stops by itself. A progress line \
+            goes to stderr once a second; the summary goes to stdout, or with --json one JSON object \
+            goes to stdout (and the summary to stderr). scripts/bench runs the standard set and \
+            writes BENCHMARKS.md.
+            """,
+        subcommands: [Fanout.self, Connect.self, Idle.self]
+    )
+}
+
+/// The bounds of every benchmark.
+enum BenchLimits {
+    static let maxDuration = 600
+    static let maxConnections = 50_000
+    static let maxRate = 1_000_000
+    static let maxSize = 1 << 20
+    static let maxThreads = 256
+    static let maxConcurrency = 5_000
+}
+
+/// Options every benchmark takes.
+struct BenchOptions: ParsableArguments {
+    @Option(help: "The server, ws://HOST:PORT. A path in it replaces the benchmark's endpoint.")
+    var url: String
+
+    @Flag(help: "Allow a host that is not a loopback address.")
+    var allowRemote = false
+
+    @Option(help: "Client event-loop threads. Default: one per core.")
+    var threads: Int?
+
+    @Option(help: "Process id of the server, to read its CPU time (/proc/PID/stat) or memory (/proc/PID/status).")
+    var serverPid: Int32?
+
+    @Flag(help: "Print one JSON object with all figures on stdout (the summary goes to stderr).")
+    var json = false
+
+    func validate() throws {
+        guard let parsed = WebSocketURL(url) else {
+            throw ValidationError("invalid value '\(url)' for '--url': expected ws://HOST:PORT")
+        }
+        if !parsed.isLoopback, !allowRemote {
+            throw ValidationError("'\(parsed.host)' is not a loopback address; pass --allow-remote to load a remote server")
+        }
+        if let threads, !(1...BenchLimits.maxThreads).contains(threads) {
+            throw ValidationError("invalid value '\(threads)' for '--threads': must be 1...\(BenchLimits.maxThreads)")
+        }
+        if let serverPid, serverPid < 1 {
+            throw ValidationError("invalid value '\(serverPid)' for '--server-pid'")
+        }
+    }
+
+    /// The endpoint: the URL's path when it has one, else `defaultPath`.
+    func target(defaultPath: String) -> BenchTarget {
+        let parsed = WebSocketURL(url)!  // validated
+        return BenchTarget(host: parsed.host, port: parsed.port, path: parsed.path ?? defaultPath)
+    }
+
+    var threadCount: Int { threads ?? System.coreCount }
+
+    /// Raises the open-file limit and checks that `connections` sockets fit under it.
+    func prepare(connections: Int) throws {
+        let limit = ProcessProbe.raiseOpenFileLimit()
+        if connections + 64 > limit {
+            throw CommandFailure(message: "open-file limit \(limit) is too low for \(connections) connections (raise the hard limit: ulimit -Hn)")
+        }
+    }
+
+    /// The server's CPU seconds at this moment, when --server-pid was given.
+    func checkServerPid() throws {
+        if let serverPid, ProcessProbe.cpuSeconds(pid: serverPid) == nil {
+            throw CommandFailure(message: "cannot read /proc/\(serverPid)/stat (no such process?)")
+        }
+    }
+
+    /// Prints the final figures: JSON on stdout with --json (summary on stderr), else the summary on stdout.
+    func finish(summary: [String], json fields: [String: JSONField]) throws {
+        let text = summary.joined(separator: "\n") + "\n"
+        if json {
+            FileHandle.standardError.write(Data(text.utf8))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(fields), as: UTF8.self))
+        } else {
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
+    }
+}
+
+/// Writes progress lines to stderr.
+let benchProgress: @Sendable (String) -> Void = { line in
+    FileHandle.standardError.write(Data("praxis bench: \(line)\n".utf8))
+}
+
+extension Bench {
+    /// `praxis bench fanout`.
+    struct Fanout: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Fan-out: one publisher, N subscribers on /ws/broadcast; deliveries, latency, CPU.",
+            discussion: """
+                Opens the subscribers (200 at a time), then one publisher that sends --rate messages a \
+                second of --size bytes for --duration seconds: {"t":<send time, ns, monotonic>,"p":"xx…"}. \
+                Every subscriber counts deliveries and records receive time − send time in its event \
+                loop's HDR histogram; the histograms are merged at the end. After publishing, waits for \
+                the last deliveries as long as the publishing lasted (at least 10 s). The server must allow the rate: \
+                praxis serve --echo --ws-max-messages-per-second N (default 100).
+
+                JSON fields: benchmark, url, subscribers, subscribers_connected, rate, size, duration, \
+                threads, connect_seconds, published, publish_seconds, publish_rate, expected_deliveries \
+                (published × subscribers connected), deliveries, missing, delivery_seconds (publishing \
+                plus drain), deliveries_per_second, latency_p50_ms, latency_p90_ms, latency_p99_ms, \
+                latency_max_ms, latency_mean_ms, connect_failures, unexpected_closes, malformed_messages, \
+                errors (their sum), first_error, client_cpu_seconds, client_cpu_seconds_per_million_deliveries, \
+                server_pid, server_cpu_seconds, server_cpu_seconds_per_million_deliveries (the last three \
+                null without --server-pid), and with --connections-per-loop, loops: [{connections, \
+                deliveries, latency_p99_ms}]. CPU seconds cover publishing plus drain.
+                """
+        )
+
+        @OptionGroup var options: BenchOptions
+
+        @Option(help: "Subscriber connections (1...\(BenchLimits.maxConnections)).")
+        var subscribers: Int
+
+        @Option(help: "Messages per second the publisher sends (1...\(BenchLimits.maxRate)).")
+        var rate: Int
+
+        @Option(help: "Bytes per message (\(BenchPayload.minimumSize)...\(BenchLimits.maxSize)).")
+        var size: Int = 200
+
+        @Option(help: "Seconds of publishing (at most \(BenchLimits.maxDuration)).")
+        var duration: Double
+
+        @Flag(help: "Also report each client event loop's connections, deliveries and p99.")
+        var connectionsPerLoop = false
+
+        func validate() throws {
+            guard (1...BenchLimits.maxConnections).contains(subscribers) else {
+                throw ValidationError("invalid value '\(subscribers)' for '--subscribers': must be 1...\(BenchLimits.maxConnections)")
+            }
+            guard (1...BenchLimits.maxRate).contains(rate) else {
+                throw ValidationError("invalid value '\(rate)' for '--rate': must be 1...\(BenchLimits.maxRate)")
+            }
+            guard (BenchPayload.minimumSize...BenchLimits.maxSize).contains(size) else {
+                throw ValidationError("invalid value '\(size)' for '--size': must be \(BenchPayload.minimumSize)...\(BenchLimits.maxSize)")
+            }
+            guard duration > 0, duration <= Double(BenchLimits.maxDuration) else {
+                throw ValidationError("invalid value '\(duration)' for '--duration': must be more than 0 and at most \(BenchLimits.maxDuration)")
+            }
+        }
+
+        func run() async throws {
+            try options.prepare(connections: subscribers + 1)
+            try options.checkServerPid()
+            let target = options.target(defaultPath: "/ws/broadcast")
+            var configuration = FanoutBenchmark.Configuration(
+                target: target, subscribers: subscribers, rate: rate, size: size, duration: duration, threads: options.threadCount
+            )
+            configuration.serverPID = options.serverPid
+            let report: FanoutBenchmark.Report
+            do {
+                report = try await FanoutBenchmark.run(configuration, progress: benchProgress)
+            } catch {
+                throw CommandFailure(message: "fan-out benchmark failed: \(error)")
+            }
+            let perMillion: (Double?) -> Double? = { seconds in
+                seconds.flatMap { report.deliveries > 0 ? $0 / (Double(report.deliveries) / 1e6) : nil }
+            }
+            var fields: [String: JSONField] = [
+                "benchmark": "fanout", "url": .string(target.url), "subscribers": .int(subscribers),
+                "subscribers_connected": .int(report.subscribersConnected), "rate": .int(rate), "size": .int(size),
+                "duration": .double(duration), "threads": .int(options.threadCount),
+                "connect_seconds": .double(report.connectSeconds), "published": .int(report.published),
+                "publish_seconds": .double(report.publishSeconds), "publish_rate": .double(report.publishRate),
+                "expected_deliveries": .int(report.expectedDeliveries), "deliveries": .int(report.deliveries),
+                "missing": .int(report.missing), "delivery_seconds": .double(report.deliverySeconds),
+                "deliveries_per_second": .double(report.deliveriesPerSecond),
+                "connect_failures": .int(report.connectFailures), "unexpected_closes": .int(report.unexpectedCloses),
+                "malformed_messages": .int(report.malformedMessages), "errors": .int(report.errors),
+                "first_error": .optional(report.firstError.map(JSONField.string)),
+                "client_cpu_seconds": .double(report.clientCPUSeconds),
+                "client_cpu_seconds_per_million_deliveries": .optional(perMillion(report.clientCPUSeconds).map(JSONField.double)),
+                "server_pid": .optional(options.serverPid.map { .int(Int($0)) }),
+                "server_cpu_seconds": .optional(report.serverCPUSeconds.map(JSONField.double)),
+                "server_cpu_seconds_per_million_deliveries": .optional(perMillion(report.serverCPUSeconds).map(JSONField.double)),
+            ]
+            fields.merge(JSONField.latency(report.latency)) { $1 }
+            if connectionsPerLoop {
+                fields["loops"] = .array(
+                    report.loops.map {
+                        .object(["connections": .int($0.connections), "deliveries": .int($0.deliveries), "latency_p99_ms": .double($0.latency.p99)])
+                    })
+            }
+            var summary = [
+                "fanout \(target.url): \(report.subscribersConnected)/\(subscribers) subscribers, \(size)-byte messages, \(options.threadCount) client threads",
+                "  published       \(report.published) in \(fixed(report.publishSeconds)) s (\(fixed(report.publishRate, 0))/s, target \(rate)/s)",
+                "  deliveries      \(report.deliveries) of \(report.expectedDeliveries) expected, \(report.missing) missing, "
+                    + "\(fixed(report.deliveriesPerSecond, 0))/s over \(fixed(report.deliverySeconds)) s",
+                "  latency ms      p50 \(fixed(report.latency.p50)), p90 \(fixed(report.latency.p90)), p99 \(fixed(report.latency.p99)), max \(fixed(report.latency.max))",
+                "  errors          \(report.errors) (connect failures \(report.connectFailures), unexpected closes \(report.unexpectedCloses), "
+                    + "malformed \(report.malformedMessages))" + (report.firstError.map { "; first: \($0)" } ?? ""),
+                "  client CPU      \(fixed(report.clientCPUSeconds)) s",
+            ]
+            if let server = report.serverCPUSeconds {
+                summary.append("  server CPU      \(fixed(server)) s, \(perMillion(server).map { fixed($0) } ?? "-") s per million deliveries")
+            }
+            if connectionsPerLoop {
+                for (index, loop) in report.loops.enumerated() {
+                    summary.append("  loop \(index)          \(loop.connections) connections, \(loop.deliveries) deliveries, p99 \(fixed(loop.latency.p99)) ms")
+                }
+            }
+            try options.finish(summary: summary, json: fields)
+        }
+    }
+
+    /// `praxis bench connect`.
+    struct Connect: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Handshakes: open and cleanly close N connections to /ws/echo, C at a time.",
+            discussion: """
+                Each connection is opened (TCP connect and upgrade, timed), then closed with the \
+                closing handshake; C run at once. handshakes_per_second is connections opened and \
+                closed per second of the whole run.
+
+                JSON fields: benchmark, url, connections, concurrency, threads, opened, closed_cleanly, \
+                connect_failures, unclean_closes, errors, first_error, seconds, handshakes_per_second, \
+                latency_p50_ms, latency_p90_ms, latency_p99_ms, latency_max_ms, latency_mean_ms, \
+                client_cpu_seconds, server_pid, server_cpu_seconds (null without --server-pid).
+                """
+        )
+
+        @OptionGroup var options: BenchOptions
+
+        @Option(help: "Connections to open and close (1...\(BenchLimits.maxConnections)).")
+        var connections: Int
+
+        @Option(help: "Connections in progress at once (1...\(BenchLimits.maxConcurrency)). Default 50.")
+        var concurrency: Int = 50
+
+        func validate() throws {
+            guard (1...BenchLimits.maxConnections).contains(connections) else {
+                throw ValidationError("invalid value '\(connections)' for '--connections': must be 1...\(BenchLimits.maxConnections)")
+            }
+            guard (1...BenchLimits.maxConcurrency).contains(concurrency) else {
+                throw ValidationError("invalid value '\(concurrency)' for '--concurrency': must be 1...\(BenchLimits.maxConcurrency)")
+            }
+        }
+
+        func run() async throws {
+            try options.prepare(connections: concurrency)
+            try options.checkServerPid()
+            let target = options.target(defaultPath: "/ws/echo")
+            var configuration = ConnectBenchmark.Configuration(
+                target: target, connections: connections, concurrency: concurrency, threads: options.threadCount
+            )
+            configuration.serverPID = options.serverPid
+            let report = await ConnectBenchmark.run(configuration, progress: benchProgress)
+            var fields: [String: JSONField] = [
+                "benchmark": "connect", "url": .string(target.url), "connections": .int(connections),
+                "concurrency": .int(concurrency), "threads": .int(options.threadCount), "opened": .int(report.opened),
+                "closed_cleanly": .int(report.closedCleanly), "connect_failures": .int(report.connectFailures),
+                "unclean_closes": .int(report.uncleanCloses), "errors": .int(report.errors),
+                "first_error": .optional(report.firstError.map(JSONField.string)), "seconds": .double(report.seconds),
+                "handshakes_per_second": .double(report.handshakesPerSecond), "client_cpu_seconds": .double(report.clientCPUSeconds),
+                "server_pid": .optional(options.serverPid.map { .int(Int($0)) }),
+                "server_cpu_seconds": .optional(report.serverCPUSeconds.map(JSONField.double)),
+            ]
+            fields.merge(JSONField.latency(report.latency)) { $1 }
+            var summary = [
+                "connect \(target.url): \(connections) connections, \(concurrency) at a time, \(options.threadCount) client threads",
+                "  opened          \(report.opened), closed cleanly \(report.closedCleanly), in \(fixed(report.seconds)) s "
+                    + "(\(fixed(report.handshakesPerSecond, 0)) handshakes/s)",
+                "  latency ms      p50 \(fixed(report.latency.p50)), p90 \(fixed(report.latency.p90)), p99 \(fixed(report.latency.p99)), max \(fixed(report.latency.max))",
+                "  errors          \(report.errors) (connect failures \(report.connectFailures), unclean closes \(report.uncleanCloses))"
+                    + (report.firstError.map { "; first: \($0)" } ?? ""),
+                "  client CPU      \(fixed(report.clientCPUSeconds)) s",
+            ]
+            if let server = report.serverCPUSeconds { summary.append("  server CPU      \(fixed(server)) s") }
+            try options.finish(summary: summary, json: fields)
+        }
+    }
+
+    /// `praxis bench idle`.
+    struct Idle: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Idle memory: hold N quiet connections to /ws/echo; the server's RSS per connection.",
+            discussion: """
+                Reads the server's VmRSS, opens N connections that send nothing (answering pings), \
+                holds them --hold seconds, reads VmRSS again, then closes them. Run it on a fresh \
+                server: memory freed by earlier runs is reused and hides the cost.
+
+                JSON fields: benchmark, url, connections, concurrency, threads, opened, connect_failures, \
+                unexpected_closes, errors, first_error, connect_seconds, hold_seconds, server_pid, \
+                server_rss_before_kib, server_rss_after_kib, server_rss_per_connection_kib, \
+                client_rss_per_connection_kib.
+                """
+        )
+
+        @OptionGroup var options: BenchOptions
+
+        @Option(help: "Connections to hold open (1...\(BenchLimits.maxConnections)).")
+        var connections: Int
+
+        @Option(help: "Connections being opened at once (1...\(BenchLimits.maxConcurrency)). Default 200.")
+        var concurrency: Int = 200
+
+        @Option(help: "Seconds to hold the connections before measuring (0...\(BenchLimits.maxDuration)). Default 5.")
+        var hold: Double = 5
+
+        func validate() throws {
+            guard (1...BenchLimits.maxConnections).contains(connections) else {
+                throw ValidationError("invalid value '\(connections)' for '--connections': must be 1...\(BenchLimits.maxConnections)")
+            }
+            guard (1...BenchLimits.maxConcurrency).contains(concurrency) else {
+                throw ValidationError("invalid value '\(concurrency)' for '--concurrency': must be 1...\(BenchLimits.maxConcurrency)")
+            }
+            guard hold >= 0, hold <= Double(BenchLimits.maxDuration) else {
+                throw ValidationError("invalid value '\(hold)' for '--hold': must be 0...\(BenchLimits.maxDuration)")
+            }
+            guard options.serverPid != nil else {
+                throw ValidationError("missing '--server-pid': the idle benchmark reads the server's memory")
+            }
+        }
+
+        func run() async throws {
+            try options.prepare(connections: connections)
+            let target = options.target(defaultPath: "/ws/echo")
+            let configuration = IdleBenchmark.Configuration(
+                target: target, connections: connections, concurrency: concurrency, threads: options.threadCount,
+                serverPID: options.serverPid!, hold: hold
+            )
+            let report: IdleBenchmark.Report
+            do {
+                report = try await IdleBenchmark.run(configuration, progress: benchProgress)
+            } catch {
+                throw CommandFailure(message: "idle benchmark failed: \(error)")
+            }
+            let fields: [String: JSONField] = [
+                "benchmark": "idle", "url": .string(target.url), "connections": .int(connections), "concurrency": .int(concurrency),
+                "threads": .int(options.threadCount), "opened": .int(report.opened), "connect_failures": .int(report.connectFailures),
+                "unexpected_closes": .int(report.unexpectedCloses), "errors": .int(report.errors),
+                "first_error": .optional(report.firstError.map(JSONField.string)), "connect_seconds": .double(report.connectSeconds),
+                "hold_seconds": .double(hold), "server_pid": .int(Int(options.serverPid!)),
+                "server_rss_before_kib": .int(report.serverRSSBeforeKiB), "server_rss_after_kib": .int(report.serverRSSAfterKiB),
+                "server_rss_per_connection_kib": .double(report.serverRSSPerConnectionKiB),
+                "client_rss_per_connection_kib": .optional(report.clientRSSPerConnectionKiB.map(JSONField.double)),
+            ]
+            let summary = [
+                "idle \(target.url): \(report.opened)/\(connections) connections held \(fixed(hold, 0)) s (opened in \(fixed(report.connectSeconds)) s)",
+                "  server RSS      \(report.serverRSSBeforeKiB) KiB before, \(report.serverRSSAfterKiB) KiB after: "
+                    + "\(fixed(report.serverRSSPerConnectionKiB)) KiB per connection",
+                "  client RSS      \(report.clientRSSPerConnectionKiB.map { fixed($0) } ?? "-") KiB per connection",
+                "  errors          \(report.errors) (connect failures \(report.connectFailures), closed early \(report.unexpectedCloses))"
+                    + (report.firstError.map { "; first: \($0)" } ?? ""),
+            ]
+            try options.finish(summary: summary, json: fields)
+        }
+    }
+}
+
+/// `value` with `digits` decimals, for summaries.
+private func fixed(_ value: Double, _ digits: Int = 2) -> String {
+    String(format: "%.\(digits)f", value)
+}
+
+/// A JSON value for the `--json` report: explicit nulls, numbers rounded to 3 decimals.
+enum JSONField: Encodable, ExpressibleByStringLiteral {
+    case int(Int)
+    case double(Double)
+    case string(String)
+    case null
+    case array([JSONField])
+    case object([String: JSONField])
+
+    init(stringLiteral value: String) { self = .string(value) }
+
+    static func optional(_ value: JSONField?) -> JSONField { value ?? .null }
+
+    /// The latency_*_ms fields of a summary.
+    static func latency(_ summary: LatencySummary) -> [String: JSONField] {
+        [
+            "latency_p50_ms": .double(summary.p50), "latency_p90_ms": .double(summary.p90), "latency_p99_ms": .double(summary.p99),
+            "latency_max_ms": .double(summary.max), "latency_mean_ms": .double(summary.mean),
+        ]
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .int(let value): try container.encode(value)
+        case .double(let value): try container.encode(value.isFinite ? (value * 1000).rounded() / 1000 : 0)
+        case .string(let value): try container.encode(value)
+        case .null: try container.encodeNil()
+        case .array(let values): try container.encode(values)
+        case .object(let values): try container.encode(values)
+        }
+    }
+}
