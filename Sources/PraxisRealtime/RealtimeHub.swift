@@ -188,7 +188,7 @@ final class RealtimeHub: Sendable {
         for member in recipients { byVersion[member.version, default: []].append(member.connection) }
         for (version, connections) in byVersion {
             let bytes = PhoenixMessage.encode(version, joinRef: nil, ref: nil, topic: topic, event: event, payloadJSON: payloadJSON)
-            FanOut.broadcast(PreparedMessage(text: ByteBuffer(bytes: bytes), compress: true), to: connections)
+            FanOut.broadcast(text: ByteBuffer(bytes: bytes), to: connections)
         }
     }
 
@@ -233,7 +233,7 @@ final class RealtimeHub: Sendable {
                     key.version, joinRef: nil, ref: nil, topic: key.topic, event: "postgres_changes",
                     payloadJSON: ChangeFeed.payloadJSON(ids: key.ids, data: data)
                 )
-                FanOut.broadcast(PreparedMessage(text: ByteBuffer(bytes: bytes), compress: true), to: connections)
+                FanOut.broadcast(text: ByteBuffer(bytes: bytes), to: connections)
             }
         }
     }

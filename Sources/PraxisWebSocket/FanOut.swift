@@ -20,6 +20,14 @@ public enum FanOut {
         }
     }
 
+    /// Frames `payload` once (compressing it once only when some recipient negotiated
+    /// permessage-deflate) and sends it to `connections`.
+    public static func broadcast(text payload: ByteBuffer, binary: Bool = false, to connections: [WebSocketConnection]) {
+        guard !connections.isEmpty else { return }
+        let compress = connections.contains { $0.deflate?.serverMaxWindowBits == 15 }
+        broadcast(PreparedMessage(text: payload, binary: binary, compress: compress), to: connections)
+    }
+
     private static func deliver(_ message: PreparedMessage, to connections: [WebSocketConnection]) {
         for connection in connections { connection.send(message) }
         for connection in connections { connection.flush() }
@@ -49,11 +57,11 @@ public final class BroadcastApplication: WebSocketApplication, @unchecked Sendab
         }
 
         func received(text: ByteBuffer) {
-            FanOut.broadcast(PreparedMessage(text: text, compress: true), to: members.snapshot)
+            FanOut.broadcast(text: text, to: members.snapshot)
         }
 
         func received(binary: ByteBuffer) {
-            FanOut.broadcast(PreparedMessage(text: binary, binary: true, compress: true), to: members.snapshot)
+            FanOut.broadcast(text: binary, binary: true, to: members.snapshot)
         }
 
         func closed(code: UInt16?) {
