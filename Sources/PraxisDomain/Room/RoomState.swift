@@ -1,0 +1,112 @@
+/// The state of one practice room (design §3): stage 1–3, host and guest, two rounds with
+/// swapped roles, and the phases of the current round. A plain value: `RoomStateMachine`
+/// changes it; nothing here does I/O.
+public struct RoomState: Sendable, Equatable {
+    /// 1: round 1 (host is candidate), 2: round 2 (guest is candidate), 3: complete.
+    public var stage: Int
+    public var phase: RoomPhase
+    public let hostID: String
+    public var guestID: String?
+    /// Peers currently connected.
+    public var present: Set<String>
+    /// Peers who said they are ready for the current round.
+    public var ready: Set<String>
+    /// The case of each round (index 0: round 1), once chosen.
+    public var caseIDs: [String?]
+    /// Preparation and role-play lengths, in seconds.
+    public var timing: RoomTiming
+    /// The next turn's sequence number (strictly increasing within the room).
+    public var nextSeq: Int
+    /// Client turn ids already accepted in the current round, with the seq they got.
+    public var acceptedTurns: [String: Int]
+
+    public init(hostID: String, guestID: String?, stage: Int = 1, timing: RoomTiming = RoomTiming()) {
+        self.stage = stage
+        self.phase = stage == 3 ? .ended : .waiting
+        self.hostID = hostID
+        self.guestID = guestID
+        self.present = []
+        self.ready = []
+        self.caseIDs = [nil, nil]
+        self.timing = timing
+        self.nextSeq = 1
+        self.acceptedTurns = [:]
+    }
+
+    /// The round being played: 1 in stage 1, 2 in stage 2, nil when complete.
+    public var round: Int? { stage < 3 ? stage : nil }
+
+    /// The candidate of the current round: the host in round 1, the guest in round 2.
+    public var candidateID: String? {
+        switch stage {
+        case 1: hostID
+        case 2: guestID
+        default: nil
+        }
+    }
+
+    /// The interlocutor (plays the patient): the other peer.
+    public var interlocutorID: String? {
+        switch stage {
+        case 1: guestID
+        case 2: hostID
+        default: nil
+        }
+    }
+
+    /// What `userID` is in the current round, if anything.
+    public func role(of userID: String) -> RoomRole? {
+        if userID == candidateID { return .candidate }
+        if userID == interlocutorID { return .interlocutor }
+        return nil
+    }
+
+    public func isParticipant(_ userID: String) -> Bool { userID == hostID || (guestID != nil && userID == guestID) }
+}
+
+/// The two roles of a round.
+public enum RoomRole: String, Sendable, Equatable {
+    /// Plays the clinician and is assessed; sees the candidate brief.
+    case candidate
+    /// Plays the patient (or relative, carer); sees the actor brief; not assessed.
+    case interlocutor
+}
+
+/// The phases inside a round, with absolute deadlines (seconds since 1970, server time).
+public enum RoomPhase: Sendable, Equatable {
+    case waiting
+    case preparation(deadline: Double)
+    case roleplay(deadline: Double)
+    /// The round ended (or, in stage 3, the room is complete).
+    case ended
+
+    public var name: String {
+        switch self {
+        case .waiting: "waiting"
+        case .preparation: "preparation"
+        case .roleplay: "roleplay"
+        case .ended: "ended"
+        }
+    }
+
+    public var deadline: Double? {
+        switch self {
+        case .preparation(let deadline), .roleplay(let deadline): deadline
+        default: nil
+        }
+    }
+}
+
+/// How long the timed phases last. OET: about 3 minutes of preparation, 5 of role-play.
+public struct RoomTiming: Sendable, Equatable {
+    public var preparationSeconds: Double
+    public var roleplaySeconds: Double
+
+    /// Allowed range for either duration, per room.
+    public static let allowedSeconds: ClosedRange<Double> = 30...1800
+
+    public init(preparationSeconds: Double = 180, roleplaySeconds: Double = 300) {
+        self.preparationSeconds = preparationSeconds
+        self.roleplaySeconds = roleplaySeconds
+    }
+}

@@ -1,0 +1,165 @@
+/// The rules of a practice room: every command is checked against the stage, the phase and
+/// the sender's role, and either refused with a reason or applied, returning the events both
+/// peers see. Timers are ticks with the current time. Pure: no clock, no I/O.
+public struct RoomStateMachine: Sendable {
+    public private(set) var state: RoomState
+    /// Longest turn, in characters.
+    public let maxTurnCharacters: Int
+
+    public init(state: RoomState, maxTurnCharacters: Int = 4000) {
+        self.state = state
+        self.maxTurnCharacters = maxTurnCharacters
+    }
+
+    /// A command from a peer.
+    public enum Command: Sendable, Equatable {
+        case ready
+        /// The host picks the case of the current round.
+        case chooseCase(id: String)
+        case startRound
+        case turn(text: String, clientTurnID: String)
+        case endRound
+        case leave
+    }
+
+    /// What happened, for both peers (and the store).
+    public enum Event: Sendable, Equatable {
+        case ready(userID: String)
+        case caseChosen(round: Int, caseID: String)
+        case phase(RoomPhase, round: Int)
+        /// A turn with its seq. `repeated` is true when the client id was seen before: the
+        /// original seq is returned and nothing new is recorded.
+        case turn(seq: Int, round: Int, speakerID: String, role: RoomRole, text: String, clientTurnID: String, repeated: Bool)
+        /// The round ended: persist its transcript, then move to the next stage.
+        case roundEnded(round: Int, reason: EndReason)
+        case stage(Int)
+        case left(userID: String, phase: String)
+    }
+
+    public enum EndReason: String, Sendable, Equatable {
+        case endedByPeer = "ended_by_peer"
+        case timeUp = "time_up"
+    }
+
+    /// Applies a peer's command at `now`, or says why not (the state is then unchanged).
+    public mutating func apply(_ command: Command, by userID: String, now: Double) -> Result<[Event], RoomError> {
+        guard state.isParticipant(userID) else { return .failure(.notAParticipant) }
+        var events = tick(now: now)
+        guard state.stage < 3 else {
+            if command == .leave { return .success(events + [.left(userID: userID, phase: state.phase.name)]) }
+            return .failure(.roomComplete)
+        }
+        let round = state.stage
+        switch command {
+        case .ready:
+            guard state.phase == .waiting else { return .failure(.wrongPhase(expected: "waiting", actual: state.phase.name)) }
+            guard state.guestID != nil else { return .failure(.noGuest) }
+            state.ready.insert(userID)
+            events.append(.ready(userID: userID))
+        case .chooseCase(let id):
+            guard userID == state.hostID else { return .failure(.onlyHost("choose the case")) }
+            guard state.phase == .waiting else { return .failure(.wrongPhase(expected: "waiting", actual: state.phase.name)) }
+            guard !id.isEmpty else { return .failure(.invalid("the case id is empty")) }
+            if round == 2, state.caseIDs[0] == id { return .failure(.invalid("round 2 needs a different case from round 1")) }
+            state.caseIDs[round - 1] = id
+            events.append(.caseChosen(round: round, caseID: id))
+        case .startRound:
+            guard state.phase == .waiting else { return .failure(.wrongPhase(expected: "waiting", actual: state.phase.name)) }
+            guard let guest = state.guestID else { return .failure(.noGuest) }
+            guard state.caseIDs[round - 1] != nil else { return .failure(.invalid("choose a case before starting the round")) }
+            guard state.ready.contains(state.hostID), state.ready.contains(guest) else {
+                return .failure(.invalid("both peers must be ready"))
+            }
+            let phase = RoomPhase.preparation(deadline: now + state.timing.preparationSeconds)
+            state.phase = phase
+            events.append(.phase(phase, round: round))
+        case .turn(let text, let clientTurnID):
+            guard case .roleplay = state.phase else { return .failure(.wrongPhase(expected: "roleplay", actual: state.phase.name)) }
+            guard !clientTurnID.isEmpty, clientTurnID.count <= 128 else { return .failure(.invalid("client_turn_id must be 1 to 128 characters")) }
+            let trimmed = text.trimmingWhitespace()
+            guard !trimmed.isEmpty else { return .failure(.invalid("a turn needs text")) }
+            guard text.count <= maxTurnCharacters else { return .failure(.invalid("a turn is at most \(maxTurnCharacters) characters")) }
+            guard let role = state.role(of: userID) else { return .failure(.notAParticipant) }
+            if let seq = state.acceptedTurns[clientTurnID] {
+                events.append(.turn(seq: seq, round: round, speakerID: userID, role: role, text: text, clientTurnID: clientTurnID, repeated: true))
+                return .success(events)
+            }
+            let seq = state.nextSeq
+            state.nextSeq += 1
+            state.acceptedTurns[clientTurnID] = seq
+            events.append(.turn(seq: seq, round: round, speakerID: userID, role: role, text: text, clientTurnID: clientTurnID, repeated: false))
+        case .endRound:
+            switch state.phase {
+            case .preparation, .roleplay:
+                events += endRound(reason: .endedByPeer)
+            default:
+                return .failure(.wrongPhase(expected: "preparation or roleplay", actual: state.phase.name))
+            }
+        case .leave:
+            state.present.remove(userID)
+            state.ready.remove(userID)
+            events.append(.left(userID: userID, phase: state.phase.name))
+        }
+        return .success(events)
+    }
+
+    /// Advances timers: preparation becomes role-play at its deadline, and the round ends
+    /// when role-play time is up.
+    public mutating func tick(now: Double) -> [Event] {
+        var events: [Event] = []
+        if case .preparation(let deadline) = state.phase, now >= deadline, let round = state.round {
+            let phase = RoomPhase.roleplay(deadline: deadline + state.timing.roleplaySeconds)
+            state.phase = phase
+            events.append(.phase(phase, round: round))
+        }
+        if case .roleplay(let deadline) = state.phase, now >= deadline {
+            events += endRound(reason: .timeUp)
+        }
+        return events
+    }
+
+    /// The round is over: record it, swap roles for round 2, or complete the room.
+    private mutating func endRound(reason: EndReason) -> [Event] {
+        guard let round = state.round else { return [] }
+        var events: [Event] = [.phase(.ended, round: round), .roundEnded(round: round, reason: reason)]
+        state.stage += 1
+        state.ready = []
+        state.acceptedTurns = [:]
+        state.phase = state.stage == 3 ? .ended : .waiting
+        events.append(.stage(state.stage))
+        if state.stage == 2 { events.append(.phase(.waiting, round: 2)) }
+        return events
+    }
+
+    /// A peer connected.
+    public mutating func arrived(_ userID: String) -> Bool {
+        guard state.isParticipant(userID) else { return false }
+        state.present.insert(userID)
+        return true
+    }
+}
+
+/// Why a command was refused; the message is the reply's reason.
+public struct RoomError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let reason: String
+
+    public static let notAParticipant = RoomError(reason: "only the room's host and guest may do this")
+    public static let roomComplete = RoomError(reason: "the room is complete (stage 3) and read-only")
+    public static let noGuest = RoomError(reason: "the room has no guest yet")
+    public static func onlyHost(_ action: String) -> RoomError { RoomError(reason: "only the host may \(action)") }
+    public static func wrongPhase(expected: String, actual: String) -> RoomError {
+        RoomError(reason: "not allowed in phase \(actual) (needs \(expected))")
+    }
+    public static func invalid(_ reason: String) -> RoomError { RoomError(reason: reason) }
+
+    public var description: String { reason }
+}
+
+extension String {
+    fileprivate func trimmingWhitespace() -> Substring {
+        var slice = Substring(self)
+        while let first = slice.first, first.isWhitespace { slice = slice.dropFirst() }
+        while let last = slice.last, last.isWhitespace { slice = slice.dropLast() }
+        return slice
+    }
+}
