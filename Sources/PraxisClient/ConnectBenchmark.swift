@@ -34,6 +34,8 @@ public enum ConnectBenchmark {
         public var latency: LatencySummary
         public var clientCPUSeconds: Double
         public var serverCPUSeconds: Double?
+        /// Busy CPU seconds of the whole machine (all cores) over the run.
+        public var machineCPUSeconds: Double?
 
         public var errors: Int { connectFailures + uncleanCloses }
     }
@@ -46,6 +48,7 @@ public enum ConnectBenchmark {
         let target = configuration.target
         let serverCPUBefore = configuration.serverPID.flatMap(ProcessProbe.cpuSeconds(pid:))
         let clientCPUBefore = ProcessProbe.ownCPUSeconds()
+        let machineBefore = ProcessProbe.machineBusySeconds()
         let start = MonotonicClock.now()
 
         let outcomes = await withProgress(progress, line: {
@@ -81,6 +84,7 @@ public enum ConnectBenchmark {
         let seconds = MonotonicClock.seconds(since: start)
         let clientCPU = ProcessProbe.ownCPUSeconds() - clientCPUBefore
         let serverCPU = serverCPUBefore.flatMap { before in configuration.serverPID.flatMap(ProcessProbe.cpuSeconds(pid:)).map { $0 - before } }
+        let machineCPU = machineBefore.flatMap { before in ProcessProbe.machineBusySeconds().map { $0 - before } }
 
         var histogram = LatencyHistogram()
         for outcome in outcomes { if let latency = outcome.latency { histogram.record(nanoseconds: latency) } }
@@ -89,7 +93,7 @@ public enum ConnectBenchmark {
         return Report(
             opened: opened, closedCleanly: clean, connectFailures: counters.failed.load(ordering: .relaxed), uncleanCloses: opened - clean,
             firstError: counters.firstError, seconds: seconds, handshakesPerSecond: Double(opened) / max(seconds, 0.001),
-            latency: histogram.summary, clientCPUSeconds: clientCPU, serverCPUSeconds: serverCPU
+            latency: histogram.summary, clientCPUSeconds: clientCPU, serverCPUSeconds: serverCPU, machineCPUSeconds: machineCPU
         )
     }
 

@@ -55,6 +55,8 @@ public enum FanoutBenchmark {
         public var firstError: String?
         public var clientCPUSeconds: Double
         public var serverCPUSeconds: Double?
+        /// Busy CPU seconds of the whole machine (all cores) over the same phase.
+        public var machineCPUSeconds: Double?
         /// One entry per subscriber event loop.
         public var loops: [LoopFigures]
 
@@ -115,8 +117,10 @@ public enum FanoutBenchmark {
         // 3. Publish, then wait for the deliveries to drain.
         let serverCPUBefore = configuration.serverPID.flatMap(ProcessProbe.cpuSeconds(pid:))
         let clientCPUBefore = ProcessProbe.ownCPUSeconds()
+        let machineBefore = ProcessProbe.machineBusySeconds()
         let start = MonotonicClock.now()
         let receivers = subscribers.count
+        var publishSeconds = 0.0
         try await withProgress(progress, line: {
             let published = publisher.published
             let delivered = totalDeliveries()
@@ -126,17 +130,17 @@ public enum FanoutBenchmark {
                 + "in-flight=\(published * receivers - delivered) errors=\(errors)"
         }) {
             try await publisher.run(start: start).get()
-            let publishSeconds = MonotonicClock.seconds(since: start)
+            publishSeconds = MonotonicClock.seconds(since: start)
             let expected = publisher.published * receivers
             let drainDeadline = publishSeconds + configuration.drainTimeout
             while totalDeliveries() < expected, MonotonicClock.seconds(since: start) < drainDeadline {
                 try await Task.sleep(for: .milliseconds(5))
             }
-            publisher.publishSeconds = publishSeconds
         }
         let deliverySeconds = MonotonicClock.seconds(since: start)
         let clientCPU = ProcessProbe.ownCPUSeconds() - clientCPUBefore
         let serverCPU = serverCPUBefore.flatMap { before in configuration.serverPID.flatMap(ProcessProbe.cpuSeconds(pid:)).map { $0 - before } }
+        let machineCPU = machineBefore.flatMap { before in ProcessProbe.machineBusySeconds().map { $0 - before } }
 
         // 4. Merge the per-loop histograms, then close everything.
         var merged = LatencyHistogram()
@@ -153,13 +157,13 @@ public enum FanoutBenchmark {
 
         return Report(
             subscribersConnected: receivers, connectSeconds: connectSeconds, published: publisher.published,
-            publishSeconds: publisher.publishSeconds, publishRate: Double(publisher.published) / max(publisher.publishSeconds, 0.001),
+            publishSeconds: publishSeconds, publishRate: Double(publisher.published) / max(publishSeconds, 0.001),
             deliveries: deliveries, expectedDeliveries: expected, missing: max(expected - deliveries, 0),
             deliverySeconds: deliverySeconds, deliveriesPerSecond: Double(deliveries) / max(deliverySeconds, 0.001),
             latency: merged.summary, connectFailures: counters.failed.load(ordering: .relaxed),
             unexpectedCloses: counters.unexpectedCloses.load(ordering: .relaxed),
             malformedMessages: recorders.reduce(0) { $0 + $1.malformed }, firstError: counters.firstError,
-            clientCPUSeconds: clientCPU, serverCPUSeconds: serverCPU, loops: loops
+            clientCPUSeconds: clientCPU, serverCPUSeconds: serverCPU, machineCPUSeconds: machineCPU, loops: loops
         )
     }
 }
@@ -174,8 +178,6 @@ final class Publisher: @unchecked Sendable {
     private let sentCount = Atomic<Int>(0)
     /// Only on the connection's event loop.
     private var sent = 0
-    /// Written once, after `run` completes, before it is read.
-    var publishSeconds = 0.0
 
     init(connection: WebSocketClientConnection, total: Int, rate: Int, size: Int) {
         self.connection = connection

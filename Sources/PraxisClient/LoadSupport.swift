@@ -245,6 +245,21 @@ public enum ProcessProbe {
         #endif
     }
 
+    /// CPU seconds the whole machine spent busy so far, all cores added (user, nice,
+    /// system, irq and softirq of /proc/stat's "cpu" line), nil when unreadable. The
+    /// difference over a run, less the client's and the server's, is what else ran.
+    public static func machineBusySeconds() -> Double? {
+        #if os(Linux)
+        guard let stat = readFile("/proc/stat"), let line = stat.split(separator: "\n").first, line.hasPrefix("cpu ") else { return nil }
+        let ticks = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+        guard ticks.count >= 7 else { return nil }
+        let perSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+        return perSecond > 0 ? (ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6]) / perSecond : nil
+        #else
+        return nil
+        #endif
+    }
+
     /// Resident set size of process `pid` in KiB (VmRSS in /proc/PID/status), nil when unreadable.
     public static func rssKiB(pid: Int32) -> Int? {
         guard let status = readFile("/proc/\(pid)/status") else { return nil }

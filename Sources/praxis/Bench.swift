@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import NIOCore
 import PraxisClient
 
 /// `praxis bench`: load tools for the WebSocket transport of a running `praxis serve --echo`.
@@ -67,7 +66,7 @@ struct BenchOptions: ParsableArguments {
         return BenchTarget(host: parsed.host, port: parsed.port, path: parsed.path ?? defaultPath)
     }
 
-    var threadCount: Int { threads ?? System.coreCount }
+    var threadCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
 
     /// Raises the open-file limit and checks that `connections` sockets fit under it.
     func prepare(connections: Int) throws {
@@ -123,7 +122,9 @@ extension Bench {
                 latency_max_ms, latency_mean_ms, connect_failures, unexpected_closes, malformed_messages, \
                 errors (their sum), first_error, client_cpu_seconds, client_cpu_seconds_per_million_deliveries, \
                 server_pid, server_cpu_seconds, server_cpu_seconds_per_million_deliveries (the last three \
-                null without --server-pid), and with --connections-per-loop, loops: [{connections, \
+                null without --server-pid), machine_cpu_seconds (busy CPU seconds of the whole machine, \
+                all cores, from /proc/stat; beyond the client's and the server's, it is the kernel's \
+                network work and whatever else ran), and with --connections-per-loop, loops: [{connections, \
                 deliveries, latency_p99_ms}]. CPU seconds cover publishing plus drain.
                 """
         )
@@ -194,6 +195,7 @@ extension Bench {
                 "server_pid": .optional(options.serverPid.map { .int(Int($0)) }),
                 "server_cpu_seconds": .optional(report.serverCPUSeconds.map(JSONField.double)),
                 "server_cpu_seconds_per_million_deliveries": .optional(perMillion(report.serverCPUSeconds).map(JSONField.double)),
+                "machine_cpu_seconds": .optional(report.machineCPUSeconds.map(JSONField.double)),
             ]
             fields.merge(JSONField.latency(report.latency)) { $1 }
             if connectionsPerLoop {
@@ -214,6 +216,9 @@ extension Bench {
             ]
             if let server = report.serverCPUSeconds {
                 summary.append("  server CPU      \(fixed(server)) s, \(perMillion(server).map { fixed($0) } ?? "-") s per million deliveries")
+            }
+            if let machine = report.machineCPUSeconds {
+                summary.append("  machine CPU     \(fixed(machine)) s busy (all cores, kernel network work included)")
             }
             if connectionsPerLoop {
                 for (index, loop) in report.loops.enumerated() {
@@ -236,7 +241,7 @@ extension Bench {
                 JSON fields: benchmark, url, connections, concurrency, threads, opened, closed_cleanly, \
                 connect_failures, unclean_closes, errors, first_error, seconds, handshakes_per_second, \
                 latency_p50_ms, latency_p90_ms, latency_p99_ms, latency_max_ms, latency_mean_ms, \
-                client_cpu_seconds, server_pid, server_cpu_seconds (null without --server-pid).
+                client_cpu_seconds, server_pid, server_cpu_seconds (null without --server-pid), machine_cpu_seconds.
                 """
         )
 
@@ -275,6 +280,7 @@ extension Bench {
                 "handshakes_per_second": .double(report.handshakesPerSecond), "client_cpu_seconds": .double(report.clientCPUSeconds),
                 "server_pid": .optional(options.serverPid.map { .int(Int($0)) }),
                 "server_cpu_seconds": .optional(report.serverCPUSeconds.map(JSONField.double)),
+                "machine_cpu_seconds": .optional(report.machineCPUSeconds.map(JSONField.double)),
             ]
             fields.merge(JSONField.latency(report.latency)) { $1 }
             var summary = [
@@ -287,6 +293,7 @@ extension Bench {
                 "  client CPU      \(fixed(report.clientCPUSeconds)) s",
             ]
             if let server = report.serverCPUSeconds { summary.append("  server CPU      \(fixed(server)) s") }
+            if let machine = report.machineCPUSeconds { summary.append("  machine CPU     \(fixed(machine)) s busy (all cores)") }
             try options.finish(summary: summary, json: fields)
         }
     }

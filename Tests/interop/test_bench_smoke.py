@@ -1,0 +1,109 @@
+"""`praxis bench`: the load tool against a real `praxis serve --echo`, at a size that runs in seconds.
+
+Checks that each benchmark finishes by itself, prints one JSON object with its documented fields,
+counts no errors and, for the fan-out, delivers every message to every subscriber. No timing
+assertions: the figures depend on the machine.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import BIN, start_server
+
+pytestmark = pytest.mark.timeout(120)
+
+LATENCY_FIELDS = {"latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "latency_max_ms", "latency_mean_ms"}
+
+FANOUT_FIELDS = LATENCY_FIELDS | {
+    "benchmark", "url", "subscribers", "subscribers_connected", "rate", "size", "duration", "threads",
+    "connect_seconds", "published", "publish_seconds", "publish_rate", "expected_deliveries", "deliveries",
+    "missing", "delivery_seconds", "deliveries_per_second", "connect_failures", "unexpected_closes",
+    "malformed_messages", "errors", "first_error", "client_cpu_seconds", "client_cpu_seconds_per_million_deliveries",
+    "server_pid", "server_cpu_seconds", "server_cpu_seconds_per_million_deliveries", "machine_cpu_seconds",
+}
+
+CONNECT_FIELDS = LATENCY_FIELDS | {
+    "benchmark", "url", "connections", "concurrency", "threads", "opened", "closed_cleanly", "connect_failures",
+    "unclean_closes", "errors", "first_error", "seconds", "handshakes_per_second", "client_cpu_seconds",
+    "server_pid", "server_cpu_seconds", "machine_cpu_seconds",
+}
+
+IDLE_FIELDS = {
+    "benchmark", "url", "connections", "concurrency", "threads", "opened", "connect_failures", "unexpected_closes",
+    "errors", "first_error", "connect_seconds", "hold_seconds", "server_pid", "server_rss_before_kib",
+    "server_rss_after_kib", "server_rss_per_connection_kib", "client_rss_per_connection_kib",
+}
+
+
+@pytest.fixture
+def echo_server(tmp_path: Path):
+    srv = start_server(tmp_path / "praxis.sqlite", "--echo", "--ws-max-messages-per-second", "100000")
+    yield srv
+    srv.stop()
+
+
+def bench(*args: str, timeout: float = 60) -> dict:
+    """Runs `praxis bench ARGS… --json` and returns its JSON object (stdout holds nothing else)."""
+    result = subprocess.run([BIN, "bench", *args, "--json"], capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stderr}"
+    return json.loads(result.stdout)
+
+
+def test_fanout_delivers_every_message_to_every_subscriber(echo_server) -> None:
+    pid = str(echo_server.process.pid)
+    report = bench(
+        "fanout", "--url", echo_server.ws_url, "--subscribers", "20", "--rate", "200", "--size", "200",
+        "--duration", "2", "--server-pid", pid,
+    )
+    assert FANOUT_FIELDS <= report.keys(), FANOUT_FIELDS - report.keys()
+    assert report["benchmark"] == "fanout"
+    assert report["url"].endswith("/ws/broadcast")
+    assert report["errors"] == 0 and report["connect_failures"] == 0 and report["unexpected_closes"] == 0
+    assert report["first_error"] is None
+    assert report["subscribers_connected"] == 20
+    assert report["published"] == 400
+    assert report["expected_deliveries"] == report["published"] * report["subscribers"]
+    assert report["deliveries"] == report["published"] * report["subscribers"]
+    assert report["missing"] == 0
+    assert report["server_pid"] == echo_server.process.pid
+    assert report["server_cpu_seconds"] is not None and report["server_cpu_seconds"] >= 0
+    assert report["server_cpu_seconds_per_million_deliveries"] is not None
+    assert 0 < report["latency_p50_ms"] <= report["latency_p90_ms"] <= report["latency_p99_ms"] <= report["latency_max_ms"]
+    assert echo_server.process.poll() is None
+
+
+def test_connect_opens_and_closes_cleanly(echo_server) -> None:
+    report = bench("connect", "--url", echo_server.ws_url, "--connections", "50")
+    assert CONNECT_FIELDS <= report.keys(), CONNECT_FIELDS - report.keys()
+    assert report["benchmark"] == "connect"
+    assert report["errors"] == 0 and report["connect_failures"] == 0 and report["unclean_closes"] == 0
+    assert report["opened"] == 50 and report["closed_cleanly"] == 50
+    assert report["handshakes_per_second"] > 0
+    assert report["server_cpu_seconds"] is None  # no --server-pid
+    assert 0 < report["latency_p50_ms"] <= report["latency_max_ms"]
+
+
+def test_idle_reads_server_memory(echo_server) -> None:
+    pid = str(echo_server.process.pid)
+    report = bench("idle", "--url", echo_server.ws_url, "--connections", "50", "--server-pid", pid, "--hold", "1")
+    assert IDLE_FIELDS <= report.keys(), IDLE_FIELDS - report.keys()
+    assert report["benchmark"] == "idle"
+    assert report["errors"] == 0 and report["connect_failures"] == 0 and report["unexpected_closes"] == 0
+    assert report["opened"] == 50
+    assert report["server_rss_before_kib"] > 0 and report["server_rss_after_kib"] > 0
+    assert isinstance(report["server_rss_per_connection_kib"], (int, float))
+
+
+def test_refuses_a_remote_host_and_bounds_its_runs() -> None:
+    for args in (
+        ["fanout", "--url", "ws://192.0.2.1:8080", "--subscribers", "1", "--rate", "1", "--duration", "1"],
+        ["fanout", "--url", "ws://127.0.0.1:8080", "--subscribers", "50001", "--rate", "1", "--duration", "1"],
+        ["fanout", "--url", "ws://127.0.0.1:8080", "--subscribers", "1", "--rate", "1", "--duration", "601"],
+        ["idle", "--url", "ws://127.0.0.1:8080", "--connections", "1"],
+    ):
+        result = subprocess.run([BIN, "bench", *args], capture_output=True, text=True, timeout=30)
+        assert result.returncode == 2, (args, result.stderr)
