@@ -1,4 +1,4 @@
-public import NIOCore
+import NIOCore
 public import NIOHTTP1
 public import PraxisAuth
 import PraxisDomain
@@ -29,7 +29,7 @@ public final class RealtimeApplication: WebSocketApplication {
         guard let apiKey = query["apikey"], let claims = try? hub.tokens.verifyNow(apiKey),
             ["anon", "service_role", "authenticated"].contains(claims.role)
         else {
-            return .init(status: .unauthorized, message: "a valid apikey query parameter (anon or service_role key) is required")
+            return .init(status: .unauthorized, message: "a valid apikey query parameter (this server's anon or service_role key, or a user access token) is required")
         }
         if let vsn = query["vsn"], PhoenixMessage.Version(rawValue: vsn) == nil {
             return .init(status: .badRequest, message: "unsupported vsn \(vsn): use 1.0.0 or 2.0.0")

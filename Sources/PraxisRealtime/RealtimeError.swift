@@ -5,5 +5,6 @@ struct RealtimeError: Error, Sendable, Equatable {
     static func badConfig(_ reason: String) -> RealtimeError { RealtimeError(reason: reason) }
     static let invalidToken = RealtimeError(reason: "invalid access token: signature or format is wrong")
     static let expiredToken = RealtimeError(reason: "access token has expired: refresh it and send access_token")
+    static let signedOut = RealtimeError(reason: "the token's user is disabled or its session has ended (signed out): sign in again")
     static let privateNeedsUser = RealtimeError(reason: "unauthorized: private channels need a signed-in user")
 }

@@ -16,7 +16,10 @@ final class RealtimeHub: Sendable {
     struct Member {
         let id: Int
         let connection: WebSocketConnection
+        /// The topic as the client names it (on the wire).
         let topic: String
+        /// The channel it belongs to: private and public joins of one topic are separate.
+        let channel: String
         let version: PhoenixMessage.Version
         var caller: Caller
         let bindings: [ChangeBinding]
@@ -69,31 +72,37 @@ final class RealtimeHub: Sendable {
     // MARK: Membership
 
     func add(
-        connection: WebSocketConnection, topic: String, version: PhoenixMessage.Version, caller: Caller,
+        connection: WebSocketConnection, topic: String, isPrivate: Bool, version: PhoenixMessage.Version, caller: Caller,
         bindings: [ChangeBinding], broadcastSelf: Bool, presenceKey: String, buffering: Bool
     ) -> Int {
-        state.withLock { state in
+        let channel = Self.channel(topic: topic, isPrivate: isPrivate)
+        return state.withLock { state in
             let id = state.nextID
             state.nextID += 1
             state.members[id] = Member(
-                id: id, connection: connection, topic: topic, version: version, caller: caller, bindings: bindings,
+                id: id, connection: connection, topic: topic, channel: channel, version: version, caller: caller, bindings: bindings,
                 broadcastSelf: broadcastSelf, presenceKey: presenceKey, buffer: buffering ? [] : nil
             )
-            state.topics[topic, default: []].insert(id)
+            state.topics[channel, default: []].insert(id)
             return id
         }
+    }
+
+    /// The hub's key for a topic: a private channel never shares members with a public one.
+    static func channel(topic: String, isPrivate: Bool) -> String {
+        isPrivate ? "private\u{0}" + topic : topic
     }
 
     /// Removes a member; its presence leaves (the others get a diff).
     func remove(_ id: Int) {
         let leave: (topic: String, key: String, metas: [[String: JSONValue]])? = state.withLock { state in
             guard let member = state.members.removeValue(forKey: id) else { return nil }
-            state.topics[member.topic]?.remove(id)
-            if state.topics[member.topic]?.isEmpty == true { state.topics[member.topic] = nil }
+            state.topics[member.channel]?.remove(id)
+            if state.topics[member.channel]?.isEmpty == true { state.topics[member.channel] = nil }
             return Self.untrack(&state, member: member)
         }
         if let leave {
-            sendPresenceDiff(topic: leave.topic, joins: [:], leaves: [leave.key: leave.metas])
+            sendPresenceDiff(channel: leave.topic, joins: [:], leaves: [leave.key: leave.metas])
         }
     }
 
@@ -115,20 +124,24 @@ final class RealtimeHub: Sendable {
     // MARK: Broadcast
 
     /// Relays a broadcast to the topic's members (the sender too when it asked for `self`).
-    func broadcast(topic: String, from sender: Int, payload: JSONValue) {
+    func broadcast(from sender: Int, payload: JSONValue) {
         let recipients = state.withLock { state -> [Member] in
-            (state.topics[topic] ?? []).compactMap { id in
+            guard let channel = state.members[sender]?.channel else { return [] }
+            return (state.topics[channel] ?? []).compactMap { id in
                 guard let member = state.members[id], id != sender || member.broadcastSelf else { return nil }
                 return member
             }
         }
-        send(event: "broadcast", topic: topic, payloadJSON: Array(payload.jsonString.utf8), to: recipients)
+        send(event: "broadcast", payloadJSON: Array(payload.jsonString.utf8), to: recipients)
     }
 
     // MARK: Presence
 
-    func presenceState(topic: String) -> JSONValue {
-        state.withLock { state in Self.presenceJSON(state.presence[topic] ?? [:]) }
+    func presenceState(of member: Int) -> JSONValue {
+        state.withLock { state in
+            guard let channel = state.members[member]?.channel else { return .object([:]) }
+            return Self.presenceJSON(state.presence[channel] ?? [:])
+        }
     }
 
     /// Tracks (or re-tracks) `meta` for a member; everyone on the topic gets the diff.
@@ -140,12 +153,12 @@ final class RealtimeHub: Sendable {
             var entry = meta
             entry["phx_ref"] = .string("\(epoch.prefix(8))-\(state.refCounter)")
             if let old = previous?.metas.first?["phx_ref"] { entry["phx_ref_prev"] = old }
-            state.presence[member.topic, default: [:]][member.presenceKey, default: []].append(PresenceEntry(memberID: id, meta: entry))
-            return (member.topic, member.presenceKey, entry, previous?.metas)
+            state.presence[member.channel, default: [:]][member.presenceKey, default: []].append(PresenceEntry(memberID: id, meta: entry))
+            return (member.channel, member.presenceKey, entry, previous?.metas)
         }
         guard let diff else { return }
         sendPresenceDiff(
-            topic: diff.topic, joins: [diff.key: [diff.join]], leaves: diff.leave.map { [diff.key: $0] } ?? [:]
+            channel: diff.topic, joins: [diff.key: [diff.join]], leaves: diff.leave.map { [diff.key: $0] } ?? [:]
         )
     }
 
@@ -154,40 +167,44 @@ final class RealtimeHub: Sendable {
             guard let member = state.members[id] else { return nil }
             return Self.untrack(&state, member: member)
         }
-        if let leave { sendPresenceDiff(topic: leave.topic, joins: [:], leaves: [leave.key: leave.metas]) }
+        if let leave { sendPresenceDiff(channel: leave.topic, joins: [:], leaves: [leave.key: leave.metas]) }
     }
 
     private static func untrack(_ state: inout State, member: Member) -> (topic: String, key: String, metas: [[String: JSONValue]])? {
-        guard var entries = state.presence[member.topic]?[member.presenceKey] else { return nil }
+        guard var entries = state.presence[member.channel]?[member.presenceKey] else { return nil }
         let mine = entries.filter { $0.memberID == member.id }
         guard !mine.isEmpty else { return nil }
         entries.removeAll { $0.memberID == member.id }
-        state.presence[member.topic]?[member.presenceKey] = entries.isEmpty ? nil : entries
-        if state.presence[member.topic]?.isEmpty == true { state.presence[member.topic] = nil }
-        return (member.topic, member.presenceKey, mine.map(\.meta))
+        state.presence[member.channel]?[member.presenceKey] = entries.isEmpty ? nil : entries
+        if state.presence[member.channel]?.isEmpty == true { state.presence[member.channel] = nil }
+        return (member.channel, member.presenceKey, mine.map(\.meta))
     }
 
     private static func presenceJSON(_ byKey: [String: [PresenceEntry]]) -> JSONValue {
         .object(byKey.mapValues { entries in .object(["metas": .array(entries.map { .object($0.meta) })]) })
     }
 
-    private func sendPresenceDiff(topic: String, joins: [String: [[String: JSONValue]]], leaves: [String: [[String: JSONValue]]]) {
+    private func sendPresenceDiff(channel: String, joins: [String: [[String: JSONValue]]], leaves: [String: [[String: JSONValue]]]) {
         func side(_ map: [String: [[String: JSONValue]]]) -> JSONValue {
             .object(map.mapValues { .object(["metas": .array($0.map { JSONValue.object($0) })]) })
         }
         let payload = JSONValue.object(["joins": side(joins), "leaves": side(leaves)])
-        let recipients = state.withLock { state in (state.topics[topic] ?? []).compactMap { state.members[$0] } }
-        send(event: "presence_diff", topic: topic, payloadJSON: Array(payload.jsonString.utf8), to: recipients)
+        let recipients = state.withLock { state in (state.topics[channel] ?? []).compactMap { state.members[$0] } }
+        send(event: "presence_diff", payloadJSON: Array(payload.jsonString.utf8), to: recipients)
     }
 
     // MARK: Sending
 
-    /// One encoding per protocol version; one hop per event loop.
-    private func send(event: String, topic: String, payloadJSON: [UInt8], to recipients: [Member]) {
-        var byVersion: [PhoenixMessage.Version: [WebSocketConnection]] = [:]
-        for member in recipients { byVersion[member.version, default: []].append(member.connection) }
-        for (version, connections) in byVersion {
-            let bytes = PhoenixMessage.encode(version, joinRef: nil, ref: nil, topic: topic, event: event, payloadJSON: payloadJSON)
+    /// One encoding per topic and protocol version; one hop per event loop.
+    private func send(event: String, payloadJSON: [UInt8], to recipients: [Member]) {
+        struct Key: Hashable {
+            var topic: String
+            var version: PhoenixMessage.Version
+        }
+        var groups: [Key: [WebSocketConnection]] = [:]
+        for member in recipients { groups[Key(topic: member.topic, version: member.version), default: []].append(member.connection) }
+        for (key, connections) in groups {
+            let bytes = PhoenixMessage.encode(key.version, joinRef: nil, ref: nil, topic: key.topic, event: event, payloadJSON: payloadJSON)
             FanOut.broadcast(text: ByteBuffer(bytes: bytes), to: connections)
         }
     }

@@ -13,7 +13,7 @@ final class RealtimeSession: WebSocketMessageHandler {
         var memberID: Int
         var joinRef: String?
         var broadcastAck: Bool
-        var tokenGeneration: Int
+        var isPrivate: Bool
     }
 
     private let connection: WebSocketConnection
@@ -100,9 +100,11 @@ final class RealtimeSession: WebSocketMessageHandler {
         let token = payload["access_token"]?.string ?? apiKey
         let caller: Caller
         let expiry: Int?
+        let sessionID: String?
+        let isPrivate = config["private"]?.bool == true
         do {
-            (caller, expiry) = try authorise(token)
-            if config["private"]?.bool == true, caller.userID == nil, !caller.isService { throw RealtimeError.privateNeedsUser }
+            (caller, expiry, sessionID) = try authorise(token)
+            if isPrivate, caller.userID == nil, !caller.isService { throw RealtimeError.privateNeedsUser }
             guard channels[message.topic] != nil || channels.count < hub.configuration.maxChannelsPerConnection else {
                 throw RealtimeError(reason: "too many channels on this connection (most \(hub.configuration.maxChannelsPerConnection))")
             }
@@ -119,6 +121,19 @@ final class RealtimeSession: WebSocketMessageHandler {
         } catch {
             return reply(message, status: "error", response: .object(["reason": .string(error.reason)]))
         }
+        checkUser(caller, sessionID: sessionID) { [self] allowed in
+            guard !self.closed else { return }
+            guard allowed else {
+                return self.reply(message, status: "error", response: .object(["reason": .string(RealtimeError.signedOut.reason)]))
+            }
+            self.completeJoin(message, config: config, caller: caller, expiry: expiry, isPrivate: isPrivate, bindings: bindings)
+        }
+    }
+
+    /// A checked join: membership, reply, then (for snapshot or resume) the recovery.
+    private func completeJoin(
+        _ message: PhoenixMessage, config: [String: JSONValue], caller: Caller, expiry: Int?, isPrivate: Bool, bindings: [ChangeBinding]
+    ) {
         if let previous = channels.removeValue(forKey: message.topic) {
             hub.remove(previous.memberID)  // Rejoining a topic replaces the old membership.
         }
@@ -130,10 +145,12 @@ final class RealtimeSession: WebSocketMessageHandler {
         let wantsSnapshot = praxis["snapshot"]?.bool == true
         let buffering = resume != nil || wantsSnapshot
         let memberID = hub.add(
-            connection: connection, topic: message.topic, version: version, caller: caller, bindings: bindings,
+            connection: connection, topic: message.topic, isPrivate: isPrivate, version: version, caller: caller, bindings: bindings,
             broadcastSelf: broadcastConfig["self"]?.bool == true, presenceKey: presenceKey, buffering: buffering
         )
-        channels[message.topic] = Channel(memberID: memberID, joinRef: message.joinRef ?? message.ref, broadcastAck: broadcastConfig["ack"]?.bool == true, tokenGeneration: 0)
+        channels[message.topic] = Channel(
+            memberID: memberID, joinRef: message.joinRef ?? message.ref, broadcastAck: broadcastConfig["ack"]?.bool == true, isPrivate: isPrivate
+        )
         scheduleTokenExpiry(topic: message.topic, expiry: expiry)
         let response: [String: JSONValue] = ["postgres_changes": .array(bindings.map(\.replyJSON))]
         guard buffering else {
@@ -168,7 +185,10 @@ final class RealtimeSession: WebSocketMessageHandler {
         var praxisReply: [String: JSONValue] = [
             "epoch": .string(hub.epoch), "offset": .number(Double(plan.offset)), "recovered": .bool(plan.recovered),
         ]
-        if let rows = plan.snapshot { praxisReply["snapshot"] = .array(rows) }
+        if let rows = plan.snapshot {
+            praxisReply["snapshot"] = .array(rows)
+            praxisReply["snapshot_truncated"] = .bool(plan.truncated)
+        }
         response["praxis"] = .object(praxisReply)
         reply(message, status: "ok", response: .object(response))
         afterJoin(message, bindings: bindings)
@@ -191,7 +211,9 @@ final class RealtimeSession: WebSocketMessageHandler {
                 "message": .string("Subscribed to PostgreSQL"),
             ]))
         }
-        push(topic: message.topic, event: "presence_state", payload: hub.presenceState(topic: message.topic))
+        if let channel = channels[message.topic] {
+            push(topic: message.topic, event: "presence_state", payload: hub.presenceState(of: channel.memberID))
+        }
     }
 
     private func leave(_ message: PhoenixMessage) {
@@ -210,7 +232,7 @@ final class RealtimeSession: WebSocketMessageHandler {
         guard let channel = channels[message.topic] else {
             return reply(message, status: "error", response: .object(["reason": .string("unmatched topic")]))
         }
-        hub.broadcast(topic: message.topic, from: channel.memberID, payload: message.payload)
+        hub.broadcast(from: channel.memberID, payload: message.payload)
         if channel.broadcastAck, message.ref != nil {
             reply(message, status: "ok", response: .object([:]))
         }
@@ -235,7 +257,8 @@ final class RealtimeSession: WebSocketMessageHandler {
 
     // MARK: Tokens
 
-    private func authorise(_ token: String) throws(RealtimeError) -> (Caller, Int?) {
+    /// The caller a token stands for, its expiry, and its login session.
+    private func authorise(_ token: String) throws(RealtimeError) -> (Caller, Int?, String?) {
         let claims: TokenClaims
         do {
             claims = try hub.tokens.verifyNow(token)
@@ -243,31 +266,49 @@ final class RealtimeSession: WebSocketMessageHandler {
             throw error == .expired ? .expiredToken : .invalidToken
         }
         switch claims.role {
-        case "anon": return (.anonymous, nil)
-        case "service_role": return (.service, nil)
+        case "anon": return (.anonymous, nil, nil)
+        case "service_role": return (.service, nil, nil)
         case "authenticated":
             guard let subject = claims.sub else { throw .invalidToken }
-            return (.user(id: subject, isAdmin: false), claims.exp)
+            return (.user(id: subject, isAdmin: false), claims.exp, claims.session_id)
         default: throw .invalidToken
         }
     }
 
     private func accessToken(_ message: PhoenixMessage) {
-        guard var channel = channels[message.topic] else {
+        guard let channel = channels[message.topic] else {
             return reply(message, status: "error", response: .object(["reason": .string("unmatched topic")]))
         }
         guard let token = message.payload.object?["access_token"]?.string else {
             return reply(message, status: "error", response: .object(["reason": .string("access_token is required")]))
         }
-        do {
-            let (caller, expiry) = try authorise(token)
-            hub.updateCaller(channel.memberID, caller: caller)
-            channel.tokenGeneration += 1
-            channels[message.topic] = channel
-            scheduleTokenExpiry(topic: message.topic, expiry: expiry)
-            if message.ref != nil { reply(message, status: "ok", response: .object([:])) }
+        let (caller, expiry, sessionID): (Caller, Int?, String?)
+        do throws(RealtimeError) {
+            (caller, expiry, sessionID) = try authorise(token)
+            if channel.isPrivate, caller.userID == nil, !caller.isService { throw RealtimeError.privateNeedsUser }
         } catch {
-            closeChannel(message.topic, reason: error.reason)
+            return closeChannel(message.topic, reason: error.reason)
+        }
+        checkUser(caller, sessionID: sessionID) { [self] allowed in
+            guard let current = self.channels[message.topic], current.memberID == channel.memberID else { return }
+            guard allowed else { return self.closeChannel(message.topic, reason: RealtimeError.signedOut.reason) }
+            self.hub.updateCaller(channel.memberID, caller: caller)
+            self.scheduleTokenExpiry(topic: message.topic, expiry: expiry)
+            if message.ref != nil { self.reply(message, status: "ok", response: .object([:])) }
+        }
+    }
+
+    /// For a user token, checks (off the loop) that the user is active and the login session
+    /// still open, as the HTTP API does; then continues on the loop.
+    private func checkUser(_ caller: Caller, sessionID: String?, then continuation: @escaping (Bool) -> Void) {
+        guard let userID = caller.userID else { return continuation(true) }
+        let store = hub.store
+        let loop = connection.eventLoop
+        let next = NIOLoopBound(continuation, eventLoop: loop)
+        Task {
+            let found = try? await store.user(id: userID, sessionID: sessionID)
+            let allowed = found.map { $0.0.isActive && $0.sessionOpen } ?? false
+            loop.execute { next.value(allowed) }
         }
     }
 

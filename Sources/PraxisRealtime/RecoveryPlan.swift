@@ -9,6 +9,8 @@ struct RecoveryPlan: Sendable {
     var recovered: Bool
     var replay: [ChangeRecord]
     var snapshot: [JSONValue]?
+    /// The snapshot hit its per-table row limit.
+    var truncated = false
 
     static func make(
         hub: RealtimeHub, caller: Caller, bindings: [ChangeBinding], resumeEpoch: String?, resumeOffset: Int64?, wantsSnapshot: Bool
@@ -16,26 +18,29 @@ struct RecoveryPlan: Sendable {
         if let resumeOffset, resumeEpoch == hub.epoch,
             let found = try? await hub.store.changes(after: resumeOffset, limit: hub.configuration.maxReplay + 1),
             found.changes.count <= hub.configuration.maxReplay,
+            resumeOffset <= found.latest,
             resumeOffset >= (found.oldestRetained.map { $0 - 1 } ?? found.latest)
         {
             return RecoveryPlan(offset: resumeOffset, recovered: true, replay: found.changes, snapshot: nil)
         }
         // A fresh snapshot (asked for, or the resume was not possible).
         var rows: [JSONValue] = []
-        var offset: Int64 = 0
-        var seenTables: Set<String> = []
-        for binding in bindings where seenTables.insert(binding.table.name).inserted {
-            guard let result = try? await hub.store.snapshot(table: binding.table, caller: caller) else { continue }
-            offset = max(offset, result.offset)
-            for row in result.rows where bindings.contains(where: { $0.table.name == binding.table.name && ($0.filter?.matches(row) ?? true) }) {
-                let bytes = RowEncoder.encodeObject(row, columns: binding.table.columns)
-                if var object = (try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)))?.object {
-                    object["_table"] = .string(binding.table.name)
-                    rows.append(.object(object))
-                }
+        var seen: Set<String> = []
+        let tables = bindings.map(\.table).filter { seen.insert($0.name).inserted }
+        guard let result = try? await hub.store.snapshot(tables: tables, caller: caller) else {
+            return RecoveryPlan(offset: 0, recovered: false, replay: [], snapshot: [])
+        }
+        let offset = result.offset
+        for (table, row) in result.rows where bindings.contains(where: { $0.table.name == table.name && ($0.filter?.matches(row) ?? true) }) {
+            let bytes = RowEncoder.encodeObject(row, columns: table.columns)
+            if var object = (try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)))?.object {
+                object["_table"] = .string(table.name)
+                rows.append(.object(object))
             }
         }
-        return RecoveryPlan(offset: offset, recovered: resumeOffset == nil && wantsSnapshot ? true : false, replay: [], snapshot: rows)
+        return RecoveryPlan(
+            offset: offset, recovered: resumeOffset == nil && wantsSnapshot, replay: [], snapshot: rows, truncated: result.truncated
+        )
     }
 }
 

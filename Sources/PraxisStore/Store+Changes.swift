@@ -33,7 +33,8 @@ extension Store {
     /// Registers `collector`'s changes to be published once the current transaction commits.
     func publishAfterCommit(_ db: Database, _ collector: ChangeCollector) {
         let records = collector.records
-        guard !records.isEmpty else { return }
+        guard let last = records.last else { return }
+        trimChangeLogIfDue(db, lastOffset: last.offset, count: records.count)
         let listener = changeListener.withLock { $0 }
         guard let listener else { return }
         db.afterNextTransaction { _ in listener(records) }
@@ -46,7 +47,6 @@ extension Store {
             let collector = ChangeCollector()
             let result = try work(db, ChangeRecorder(collector: collector))
             self.publishAfterCommit(db, collector)
-            self.trimChangeLogIfDue(db)
             return result
         }
     }
@@ -84,27 +84,33 @@ extension Store {
         }
     }
 
-    /// Rows of `table` matching the caller's visibility, with the feed offset they are
-    /// consistent with (read in one transaction).
-    public func snapshot(table: TableSchema, caller: Caller) async throws -> (rows: [PraxisDomain.Row], offset: Int64) {
+    /// Rows of `tables` the caller may see (at most `limit` per table), read in one
+    /// transaction together with the feed offset they are consistent with.
+    public func snapshot(tables: [TableSchema], caller: Caller, limit: Int = 10_000) async throws -> (rows: [(table: TableSchema, row: PraxisDomain.Row)], offset: Int64, truncated: Bool) {
         try await pool.read { db in
             let offset = try Int64.fetchOne(db, sql: "SELECT coalesce(max(\"offset\"), 0) FROM realtime_changes") ?? 0
-            var builder = SQLBuilder()
-            let condition = builder.condition(AccessPolicy.readable(table.name, by: caller))
-            let rows = try GRDB.Row.fetchAll(
-                db,
-                sql: "SELECT \(table.columnNames.map(SQLBuilder.quote).joined(separator: ", ")) FROM \(SQLBuilder.quote(table.name)) WHERE \(condition) LIMIT 10000",
-                arguments: builder.statementArguments
-            ).map(\.domainRow)
-            return (rows, offset)
+            var rows: [(table: TableSchema, row: PraxisDomain.Row)] = []
+            var truncated = false
+            for table in tables {
+                var builder = SQLBuilder()
+                let condition = builder.condition(AccessPolicy.readable(table.name, by: caller))
+                let found = try GRDB.Row.fetchAll(
+                    db,
+                    sql: "SELECT \(table.columnNames.map(SQLBuilder.quote).joined(separator: ", ")) FROM \(SQLBuilder.quote(table.name)) WHERE \(condition) LIMIT \(limit + 1)",
+                    arguments: builder.statementArguments
+                ).map(\.domainRow)
+                truncated = truncated || found.count > limit
+                rows += found.prefix(limit).map { (table, $0) }
+            }
+            return (rows, offset, truncated)
         }
     }
 
-    /// Keeps the log to `changeLogRetention` entries (checked every 1,000 offsets).
-    func trimChangeLogIfDue(_ db: Database) {
-        let last = db.lastInsertedRowID
-        guard last > 0, last % 1000 == 0 else { return }
-        try? db.execute(sql: "DELETE FROM realtime_changes WHERE \"offset\" <= ?", arguments: [last - Int64(Store.changeLogRetention)])
+    /// Keeps the log to about `changeLogRetention` entries: trimmed whenever a write's
+    /// offsets cross a multiple of 1,000.
+    func trimChangeLogIfDue(_ db: Database, lastOffset: Int64, count: Int) {
+        guard lastOffset / 1000 != (lastOffset - Int64(count)) / 1000 else { return }
+        try? db.execute(sql: "DELETE FROM realtime_changes WHERE \"offset\" <= ?", arguments: [lastOffset - Int64(Store.changeLogRetention)])
     }
 
     /// How many changes the log keeps for resume. Older offsets get a snapshot instead.

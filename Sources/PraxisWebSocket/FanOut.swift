@@ -2,7 +2,7 @@ public import NIOCore
 
 /// Delivers one prepared message to many connections: the message is framed (and
 /// compressed) once; the same bytes are written to every connection; there is one hop
-/// per event loop, not per connection, and one flush per connection per batch.
+/// per event loop, not per connection, and one flush per connection per loop pass.
 public enum FanOut {
     /// Sends `message` to `connections`. Safe to call from any thread.
     public static func broadcast(_ message: PreparedMessage, to connections: [WebSocketConnection]) {
@@ -28,9 +28,10 @@ public enum FanOut {
         broadcast(PreparedMessage(text: payload, binary: binary, compress: compress), to: connections)
     }
 
+    /// Writes without flushing: each connection flushes once at the end of the event-loop
+    /// pass, so broadcasts already queued on the loop leave in one write.
     private static func deliver(_ message: PreparedMessage, to connections: [WebSocketConnection]) {
         for connection in connections { connection.send(message) }
-        for connection in connections { connection.flush() }
     }
 }
 
