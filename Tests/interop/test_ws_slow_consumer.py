@@ -19,7 +19,10 @@ from wsraw import handshake_request, new_key
 MESSAGES = 10_000
 PAYLOAD = 1024
 FAST_SUBSCRIBERS = 3
-MAX_PENDING = 256 * 1024
+MAX_PENDING = 1024 * 1024
+# The publisher keeps at most this many messages ahead of the slowest fast subscriber, so only
+# the subscriber that never reads can fall behind by more than MAX_PENDING.
+WINDOW = 200
 # Documented bound on what the slow consumer may cost the server: its queue limit plus the
 # kernel's socket buffer, with headroom for allocator noise. Far below 10,000 × 1 KiB × 4.
 RSS_GROWTH_BOUND = 48 * 1024 * 1024
@@ -96,6 +99,10 @@ async def run(server) -> tuple[list[list[int]], int]:
         padding = "x" * (PAYLOAD - 8)
         for number in range(MESSAGES):
             await publisher.send(f"{number:08d}{padding}")
+            if number % 100 == 0:
+                deadline = time.monotonic() + 30
+                while min(counts) < number - WINDOW and time.monotonic() < deadline:
+                    await asyncio.sleep(0.001)
             if number % 500 == 0:
                 peak = max(peak, rss_bytes(server.process.pid))
         results = await asyncio.wait_for(asyncio.gather(*tasks), 120)
