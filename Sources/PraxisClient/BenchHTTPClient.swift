@@ -19,15 +19,12 @@ struct BenchHTTPResponse: Sendable {
 
 /// Why a request of `BenchHTTPConnection` got no answer.
 enum BenchHTTPError: Error, CustomStringConvertible {
-    /// The connection ended before the answer came.
+    /// The connection ended before the answer came (a request's timeout closes it too).
     case connectionClosed
-    /// No answer within the time allowed.
-    case timedOut
 
     var description: String {
         switch self {
-        case .connectionClosed: "the HTTP connection closed before the answer"
-        case .timedOut: "no HTTP answer in time"
+        case .connectionClosed: "the HTTP connection closed before the answer (or no answer in time)"
         }
     }
 }
@@ -96,11 +93,20 @@ final class BenchHTTPConnection: Sendable {
         return promise.futureResult
     }
 
-    /// From any thread: one request, flushed, with its answer.
-    func request(method: HTTPMethod, uri: String, headers: [(String, String)], body: String?) async throws -> BenchHTTPResponse {
+    /// Whether the connection is still open. On the event loop only.
+    var isOpen: Bool { handler.value.isOpen }
+
+    /// From any thread: one request, flushed, with its answer. Without an answer within
+    /// `timeout` the connection is closed and the request fails.
+    func request(
+        method: HTTPMethod, uri: String, headers: [(String, String)], body: String?, timeout: TimeAmount = .seconds(30)
+    ) async throws -> BenchHTTPResponse {
         let channel = self.channel
         return try await channel.eventLoop.flatSubmit {
-            self.write(method: method, uri: uri, headers: headers, body: body.map { channel.allocator.buffer(string: $0) })
+            let answer = self.write(method: method, uri: uri, headers: headers, body: body.map { channel.allocator.buffer(string: $0) })
+            let deadline = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+            answer.whenComplete { _ in deadline.cancel() }
+            return answer
         }.get()
     }
 
@@ -119,14 +125,14 @@ final class BenchHTTPResponseHandler: ChannelInboundHandler {
     private var pending = CircularBuffer<EventLoopPromise<BenchHTTPResponse>>()
     private var head: HTTPResponseHead?
     private var body: ByteBuffer?
-    private var open = true
+    private(set) var isOpen = true
 
     var pendingCount: Int { pending.count }
 
     /// Queues the promise of a request about to be written; false (and the promise
     /// failed) when the connection has ended.
     func enqueue(_ promise: EventLoopPromise<BenchHTTPResponse>) -> Bool {
-        guard open else {
+        guard isOpen else {
             promise.fail(BenchHTTPError.connectionClosed)
             return false
         }
@@ -153,7 +159,7 @@ final class BenchHTTPResponseHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        open = false
+        isOpen = false
         while !pending.isEmpty { pending.removeFirst().fail(BenchHTTPError.connectionClosed) }
         context.fireChannelInactive()
     }

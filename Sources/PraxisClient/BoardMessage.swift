@@ -89,9 +89,18 @@ enum BoardMessage {
     /// The index just after the first occurrence of `pattern` at or after `from`.
     static func find(_ pattern: [UInt8], in bytes: UnsafeRawBufferPointer, from: Int) -> Int? {
         guard let base = bytes.baseAddress, from < bytes.count, !pattern.isEmpty else { return nil }
+        // memchr for the first byte, memcmp for the rest (Glibc does not export memmem).
         return pattern.withUnsafeBytes { needle -> Int? in
-            guard let found = memmem(base + from, bytes.count - from, needle.baseAddress!, needle.count) else { return nil }
-            return (found - UnsafeRawPointer(base)) + needle.count
+            let first = Int32(needle[0])
+            var position = from
+            let last = bytes.count - needle.count
+            while position <= last {
+                guard let hit = memchr(base + position, first, last - position + 1) else { return nil }
+                let index = UnsafeRawPointer(hit) - UnsafeRawPointer(base)
+                if memcmp(base + index, needle.baseAddress!, needle.count) == 0 { return index + needle.count }
+                position = index + 1
+            }
+            return nil
         }
     }
 

@@ -5,16 +5,17 @@ import PraxisClient
 /// `praxis bench`: load tools for the WebSocket transport of a running `praxis serve --echo`.
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure the WebSocket transport: fan-out, handshakes, idle memory.",
+        abstract: "Measure the WebSocket transport (fan-out, handshakes, idle memory) and the realtime board feed.",
         discussion: """
-            Runs against a server started with 'praxis serve --echo'. Loopback hosts only unless \
+            fanout, connect and idle run against a server started with 'praxis serve --echo'; board \
+            against any 'praxis serve' (its service key). Loopback hosts only unless \
             --allow-remote is given; every run is bounded (at most \(BenchLimits.maxDuration) s of \
-            publishing, \(BenchLimits.maxConnections) connections) and stops by itself. A progress line \
+            publishing or writing, \(BenchLimits.maxConnections) connections) and stops by itself. A progress line \
             goes to stderr once a second; the summary goes to stdout, or with --json one JSON object \
             goes to stdout (and the summary to stderr). scripts/bench runs the standard set and \
             writes BENCHMARKS.md.
             """,
-        subcommands: [Fanout.self, Connect.self, Idle.self]
+        subcommands: [Fanout.self, Connect.self, Idle.self, Board.self]
     )
 }
 
@@ -26,11 +27,15 @@ enum BenchLimits {
     static let maxSize = 1 << 20
     static let maxThreads = 256
     static let maxConcurrency = 5_000
+    /// Room changes per second of the board benchmark.
+    static let maxChangeRate = 10_000
+    static let maxWriterConnections = 256
+    static let maxInFlight = 1_000
 }
 
 /// Options every benchmark takes.
 struct BenchOptions: ParsableArguments {
-    @Option(help: "The server, ws://HOST:PORT. A path in it replaces the benchmark's endpoint.")
+    @Option(help: "The server, ws://HOST:PORT (http://HOST:PORT is taken too). A path in it replaces the benchmark's endpoint.")
     var url: String
 
     @Flag(help: "Allow a host that is not a loopback address.")
@@ -46,8 +51,8 @@ struct BenchOptions: ParsableArguments {
     var json = false
 
     func validate() throws {
-        guard let parsed = WebSocketURL(url) else {
-            throw ValidationError("invalid value '\(url)' for '--url': expected ws://HOST:PORT")
+        guard let parsed = parsedURL else {
+            throw ValidationError("invalid value '\(url)' for '--url': expected ws://HOST:PORT or http://HOST:PORT")
         }
         if !parsed.isLoopback, !allowRemote {
             throw ValidationError("'\(parsed.host)' is not a loopback address; pass --allow-remote to load a remote server")
@@ -60,9 +65,14 @@ struct BenchOptions: ParsableArguments {
         }
     }
 
+    /// `--url` parsed; `http://` is read as `ws://` (same host and port).
+    var parsedURL: WebSocketURL? {
+        url.lowercased().hasPrefix("http://") ? WebSocketURL("ws://" + url.dropFirst("http://".count)) : WebSocketURL(url)
+    }
+
     /// The endpoint: the URL's path when it has one, else `defaultPath`.
     func target(defaultPath: String) -> BenchTarget {
-        let parsed = WebSocketURL(url)!  // validated
+        let parsed = parsedURL!  // validated
         return BenchTarget(host: parsed.host, port: parsed.port, path: parsed.path ?? defaultPath)
     }
 
@@ -411,6 +421,177 @@ enum JSONField: Encodable, ExpressibleByStringLiteral {
         case .null: try container.encodeNil()
         case .array(let values): try container.encode(values)
         case .object(let values): try container.encode(values)
+        }
+    }
+}
+
+extension Bench {
+    /// `praxis bench board`.
+    struct Board: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Realtime board feed: N subscribers on realtime:board, room changes through the data API; deliveries, latency, CPU.",
+            discussion: """
+                Against any 'praxis serve' (no --echo needed; allow the connections with \
+                --ws-max-connections-per-ip). Set-up with the service key: signs up one host user \
+                (POST /auth/v1/signup) and creates its profile (POST /rest/v1/profiles). Then opens N \
+                connections to /realtime/v1/websocket?apikey=KEY&vsn=1.0.0 (200 at a time), each joining \
+                topic realtime:board with a postgres_changes binding on public.practice_rooms as \
+                realtime-py sends it (access_token = KEY), waiting for the ok reply and the system \
+                "subscribed" message, and sending a heartbeat every 20 s. KEY is --anon-key (anonymous \
+                subscribers, under the access rules) or, without it, the service key. A writer then \
+                makes --rate changes a second for --duration seconds through the data API with the \
+                service key, over --writer-connections pipelined keep-alive HTTP/1.1 connections with at \
+                most --max-in-flight requests outstanding: alternately the INSERT of a new public room \
+                (its room_url carries the send time) and a PATCH of a room whose INSERT was answered \
+                (datetime_utc or type; its send time is kept by room id). Every subscriber counts the \
+                changes it receives, checks that data.offset increases strictly on its connection, and \
+                records receive time − send time of the request that made the change (one monotonic \
+                clock) in its event loop's HDR histogram. After writing, waits for the last deliveries \
+                as long as the writing lasted (at least 10 s).
+
+                JSON fields: benchmark, url, subscribers, subscribers_connected, subscriber_role (anon or \
+                service_role), rate, duration, threads, writer_connections, max_in_flight, connect_seconds, \
+                requests, changes (confirmed by the data API), inserts, updates, change_seconds (first \
+                request to last answer), change_rate (changes per second achieved), write_latency_p50_ms, \
+                write_latency_p99_ms, write_latency_max_ms (data-API round trips), expected_deliveries \
+                (changes × subscribers connected), deliveries, missing, extra, delivery_seconds (writing \
+                plus drain), deliveries_per_second, latency_p50_ms, latency_p90_ms, latency_p99_ms, \
+                latency_max_ms, latency_mean_ms, connect_failures (join failures included), \
+                join_failures, unexpected_closes, malformed_messages, order_violations, channel_errors, \
+                write_failures, unanswered_requests, errors (the sum of connect_failures, \
+                unexpected_closes, malformed_messages, order_violations, channel_errors, write_failures \
+                and unanswered_requests), foreign_changes (changes of rooms this run did not make; not \
+                errors), first_error, client_cpu_seconds, client_cpu_seconds_per_million_deliveries, \
+                server_pid, server_cpu_seconds, server_cpu_seconds_per_million_deliveries (the last \
+                three null without --server-pid), machine_cpu_seconds. CPU seconds cover writing plus drain.
+                """
+        )
+
+        @OptionGroup var options: BenchOptions
+
+        @Option(help: "The service_role key (praxis keys --db FILE): set-up and writes, and the subscribers' key without --anon-key.")
+        var serviceKey: String
+
+        @Option(help: "The anon key: subscribers connect and join as anonymous callers. Default: the service key.")
+        var anonKey: String?
+
+        @Option(help: "Subscriber connections (1...\(BenchLimits.maxConnections)).")
+        var subscribers: Int
+
+        @Option(help: "Room changes per second the writer makes (1...\(BenchLimits.maxChangeRate)).")
+        var rate: Int
+
+        @Option(help: "Seconds of writing (at most \(BenchLimits.maxDuration)).")
+        var duration: Double
+
+        @Option(help: "Keep-alive HTTP connections of the writer (1...\(BenchLimits.maxWriterConnections)). Default 16.")
+        var writerConnections: Int = 16
+
+        @Option(help: "Most data-API requests in flight at once (1...\(BenchLimits.maxInFlight)). Default 256.")
+        var maxInFlight: Int = 256
+
+        @Option(help: "Subscribers connecting and joining at once (1...\(BenchLimits.maxConcurrency)). Default 200.")
+        var concurrency: Int = 200
+
+        func validate() throws {
+            guard (1...BenchLimits.maxConnections).contains(subscribers) else {
+                throw ValidationError("invalid value '\(subscribers)' for '--subscribers': must be 1...\(BenchLimits.maxConnections)")
+            }
+            guard (1...BenchLimits.maxChangeRate).contains(rate) else {
+                throw ValidationError("invalid value '\(rate)' for '--rate': must be 1...\(BenchLimits.maxChangeRate)")
+            }
+            guard duration > 0, duration <= Double(BenchLimits.maxDuration) else {
+                throw ValidationError("invalid value '\(duration)' for '--duration': must be more than 0 and at most \(BenchLimits.maxDuration)")
+            }
+            guard (1...BenchLimits.maxWriterConnections).contains(writerConnections) else {
+                throw ValidationError("invalid value '\(writerConnections)' for '--writer-connections': must be 1...\(BenchLimits.maxWriterConnections)")
+            }
+            guard (1...BenchLimits.maxInFlight).contains(maxInFlight) else {
+                throw ValidationError("invalid value '\(maxInFlight)' for '--max-in-flight': must be 1...\(BenchLimits.maxInFlight)")
+            }
+            guard (1...BenchLimits.maxConcurrency).contains(concurrency) else {
+                throw ValidationError("invalid value '\(concurrency)' for '--concurrency': must be 1...\(BenchLimits.maxConcurrency)")
+            }
+            if options.parsedURL?.path != nil {
+                throw ValidationError("'--url' of board is the server's base, http://HOST:PORT, without a path")
+            }
+            for (name, key) in [("--service-key", serviceKey), ("--anon-key", anonKey ?? "x")]
+            where key.isEmpty || key.contains(where: { !($0.isLetter || $0.isNumber || "-_.".contains($0)) }) {
+                throw ValidationError("invalid value for '\(name)': expected a JWT (letters, digits, '-', '_', '.')")
+            }
+        }
+
+        func run() async throws {
+            try options.prepare(connections: subscribers + writerConnections + 1)
+            try options.checkServerPid()
+            let parsed = options.parsedURL!  // validated
+            var configuration = BoardBenchmark.Configuration(
+                host: parsed.host, port: parsed.port, serviceKey: serviceKey, anonKey: anonKey, subscribers: subscribers, rate: rate,
+                duration: duration, threads: options.threadCount
+            )
+            configuration.serverPID = options.serverPid
+            configuration.writerConnections = writerConnections
+            configuration.maxInFlight = maxInFlight
+            configuration.connectConcurrency = concurrency
+            let report: BoardBenchmark.Report
+            do {
+                report = try await BoardBenchmark.run(configuration, progress: benchProgress)
+            } catch {
+                throw CommandFailure(message: "board benchmark failed: \(error)")
+            }
+            let perMillion: (Double?) -> Double? = { seconds in
+                seconds.flatMap { report.deliveries > 0 ? $0 / (Double(report.deliveries) / 1e6) : nil }
+            }
+            var fields: [String: JSONField] = [
+                "benchmark": "board", "url": .string(configuration.realtimeURL), "subscribers": .int(subscribers),
+                "subscribers_connected": .int(report.subscribersConnected), "subscriber_role": anonKey == nil ? "service_role" : "anon",
+                "rate": .int(rate), "duration": .double(duration), "threads": .int(options.threadCount),
+                "writer_connections": .int(writerConnections), "max_in_flight": .int(maxInFlight),
+                "connect_seconds": .double(report.connectSeconds), "requests": .int(report.requests), "changes": .int(report.changes),
+                "inserts": .int(report.inserts), "updates": .int(report.updates), "change_seconds": .double(report.changeSeconds),
+                "change_rate": .double(report.changeRate), "write_latency_p50_ms": .double(report.writeLatency.p50),
+                "write_latency_p99_ms": .double(report.writeLatency.p99), "write_latency_max_ms": .double(report.writeLatency.max),
+                "expected_deliveries": .int(report.expectedDeliveries), "deliveries": .int(report.deliveries),
+                "missing": .int(report.missing), "extra": .int(report.extra), "delivery_seconds": .double(report.deliverySeconds),
+                "deliveries_per_second": .double(report.deliveriesPerSecond), "connect_failures": .int(report.connectFailures),
+                "join_failures": .int(report.joinFailures), "unexpected_closes": .int(report.unexpectedCloses),
+                "malformed_messages": .int(report.malformedMessages), "order_violations": .int(report.orderViolations),
+                "channel_errors": .int(report.channelErrors), "write_failures": .int(report.writeFailures),
+                "unanswered_requests": .int(report.unansweredRequests), "errors": .int(report.errors),
+                "foreign_changes": .int(report.foreignChanges), "first_error": .optional(report.firstError.map(JSONField.string)),
+                "client_cpu_seconds": .double(report.clientCPUSeconds),
+                "client_cpu_seconds_per_million_deliveries": .optional(perMillion(report.clientCPUSeconds).map(JSONField.double)),
+                "server_pid": .optional(options.serverPid.map { .int(Int($0)) }),
+                "server_cpu_seconds": .optional(report.serverCPUSeconds.map(JSONField.double)),
+                "server_cpu_seconds_per_million_deliveries": .optional(perMillion(report.serverCPUSeconds).map(JSONField.double)),
+                "machine_cpu_seconds": .optional(report.machineCPUSeconds.map(JSONField.double)),
+            ]
+            fields.merge(JSONField.latency(report.latency)) { $1 }
+            var summary = [
+                "board \(configuration.realtimeURL): \(report.subscribersConnected)/\(subscribers) subscribers (\(anonKey == nil ? "service_role" : "anon")) "
+                    + "joined in \(fixed(report.connectSeconds)) s, \(options.threadCount) client threads",
+                "  changes         \(report.changes) (\(report.inserts) inserts, \(report.updates) updates) of \(report.requests) requests "
+                    + "in \(fixed(report.changeSeconds)) s (\(fixed(report.changeRate, 0))/s, target \(rate)/s)",
+                "  data API ms     p50 \(fixed(report.writeLatency.p50)), p99 \(fixed(report.writeLatency.p99)), max \(fixed(report.writeLatency.max))",
+                "  deliveries      \(report.deliveries) of \(report.expectedDeliveries) expected, \(report.missing) missing, \(report.extra) extra, "
+                    + "\(fixed(report.deliveriesPerSecond, 0))/s over \(fixed(report.deliverySeconds)) s",
+                "  latency ms      p50 \(fixed(report.latency.p50)), p90 \(fixed(report.latency.p90)), p99 \(fixed(report.latency.p99)), max \(fixed(report.latency.max))",
+                "  errors          \(report.errors) (connect failures \(report.connectFailures) with \(report.joinFailures) joins, unexpected closes "
+                    + "\(report.unexpectedCloses), malformed \(report.malformedMessages), order violations \(report.orderViolations), channel errors "
+                    + "\(report.channelErrors), write failures \(report.writeFailures), unanswered \(report.unansweredRequests))"
+                    + (report.firstError.map { "; first: \($0)" } ?? ""),
+                "  client CPU      \(fixed(report.clientCPUSeconds)) s",
+            ]
+            if report.foreignChanges > 0 {
+                summary.append("  foreign changes \(report.foreignChanges) (rooms this run did not make)")
+            }
+            if let server = report.serverCPUSeconds {
+                summary.append("  server CPU      \(fixed(server)) s, \(perMillion(server).map { fixed($0) } ?? "-") s per million deliveries")
+            }
+            if let machine = report.machineCPUSeconds {
+                summary.append("  machine CPU     \(fixed(machine)) s busy (all cores, kernel network work included)")
+            }
+            try options.finish(summary: summary, json: fields)
         }
     }
 }

@@ -1,8 +1,8 @@
 """`praxis bench`: the load tool against a real `praxis serve --echo`, at a size that runs in seconds.
 
 Checks that each benchmark finishes by itself, prints one JSON object with its documented fields,
-counts no errors and, for the fan-out, delivers every message to every subscriber. No timing
-assertions: the figures depend on the machine.
+counts no errors and, for the fan-out and the realtime board feed, delivers every message (every
+room change) to every subscriber. No timing assertions: the figures depend on the machine.
 """
 from __future__ import annotations
 
@@ -30,6 +30,17 @@ CONNECT_FIELDS = LATENCY_FIELDS | {
     "benchmark", "url", "connections", "concurrency", "threads", "opened", "closed_cleanly", "connect_failures",
     "unclean_closes", "errors", "first_error", "seconds", "handshakes_per_second", "client_cpu_seconds",
     "server_pid", "server_cpu_seconds", "machine_cpu_seconds",
+}
+
+BOARD_FIELDS = LATENCY_FIELDS | {
+    "benchmark", "url", "subscribers", "subscribers_connected", "subscriber_role", "rate", "duration", "threads",
+    "writer_connections", "max_in_flight", "connect_seconds", "requests", "changes", "inserts", "updates",
+    "change_seconds", "change_rate", "write_latency_p50_ms", "write_latency_p99_ms", "write_latency_max_ms",
+    "expected_deliveries", "deliveries", "missing", "extra", "delivery_seconds", "deliveries_per_second",
+    "connect_failures", "join_failures", "unexpected_closes", "malformed_messages", "order_violations",
+    "channel_errors", "write_failures", "unanswered_requests", "errors", "foreign_changes", "first_error",
+    "client_cpu_seconds", "client_cpu_seconds_per_million_deliveries", "server_pid", "server_cpu_seconds",
+    "server_cpu_seconds_per_million_deliveries", "machine_cpu_seconds",
 }
 
 IDLE_FIELDS = {
@@ -98,12 +109,54 @@ def test_idle_reads_server_memory(echo_server) -> None:
     assert isinstance(report["server_rss_per_connection_kib"], (int, float))
 
 
+@pytest.fixture
+def plain_server(tmp_path: Path):
+    srv = start_server(tmp_path / "praxis.sqlite")
+    yield srv
+    srv.stop()
+
+
+def test_board_delivers_every_room_change_to_every_subscriber(plain_server) -> None:
+    pid = str(plain_server.process.pid)
+    report = bench(
+        "board", "--url", plain_server.url, "--service-key", plain_server.service_key, "--anon-key", plain_server.anon_key,
+        "--subscribers", "20", "--rate", "20", "--duration", "2", "--server-pid", pid,
+    )
+    assert BOARD_FIELDS <= report.keys(), BOARD_FIELDS - report.keys()
+    assert report["benchmark"] == "board"
+    assert report["url"].endswith("/realtime/v1/websocket")
+    assert report["subscriber_role"] == "anon"
+    assert report["errors"] == 0, report["first_error"]
+    assert report["first_error"] is None
+    for field in ("connect_failures", "join_failures", "unexpected_closes", "malformed_messages", "order_violations",
+                  "channel_errors", "write_failures", "unanswered_requests", "foreign_changes"):
+        assert report[field] == 0, field
+    assert report["subscribers_connected"] == 20
+    assert report["changes"] > 0
+    assert report["changes"] == report["requests"] == report["inserts"] + report["updates"]
+    assert report["inserts"] >= report["updates"] > 0
+    assert report["expected_deliveries"] == report["changes"] * report["subscribers"]
+    assert report["deliveries"] == report["expected_deliveries"]
+    assert report["missing"] == 0 and report["extra"] == 0
+    assert report["server_pid"] == plain_server.process.pid
+    assert report["server_cpu_seconds"] is not None and report["server_cpu_seconds"] >= 0
+    assert report["server_cpu_seconds_per_million_deliveries"] is not None
+    assert 0 < report["latency_p50_ms"] <= report["latency_p90_ms"] <= report["latency_p99_ms"] <= report["latency_max_ms"]
+    assert 0 < report["write_latency_p50_ms"] <= report["write_latency_max_ms"]
+    assert plain_server.process.poll() is None
+
+
 def test_refuses_a_remote_host_and_bounds_its_runs() -> None:
     for args in (
         ["fanout", "--url", "ws://192.0.2.1:8080", "--subscribers", "1", "--rate", "1", "--duration", "1"],
         ["fanout", "--url", "ws://127.0.0.1:8080", "--subscribers", "50001", "--rate", "1", "--duration", "1"],
         ["fanout", "--url", "ws://127.0.0.1:8080", "--subscribers", "1", "--rate", "1", "--duration", "601"],
         ["idle", "--url", "ws://127.0.0.1:8080", "--connections", "1"],
+        ["board", "--url", "http://192.0.2.1:8080", "--service-key", "k", "--subscribers", "1", "--rate", "1", "--duration", "1"],
+        ["board", "--url", "http://127.0.0.1:8080", "--service-key", "k", "--subscribers", "50001", "--rate", "1", "--duration", "1"],
+        ["board", "--url", "http://127.0.0.1:8080", "--service-key", "k", "--subscribers", "1", "--rate", "1", "--duration", "601"],
+        ["board", "--url", "http://127.0.0.1:8080", "--service-key", "k", "--subscribers", "1", "--rate", "10001", "--duration", "1"],
+        ["board", "--url", "http://127.0.0.1:8080", "--subscribers", "1", "--rate", "1", "--duration", "1"],
     ):
         result = subprocess.run([BIN, "bench", *args], capture_output=True, text=True, timeout=30)
         assert result.returncode == 2, (args, result.stderr)
