@@ -23,11 +23,21 @@ final class ChangeCollector {
 /// Where committed changes go (the realtime hub), called in commit order, after commit.
 public typealias ChangeListener = @Sendable ([ChangeRecord]) -> Void
 
+/// Holds the listener by reference, so reading it under the lock copies a pointer only.
+final class ChangeListenerBox: Sendable {
+    let listener: ChangeListener
+
+    init(_ listener: @escaping ChangeListener) {
+        self.listener = listener
+    }
+}
+
 /// The change log: capture within write transactions, publish after commit, read back for resume.
 extension Store {
     /// Sets who hears committed changes. Called on the database's writer queue, in commit order.
     public func setChangeListener(_ listener: ChangeListener?) {
-        changeListener.withLock { $0 = listener }
+        let box = listener.map(ChangeListenerBox.init)
+        changeListener.withLock { $0 = box }
     }
 
     /// Registers `collector`'s changes to be published once the current transaction commits.
@@ -35,8 +45,8 @@ extension Store {
         let records = collector.records
         guard let last = records.last else { return }
         trimChangeLogIfDue(db, lastOffset: last.offset, count: records.count)
-        let listener = changeListener.withLock { $0 }
-        guard let listener else { return }
+        let box = changeListener.withLock { $0 }
+        guard let listener = box?.listener else { return }
         db.afterNextTransaction { _ in listener(records) }
     }
 

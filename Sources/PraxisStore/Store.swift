@@ -10,8 +10,10 @@ public final class Store: Sendable {
     /// The connection pool (one writer, several WAL readers).
     public let pool: DatabasePool
     public let configuration: StoreConfiguration
-    /// Who hears committed changes of published tables (the realtime hub).
-    let changeListener = Mutex<ChangeListener?>(nil)
+    /// Who hears committed changes of published tables (the realtime hub). The closure is
+    /// boxed: a closure stored directly in a `Mutex` is re-wrapped in a reabstraction thunk
+    /// on every `withLock`, so the chain (and each call's cost) grew with every write.
+    let changeListener = Mutex<ChangeListenerBox?>(nil)
 
     private init(pool: DatabasePool, configuration: StoreConfiguration) {
         self.pool = pool
