@@ -270,19 +270,47 @@ final class RealtimeHub: Sendable {
         ))
     }
 
-    /// Room participants and round candidates, read from the store when a rule needs them.
+    /// Room participants and round candidates, read from the store when a rule needs them,
+    /// at most once per id for one delivery (not once per subscriber).
     private func roomRelations() -> RowPredicate.Relations {
         let store = self.store
+        let cache = RelationCache()
         return RowPredicate.Relations(
             roomParticipants: { room in
-                try? store.pool.read { db in
-                    try GRDBRow.participants(db, room: room)
+                cache.participants(room) {
+                    try? store.pool.read { db in try GRDBRow.participants(db, room: room) }
                 }
             },
             roundCandidate: { round in
-                try? store.pool.read { db in try GRDBRow.candidate(db, round: round) }
+                cache.candidate(round) {
+                    try? store.pool.read { db in try GRDBRow.candidate(db, round: round) }
+                }
             }
         )
+    }
+}
+
+/// Memoises related-row reads for one delivery of changes.
+private final class RelationCache: Sendable {
+    private struct Entries {
+        var participants: [String: (host: String, guest: String?)?] = [:]
+        var candidates: [String: String?] = [:]
+    }
+
+    private let entries = Mutex(Entries())
+
+    func participants(_ room: String, read: () -> (host: String, guest: String?)?) -> (host: String, guest: String?)? {
+        if let known = entries.withLock({ $0.participants[room] }) { return known }
+        let value = read()
+        entries.withLock { $0.participants[room] = .some(value) }
+        return value
+    }
+
+    func candidate(_ round: String, read: () -> String?) -> String? {
+        if let known = entries.withLock({ $0.candidates[round] }) { return known }
+        let value = read()
+        entries.withLock { $0.candidates[round] = .some(value) }
+        return value
     }
 }
 

@@ -31,6 +31,13 @@ enum BenchLimits {
     static let maxChangeRate = 10_000
     static let maxWriterConnections = 256
     static let maxInFlight = 1_000
+
+    /// Refuses `value` outside `range`, naming the flag (exit status 2).
+    static func check(_ value: Int, in range: ClosedRange<Int>, flag: String) throws {
+        guard range.contains(value) else {
+            throw ValidationError("invalid value '\(value)' for '\(flag)': must be \(range.lowerBound)...\(range.upperBound)")
+        }
+    }
 }
 
 /// Options every benchmark takes.
@@ -157,12 +164,8 @@ extension Bench {
         var connectionsPerLoop = false
 
         func validate() throws {
-            guard (1...BenchLimits.maxConnections).contains(subscribers) else {
-                throw ValidationError("invalid value '\(subscribers)' for '--subscribers': must be 1...\(BenchLimits.maxConnections)")
-            }
-            guard (1...BenchLimits.maxRate).contains(rate) else {
-                throw ValidationError("invalid value '\(rate)' for '--rate': must be 1...\(BenchLimits.maxRate)")
-            }
+            try BenchLimits.check(subscribers, in: 1...BenchLimits.maxConnections, flag: "--subscribers")
+            try BenchLimits.check(rate, in: 1...BenchLimits.maxRate, flag: "--rate")
             guard (BenchPayload.minimumSize...BenchLimits.maxSize).contains(size) else {
                 throw ValidationError("invalid value '\(size)' for '--size': must be \(BenchPayload.minimumSize)...\(BenchLimits.maxSize)")
             }
@@ -264,12 +267,8 @@ extension Bench {
         var concurrency: Int = 50
 
         func validate() throws {
-            guard (1...BenchLimits.maxConnections).contains(connections) else {
-                throw ValidationError("invalid value '\(connections)' for '--connections': must be 1...\(BenchLimits.maxConnections)")
-            }
-            guard (1...BenchLimits.maxConcurrency).contains(concurrency) else {
-                throw ValidationError("invalid value '\(concurrency)' for '--concurrency': must be 1...\(BenchLimits.maxConcurrency)")
-            }
+            try BenchLimits.check(connections, in: 1...BenchLimits.maxConnections, flag: "--connections")
+            try BenchLimits.check(concurrency, in: 1...BenchLimits.maxConcurrency, flag: "--concurrency")
         }
 
         func run() async throws {
@@ -336,12 +335,8 @@ extension Bench {
         var hold: Double = 5
 
         func validate() throws {
-            guard (1...BenchLimits.maxConnections).contains(connections) else {
-                throw ValidationError("invalid value '\(connections)' for '--connections': must be 1...\(BenchLimits.maxConnections)")
-            }
-            guard (1...BenchLimits.maxConcurrency).contains(concurrency) else {
-                throw ValidationError("invalid value '\(concurrency)' for '--concurrency': must be 1...\(BenchLimits.maxConcurrency)")
-            }
+            try BenchLimits.check(connections, in: 1...BenchLimits.maxConnections, flag: "--connections")
+            try BenchLimits.check(concurrency, in: 1...BenchLimits.maxConcurrency, flag: "--concurrency")
             guard hold >= 0, hold <= Double(BenchLimits.maxDuration) else {
                 throw ValidationError("invalid value '\(hold)' for '--hold': must be 0...\(BenchLimits.maxDuration)")
             }
@@ -494,24 +489,14 @@ extension Bench {
         var concurrency: Int = 200
 
         func validate() throws {
-            guard (1...BenchLimits.maxConnections).contains(subscribers) else {
-                throw ValidationError("invalid value '\(subscribers)' for '--subscribers': must be 1...\(BenchLimits.maxConnections)")
-            }
-            guard (1...BenchLimits.maxChangeRate).contains(rate) else {
-                throw ValidationError("invalid value '\(rate)' for '--rate': must be 1...\(BenchLimits.maxChangeRate)")
-            }
+            try BenchLimits.check(subscribers, in: 1...BenchLimits.maxConnections, flag: "--subscribers")
+            try BenchLimits.check(rate, in: 1...BenchLimits.maxChangeRate, flag: "--rate")
             guard duration > 0, duration <= Double(BenchLimits.maxDuration) else {
                 throw ValidationError("invalid value '\(duration)' for '--duration': must be more than 0 and at most \(BenchLimits.maxDuration)")
             }
-            guard (1...BenchLimits.maxWriterConnections).contains(writerConnections) else {
-                throw ValidationError("invalid value '\(writerConnections)' for '--writer-connections': must be 1...\(BenchLimits.maxWriterConnections)")
-            }
-            guard (1...BenchLimits.maxInFlight).contains(maxInFlight) else {
-                throw ValidationError("invalid value '\(maxInFlight)' for '--max-in-flight': must be 1...\(BenchLimits.maxInFlight)")
-            }
-            guard (1...BenchLimits.maxConcurrency).contains(concurrency) else {
-                throw ValidationError("invalid value '\(concurrency)' for '--concurrency': must be 1...\(BenchLimits.maxConcurrency)")
-            }
+            try BenchLimits.check(writerConnections, in: 1...BenchLimits.maxWriterConnections, flag: "--writer-connections")
+            try BenchLimits.check(maxInFlight, in: 1...BenchLimits.maxInFlight, flag: "--max-in-flight")
+            try BenchLimits.check(concurrency, in: 1...BenchLimits.maxConcurrency, flag: "--concurrency")
             if options.parsedURL?.path != nil {
                 throw ValidationError("'--url' of board is the server's base, http://HOST:PORT, without a path")
             }
