@@ -85,9 +85,11 @@ let package = Package(
                 "PraxisStore",
                 "PraxisAuth",
                 "PraxisWebSocket",
+                "PraxisAssessment",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -120,6 +122,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Round assessment: the heuristic, and an OpenAI-compatible chat model asked first.
+        .target(
+            name: "PraxisAssessment",
+            dependencies: [
+                "PraxisDomain",
+                "PraxisProtocol",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Configuration, wiring, lifecycle, metrics.
         .target(
             name: "PraxisServer",
@@ -130,6 +142,7 @@ let package = Package(
                 "PraxisHTTP",
                 "PraxisWebSocket",
                 "PraxisRealtime",
+                "PraxisAssessment",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -148,6 +161,7 @@ let package = Package(
                 "PraxisAuth",
                 "PraxisWebSocket",
                 "PraxisClient",
+                "PraxisAssessment",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -182,6 +196,17 @@ let package = Package(
             dependencies: [
                 "PraxisRealtime", "PraxisProtocol", "PraxisDomain", "PraxisStore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PraxisAssessmentTests",
+            dependencies: [
+                "PraxisAssessment",
+                "PraxisDomain",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,4 +1,6 @@
-import NIOCore
+public import NIOCore
+public import Logging
+public import PraxisAssessment
 public import NIOHTTP1
 public import PraxisAuth
 import PraxisDomain
@@ -11,16 +13,33 @@ public import PraxisWebSocket
 /// token refresh, and Praxis' snapshot and resume by offset.
 public final class RealtimeApplication: WebSocketApplication {
     let hub: RealtimeHub
+    let rooms: RoomRegistry
 
     /// - Parameters:
     ///   - epoch: the change log's epoch (`Store.feedEpoch()`).
-    public init(store: Store, tokens: TokenIssuer, epoch: String, configuration: RealtimeConfiguration) {
+    ///   - assessor: assesses finished rounds (the heuristic one by default).
+    ///   - group: the event loops rooms are owned by when no connection brings them.
+    public init(
+        store: Store, tokens: TokenIssuer, epoch: String, configuration: RealtimeConfiguration, rooms roomConfiguration: RoomConfiguration = .init(),
+        assessor: any Assessor = HeuristicRoundAssessor(), group: any EventLoopGroup, logger: Logger = Logger(label: "praxis.realtime")
+    ) {
         hub = RealtimeHub(store: store, tokens: tokens, epoch: epoch, configuration: configuration)
+        rooms = RoomRegistry(store: store, configuration: roomConfiguration, assessor: assessor, group: group, logger: logger)
         hub.start()
+        rooms.start()
     }
 
-    /// Stops listening to the store.
-    public func stop() { hub.stop() }
+    /// Stops listening to the store and the room sweep.
+    public func stop() {
+        hub.stop()
+        rooms.stop()
+    }
+
+    /// Rooms currently loaded (for metrics and tests).
+    public var loadedRooms: Int { rooms.loadedCount }
+
+    /// Journal transactions and the entries they held (group commit).
+    public var journalCounts: (batches: Int, entries: Int) { rooms.journal.counts }
 
     /// The API key (`apikey` query parameter) must be this server's anon or service key;
     /// `vsn` must be 1.0.0 or 2.0.0.
@@ -40,7 +59,7 @@ public final class RealtimeApplication: WebSocketApplication {
     public func connected(_ connection: WebSocketConnection, request: HTTPRequestHead) -> any WebSocketMessageHandler {
         let query = Self.query(request.uri)
         let version = query["vsn"].flatMap(PhoenixMessage.Version.init(rawValue:)) ?? .v1
-        return RealtimeSession(connection: connection, hub: hub, version: version, apiKey: query["apikey"] ?? "")
+        return RealtimeSession(connection: connection, hub: hub, rooms: rooms, version: version, apiKey: query["apikey"] ?? "")
     }
 
     static func query(_ uri: String) -> [String: String] {

@@ -14,10 +14,14 @@ final class RealtimeSession: WebSocketMessageHandler {
         var joinRef: String?
         var broadcastAck: Bool
         var isPrivate: Bool
+        /// For a room topic: the room (its member id is `memberID`).
+        var room: LiveRoom?
+        var userID: String?
     }
 
     private let connection: WebSocketConnection
     private let hub: RealtimeHub
+    private let rooms: RoomRegistry
     private let version: PhoenixMessage.Version
     private let apiKey: String
     private var channels: [String: Channel] = [:]
@@ -26,9 +30,10 @@ final class RealtimeSession: WebSocketMessageHandler {
     private var tokenTimers: [String: Scheduled<Void>] = [:]
     private var closed = false
 
-    init(connection: WebSocketConnection, hub: RealtimeHub, version: PhoenixMessage.Version, apiKey: String) {
+    init(connection: WebSocketConnection, hub: RealtimeHub, rooms: RoomRegistry, version: PhoenixMessage.Version, apiKey: String) {
         self.connection = connection
         self.hub = hub
+        self.rooms = rooms
         self.version = version
         self.apiKey = apiKey
         scheduleHeartbeatCheck()
@@ -57,8 +62,18 @@ final class RealtimeSession: WebSocketMessageHandler {
         closed = true
         heartbeatCheck?.cancel()
         for timer in tokenTimers.values { timer.cancel() }
-        for channel in channels.values { hub.remove(channel.memberID) }
+        for channel in channels.values { release(channel) }
         channels = [:]
+    }
+
+    /// Leaves a channel's hub membership, or its room (a dropped peer keeps its seat for the grace period).
+    private func release(_ channel: Channel) {
+        if let room = channel.room {
+            let memberID = channel.memberID
+            room.loop.execute { room.remove(memberID: memberID, dropped: true) }
+        } else {
+            hub.remove(channel.memberID)
+        }
     }
 
     // MARK: Dispatch
@@ -72,8 +87,24 @@ final class RealtimeSession: WebSocketMessageHandler {
             }
             return
         }
+        if message.event != "phx_join", message.event != "phx_leave", message.event != "access_token",
+            let channel = channels[message.topic], let room = channel.room
+        {
+            guard message.event != "broadcast", message.event != "presence" else {
+                return reply(message, status: "error", response: .object(["reason": .string("room topics carry room commands only")]))
+            }
+            let target = LiveRoom.ReplyTarget(
+                connection: connection, topic: message.topic, version: version, joinRef: message.joinRef, ref: message.ref
+            )
+            let memberID = channel.memberID
+            let event = message.event
+            let payload = message.payload.object ?? [:]
+            room.loop.execute { room.command(event, payload: payload, memberID: memberID, reply: target) }
+            return
+        }
         switch message.event {
         case "phx_join":
+            if message.topic.hasPrefix(Self.roomTopicPrefix) { return joinRoom(message) }
             join(message)
         case "phx_leave":
             leave(message)
@@ -135,7 +166,7 @@ final class RealtimeSession: WebSocketMessageHandler {
         _ message: PhoenixMessage, config: [String: JSONValue], caller: Caller, expiry: Int?, isPrivate: Bool, bindings: [ChangeBinding]
     ) {
         if let previous = channels.removeValue(forKey: message.topic) {
-            hub.remove(previous.memberID)  // Rejoining a topic replaces the old membership.
+            release(previous)  // Rejoining a topic replaces the old membership.
         }
         let broadcastConfig = config["broadcast"]?.object ?? [:]
         var presenceKey = config["presence"]?.object?["key"]?.string ?? ""
@@ -216,12 +247,128 @@ final class RealtimeSession: WebSocketMessageHandler {
         }
     }
 
+    // MARK: Rooms
+
+    static let roomTopicPrefix = "realtime:room:"
+
+    /// Joins a room topic: a signed-in host or guest only; the reply is the room snapshot.
+    private func joinRoom(_ message: PhoenixMessage) {
+        let payload = message.payload.object ?? [:]
+        let config = payload["config"]?.object ?? [:]
+        let token = payload["access_token"]?.string ?? apiKey
+        let caller: Caller
+        let expiry: Int?
+        let sessionID: String?
+        do {
+            (caller, expiry, sessionID) = try authorise(token)
+            guard caller.userID != nil else { throw RealtimeError(reason: "unauthorized: room channels need a signed-in user") }
+            guard channels[message.topic] != nil || channels.count < hub.configuration.maxChannelsPerConnection else {
+                throw RealtimeError(reason: "too many channels on this connection (most \(hub.configuration.maxChannelsPerConnection))")
+            }
+        } catch let error as RealtimeError {
+            return reply(message, status: "error", response: .object(["reason": .string(error.reason)]))
+        } catch {
+            return
+        }
+        let roomID = String(message.topic.dropFirst(Self.roomTopicPrefix.count))
+        guard Self.isUUID(roomID) else {
+            return reply(message, status: "error", response: .object(["reason": .string("room not found")]))
+        }
+        var resume: Int64?
+        if case .number(let offset)? = config["praxis"]?.object?["resume"]?.object?["offset"] { resume = Int64(offset) }
+        checkUser(caller, sessionID: sessionID) { [self] allowed in
+            guard !self.closed else { return }
+            guard allowed else {
+                return self.reply(message, status: "error", response: .object(["reason": .string(RealtimeError.signedOut.reason)]))
+            }
+            if let previous = self.channels.removeValue(forKey: message.topic) { self.release(previous) }
+            self.enterRoom(message, roomID: roomID, userID: caller.userID ?? "", expiry: expiry, resume: resume, attempt: 1)
+        }
+    }
+
+    /// Loads the room (off the loop), then joins it on the room's loop.
+    private func enterRoom(_ message: PhoenixMessage, roomID: String, userID: String, expiry: Int?, resume: Int64?, attempt: Int) {
+        let rooms = self.rooms
+        let loop = connection.eventLoop
+        let session = NIOLoopBound(self, eventLoop: loop)
+        let target = LiveRoom.ReplyTarget(connection: connection, topic: message.topic, version: version, joinRef: message.joinRef ?? message.ref, ref: message.ref)
+        let memberTemplate = (connection: connection, topic: message.topic, version: version, joinRef: message.joinRef ?? message.ref)
+        Task {
+            let room: LiveRoom?
+            let participants: (host: String, guest: String?)?
+            do {
+                room = try await rooms.room(roomID, on: loop)
+                participants = try await rooms.store.roomParticipants(id: roomID)
+            } catch {
+                loop.execute { session.value.reply(message, status: "error", response: .object(["reason": .string("the room could not be loaded: \(error)")])) }
+                return
+            }
+            guard let room, participants != nil else {
+                loop.execute { session.value.reply(message, status: "error", response: .object(["reason": .string("room not found")])) }
+                return
+            }
+            let memberID = rooms.nextMemberID()
+            room.loop.execute {
+                if room.evicted {
+                    // Left the registry meanwhile: load it again.
+                    loop.execute {
+                        guard attempt < 5 else {
+                            return session.value.reply(message, status: "error", response: .object(["reason": .string("the room could not be loaded: try again")]))
+                        }
+                        session.value.enterRoom(message, roomID: roomID, userID: userID, expiry: expiry, resume: resume, attempt: attempt + 1)
+                    }
+                    return
+                }
+                guard room.admits(userID, storedGuest: participants?.guest) else {
+                    let bytes = PhoenixMessage(
+                        joinRef: message.joinRef, ref: message.ref, topic: message.topic, event: "phx_reply",
+                        payload: .object(["status": .string("error"), "response": .object(["reason": .string("only the room's host and guest may join this room")])])
+                    ).encode(memberTemplate.version)
+                    FanOut.broadcast(text: ByteBuffer(bytes: bytes), to: [memberTemplate.connection])
+                    return
+                }
+                let record: @Sendable () -> Void = {
+                    let session = session.value
+                    guard !session.closed else {
+                        room.loop.execute { room.remove(memberID: memberID, dropped: true) }
+                        return
+                    }
+                    session.channels[message.topic] = Channel(
+                        memberID: memberID, joinRef: memberTemplate.joinRef, broadcastAck: false, isPrivate: true, room: room, userID: userID
+                    )
+                    session.scheduleTokenExpiry(topic: message.topic, expiry: expiry)
+                }
+                if loop.inEventLoop { record() } else { loop.execute(record) }
+                room.join(
+                    LiveRoom.Member(
+                        id: memberID, userID: userID, connection: memberTemplate.connection, topic: memberTemplate.topic,
+                        version: memberTemplate.version, joinRef: memberTemplate.joinRef
+                    ),
+                    resume: resume, reply: target
+                )
+            }
+        }
+    }
+
+    static func isUUID(_ text: String) -> Bool {
+        guard text.utf8.count == 36 else { return false }
+        for (index, byte) in text.utf8.enumerated() {
+            if [8, 13, 18, 23].contains(index) {
+                guard byte == UInt8(ascii: "-") else { return false }
+            } else {
+                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
+                    || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(byte) else { return false }
+            }
+        }
+        return true
+    }
+
     private func leave(_ message: PhoenixMessage) {
         guard let channel = channels.removeValue(forKey: message.topic) else {
             return reply(message, status: "error", response: .object(["reason": .string("unmatched topic")]))
         }
         tokenTimers.removeValue(forKey: message.topic)?.cancel()
-        hub.remove(channel.memberID)
+        release(channel)
         reply(message, status: "ok", response: .object([:]))
         send(PhoenixMessage(joinRef: channel.joinRef, ref: message.ref, topic: message.topic, event: "phx_close", payload: .object([:])))
     }
@@ -292,7 +439,13 @@ final class RealtimeSession: WebSocketMessageHandler {
         checkUser(caller, sessionID: sessionID) { [self] allowed in
             guard let current = self.channels[message.topic], current.memberID == channel.memberID else { return }
             guard allowed else { return self.closeChannel(message.topic, reason: RealtimeError.signedOut.reason) }
-            self.hub.updateCaller(channel.memberID, caller: caller)
+            if current.room != nil {
+                guard caller.userID != nil, caller.userID == current.userID else {
+                    return self.closeChannel(message.topic, reason: "a room channel's token must stay the same user's")
+                }
+            } else {
+                self.hub.updateCaller(channel.memberID, caller: caller)
+            }
             self.scheduleTokenExpiry(topic: message.topic, expiry: expiry)
             if message.ref != nil { self.reply(message, status: "ok", response: .object([:])) }
         }
@@ -326,7 +479,7 @@ final class RealtimeSession: WebSocketMessageHandler {
     private func closeChannel(_ topic: String, reason: String) {
         guard let channel = channels.removeValue(forKey: topic) else { return }
         tokenTimers.removeValue(forKey: topic)?.cancel()
-        hub.remove(channel.memberID)
+        release(channel)
         push(topic: topic, event: "system", payload: .object([
             "status": .string("error"), "extension": .string("system"), "channel": .string(Self.channelName(topic)),
             "message": .string(reason),

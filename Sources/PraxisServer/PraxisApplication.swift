@@ -3,6 +3,7 @@ public import PraxisAuth
 import PraxisHTTP
 import PraxisWebSocket
 import PraxisRealtime
+import PraxisAssessment
 import NIOCore
 import NIOPosix
 public import Logging
@@ -76,7 +77,14 @@ public final class PraxisApplication: Sendable {
 
         let factory = PrometheusMetricsFactory(registry: metrics)
         let epoch = try await Self.offLoop { try store.feedEpoch() }
-        let realtime = RealtimeApplication(store: store, tokens: tokens, epoch: epoch, configuration: configuration.realtime)
+        let ownedGroup = configuration.eventLoopThreads > 0
+            ? MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreads) : nil
+        let group: any EventLoopGroup = ownedGroup ?? MultiThreadedEventLoopGroup.singleton
+        let assessor: any Assessor = configuration.chatAssessor.map { ChatAssessor(configuration: $0) } ?? HeuristicRoundAssessor()
+        let realtime = RealtimeApplication(
+            store: store, tokens: tokens, epoch: epoch, configuration: configuration.realtime, rooms: configuration.rooms,
+            assessor: assessor, group: group, logger: logger
+        )
         var webSocketRoutes: [String: any WebSocketApplication] = [
             "/realtime/v1/websocket": realtime,
             "/socket/websocket": realtime,
@@ -90,9 +98,6 @@ public final class PraxisApplication: Sendable {
             store: store, tokens: tokens, api: configuration.api, webSockets: webSockets, metrics: metrics, logger: logger
         )
         let responder = InstrumentedResponder(inner: router, factory: factory)
-        let ownedGroup = configuration.eventLoopThreads > 0
-            ? MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreads) : nil
-        let group: any EventLoopGroup = ownedGroup ?? MultiThreadedEventLoopGroup.singleton
         let server: HTTPServer
         do {
             server = try await HTTPServer.start(

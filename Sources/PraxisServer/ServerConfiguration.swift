@@ -2,6 +2,7 @@ public import PraxisHTTP
 public import PraxisWebSocket
 public import PraxisRealtime
 public import Logging
+public import PraxisAssessment
 
 /// Everything `praxis serve` can be told. Every field has a documented default.
 public struct ServerConfiguration: Sendable {
@@ -23,6 +24,11 @@ public struct ServerConfiguration: Sendable {
     public var webSocket: WebSocketConfiguration
     /// Realtime channel behaviour (heartbeat timeout, limits).
     public var realtime: RealtimeConfiguration
+    /// Practice rooms: grace period, no-show sweep, replay and turn limits.
+    public var rooms: RoomConfiguration = .init()
+    /// An OpenAI-compatible model endpoint for assessments; nil (default) uses the
+    /// built-in heuristic assessor only.
+    public var chatAssessor: ChatAssessorConfiguration?
     /// Serve the transport conformance endpoints `/ws/echo` and `/ws/broadcast`. Default off.
     public var echo: Bool
     /// Event-loop threads; 0 (default) means one per core.

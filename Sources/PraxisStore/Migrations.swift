@@ -8,6 +8,7 @@ enum Migrations {
         migrator.registerMigration("v1: seed schemas", migrate: v1SeedSchemas)
         migrator.registerMigration("v2: auth sessions", migrate: v2AuthSessions)
         migrator.registerMigration("v3: realtime change log", migrate: v3RealtimeChanges)
+        migrator.registerMigration("v4: room journal", migrate: v4RoomJournal)
         return migrator
     }
 
@@ -307,5 +308,34 @@ enum Migrations {
             )
             """)
         try db.execute(sql: "CREATE INDEX realtime_changes_commit_timestamp ON realtime_changes(commit_timestamp)")
+    }
+
+    /// The room engine's journal: every room event (turns included) in room offset order,
+    /// and each room's latest state. Written by `RoomJournal` with group commit; a room
+    /// mid-round is rebuilt from these after a restart.
+    static func v4RoomJournal(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE room_events (
+                room_id TEXT NOT NULL REFERENCES practice_rooms(id) ON DELETE CASCADE,
+                "offset" INTEGER NOT NULL CHECK ("offset" >= 1),
+                type TEXT NOT NULL CHECK (length(type) BETWEEN 1 AND 32),
+                round INTEGER CHECK (round IS NULL OR round IN (1, 2)),
+                client_id TEXT CHECK (client_id IS NULL OR length(client_id) BETWEEN 1 AND 128),
+                seq INTEGER CHECK (seq IS NULL OR seq >= 1),
+                \(Schema.jsonColumn("payload", default: "{}")),
+                \(Schema.timestampColumn("at", defaultNow: true)),
+                PRIMARY KEY (room_id, "offset")
+            ) WITHOUT ROWID
+            """)
+        try db.execute(sql: "CREATE UNIQUE INDEX room_events_turn_client ON room_events(room_id, round, client_id) WHERE type = 'turn'")
+        try db.execute(sql: "CREATE INDEX room_events_type ON room_events(type, room_id)")
+        try db.execute(sql: """
+            CREATE TABLE room_runtime (
+                room_id TEXT PRIMARY KEY NOT NULL REFERENCES practice_rooms(id) ON DELETE CASCADE,
+                phase TEXT NOT NULL CHECK (phase IN ('waiting', 'preparation', 'roleplay', 'ended')),
+                \(Schema.jsonColumn("state", default: "{}")),
+                \(Schema.timestampColumn("updated_at", defaultNow: true))
+            ) WITHOUT ROWID
+            """)
     }
 }

@@ -1,3 +1,5 @@
+import GRDB
+
 /// Why the store could not do what was asked.
 public struct StoreError: Error, CustomStringConvertible, Sendable, Equatable {
     private enum Code: Equatable {
@@ -5,6 +7,7 @@ public struct StoreError: Error, CustomStringConvertible, Sendable, Equatable {
         case cannotOpen
         case migrationFailed
         case demoDataInvalid
+        case database
     }
 
     private let code: Code
@@ -34,6 +37,18 @@ public struct StoreError: Error, CustomStringConvertible, Sendable, Equatable {
     /// The bundled demo data could not be read.
     public static func demoDataInvalid(_ reason: String) -> StoreError {
         StoreError(.demoDataInvalid, "demo data is invalid: \(reason)")
+    }
+
+    /// A database operation failed (a constraint, I/O, a full disk).
+    public static func database(_ reason: String) -> StoreError {
+        StoreError(.database, "database error: \(reason)")
+    }
+
+    /// Any error as a store error.
+    static func wrap(_ error: any Error) -> StoreError {
+        if let error = error as? StoreError { return error }
+        if let error = error as? DatabaseError { return .database(error.message ?? "\(error.resultCode)") }
+        return .database("\(error)")
     }
 
     public var description: String { message }

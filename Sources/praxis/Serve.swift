@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import Prometheus
 import PraxisServer
+import PraxisAssessment
 import PraxisStore
 import ServiceLifecycle
 
@@ -77,6 +78,33 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds without any message before a realtime connection is closed (env PRAXIS_REALTIME_HEARTBEAT_TIMEOUT). Default 150.")
     var realtimeHeartbeatTimeout: Double?
 
+    @Option(help: "Seconds a dropped room peer keeps its seat, and after the scheduled time before a no-show (env PRAXIS_ROOM_GRACE). Default 60.")
+    var roomGrace: Double?
+
+    @Option(help: "Seconds between no-show sweeps of rooms scheduled in the last 24 hours (env PRAXIS_ROOM_SWEEP_INTERVAL). Default 30.")
+    var roomSweepInterval: Double?
+
+    @Option(help: "Events each loaded room keeps for resume (env PRAXIS_ROOM_REPLAY_LIMIT). Default 1000.")
+    var roomReplayLimit: Int?
+
+    @Option(help: "Longest room turn in characters (env PRAXIS_ROOM_MAX_TURN_CHARACTERS). Default 4000.")
+    var roomMaxTurnCharacters: Int?
+
+    @Option(help: "Shortest preparation or role-play a room may set, in seconds (env PRAXIS_ROOM_MIN_PHASE_SECONDS). Default 30.")
+    var roomMinPhaseSeconds: Double?
+
+    @Option(help: "OpenAI-compatible chat-completions URL for assessments, e.g. http://127.0.0.1:9000/v1/chat/completions (env PRAXIS_ASSESSOR_URL). Default none: the heuristic assessor.")
+    var assessorUrl: String?
+
+    @Option(help: "Model name sent to the assessor endpoint (env PRAXIS_ASSESSOR_MODEL). Required with --assessor-url.")
+    var assessorModel: String?
+
+    @Option(help: "Bearer key for the assessor endpoint (env PRAXIS_ASSESSOR_KEY). Default none.")
+    var assessorKey: String?
+
+    @Option(help: "Seconds to wait for the assessor endpoint before falling back to the heuristic (env PRAXIS_ASSESSOR_TIMEOUT). Default 20.")
+    var assessorTimeout: Double?
+
     @Option(help: "Access token lifetime in seconds (env PRAXIS_ACCESS_TOKEN_LIFETIME). Default 3600.")
     var accessTokenLifetime: Int?
 
@@ -105,6 +133,7 @@ struct Serve: AsyncParsableCommand {
         for (name, value) in [
             ("--access-token-lifetime", accessTokenLifetime), ("--max-failed-logins-per-email", maxFailedLoginsPerEmail),
             ("--max-failed-logins-per-ip", maxFailedLoginsPerIp), ("--max-rows", maxRows),
+            ("--room-replay-limit", roomReplayLimit), ("--room-max-turn-characters", roomMaxTurnCharacters),
         ] {
             if let value, value < 1 { throw ValidationError("invalid value '\(value)' for '\(name)': must be at least 1") }
         }
@@ -118,6 +147,7 @@ struct Serve: AsyncParsableCommand {
         for (name, value) in [
             ("--ws-ping-interval", wsPingInterval), ("--ws-idle-timeout", wsIdleTimeout), ("--ws-close-timeout", wsCloseTimeout),
             ("--ws-slow-consumer-timeout", wsSlowConsumerTimeout), ("--realtime-heartbeat-timeout", realtimeHeartbeatTimeout),
+            ("--room-grace", roomGrace), ("--room-sweep-interval", roomSweepInterval), ("--room-min-phase-seconds", roomMinPhaseSeconds), ("--assessor-timeout", assessorTimeout),
         ] {
             if let value, !(value > 0) { throw ValidationError("invalid value '\(value)' for '\(name)': must be more than 0 seconds") }
         }
@@ -183,6 +213,28 @@ struct Serve: AsyncParsableCommand {
         configuration.realtime.heartbeatTimeout = try Environment.resolve(
             realtimeHeartbeatTimeout, "PRAXIS_REALTIME_HEARTBEAT_TIMEOUT", default: configuration.realtime.heartbeatTimeout, parse: seconds)
         configuration.echo = echo || flag("PRAXIS_ECHO")
+        var rooms = configuration.rooms
+        rooms.graceSeconds = try Environment.resolve(roomGrace, "PRAXIS_ROOM_GRACE", default: rooms.graceSeconds, parse: seconds)
+        rooms.sweepIntervalSeconds = try Environment.resolve(
+            roomSweepInterval, "PRAXIS_ROOM_SWEEP_INTERVAL", default: rooms.sweepIntervalSeconds, parse: seconds)
+        rooms.replayLimit = try Environment.resolve(roomReplayLimit, "PRAXIS_ROOM_REPLAY_LIMIT", default: rooms.replayLimit, parse: positive)
+        rooms.maxTurnCharacters = try Environment.resolve(
+            roomMaxTurnCharacters, "PRAXIS_ROOM_MAX_TURN_CHARACTERS", default: rooms.maxTurnCharacters, parse: positive)
+        rooms.minPhaseSeconds = try Environment.resolve(
+            roomMinPhaseSeconds, "PRAXIS_ROOM_MIN_PHASE_SECONDS", default: rooms.minPhaseSeconds, parse: seconds)
+        configuration.rooms = rooms
+        if let url = assessorUrl ?? Environment.value("PRAXIS_ASSESSOR_URL"), !url.isEmpty {
+            guard let scheme = URL(string: url)?.scheme, ["http", "https"].contains(scheme) else {
+                throw ValidationError("invalid value '\(url)' for '--assessor-url': must be an http or https URL")
+            }
+            guard let model = assessorModel ?? Environment.value("PRAXIS_ASSESSOR_MODEL"), !model.isEmpty else {
+                throw ValidationError("missing '--assessor-model': required with '--assessor-url'")
+            }
+            let timeout = try Environment.resolve(
+                assessorTimeout, "PRAXIS_ASSESSOR_TIMEOUT", default: ChatAssessorConfiguration.defaultTimeout, parse: seconds)
+            configuration.chatAssessor = ChatAssessorConfiguration(
+                url: url, model: model, apiKey: assessorKey ?? Environment.value("PRAXIS_ASSESSOR_KEY"), timeout: timeout)
+        }
         return configuration
     }
 

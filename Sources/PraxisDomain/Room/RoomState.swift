@@ -1,7 +1,7 @@
 /// The state of one practice room (design §3): stage 1–3, host and guest, two rounds with
 /// swapped roles, and the phases of the current round. A plain value: `RoomStateMachine`
 /// changes it; nothing here does I/O.
-public struct RoomState: Sendable, Equatable {
+public struct RoomState: Sendable, Equatable, Codable {
     /// 1: round 1 (host is candidate), 2: round 2 (guest is candidate), 3: complete.
     public var stage: Int
     public var phase: RoomPhase
@@ -17,8 +17,17 @@ public struct RoomState: Sendable, Equatable {
     public var timing: RoomTiming
     /// The next turn's sequence number (strictly increasing within the room).
     public var nextSeq: Int
-    /// Client turn ids already accepted in the current round, with the seq they got.
-    public var acceptedTurns: [String: Int]
+    /// Client turn ids already accepted in the current round, with the seq and text they got.
+    /// Not encoded: the store rebuilds it from the turn journal.
+    public var acceptedTurns: [String: AcceptedTurn] = [:]
+    /// When the current phase began (seconds since 1970), for round durations.
+    public var phaseStartedAt: Double?
+    /// Whether the no-show check (scheduled time plus grace) has been done.
+    public var noShowChecked: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case stage, phase, hostID, guestID, present, ready, caseIDs, timing, nextSeq, phaseStartedAt, noShowChecked
+    }
 
     public init(hostID: String, guestID: String?, stage: Int = 1, timing: RoomTiming = RoomTiming()) {
         self.stage = stage
@@ -30,7 +39,6 @@ public struct RoomState: Sendable, Equatable {
         self.caseIDs = [nil, nil]
         self.timing = timing
         self.nextSeq = 1
-        self.acceptedTurns = [:]
     }
 
     /// The round being played: 1 in stage 1, 2 in stage 2, nil when complete.
@@ -65,7 +73,7 @@ public struct RoomState: Sendable, Equatable {
 }
 
 /// The two roles of a round.
-public enum RoomRole: String, Sendable, Equatable {
+public enum RoomRole: String, Sendable, Equatable, Codable {
     /// Plays the clinician and is assessed; sees the candidate brief.
     case candidate
     /// Plays the patient (or relative, carer); sees the actor brief; not assessed.
@@ -73,7 +81,7 @@ public enum RoomRole: String, Sendable, Equatable {
 }
 
 /// The phases inside a round, with absolute deadlines (seconds since 1970, server time).
-public enum RoomPhase: Sendable, Equatable {
+public enum RoomPhase: Sendable, Equatable, Codable {
     case waiting
     case preparation(deadline: Double)
     case roleplay(deadline: Double)
@@ -98,7 +106,7 @@ public enum RoomPhase: Sendable, Equatable {
 }
 
 /// How long the timed phases last. OET: about 3 minutes of preparation, 5 of role-play.
-public struct RoomTiming: Sendable, Equatable {
+public struct RoomTiming: Sendable, Equatable, Codable {
     public var preparationSeconds: Double
     public var roleplaySeconds: Double
 
@@ -108,5 +116,16 @@ public struct RoomTiming: Sendable, Equatable {
     public init(preparationSeconds: Double = 180, roleplaySeconds: Double = 300) {
         self.preparationSeconds = preparationSeconds
         self.roleplaySeconds = roleplaySeconds
+    }
+}
+
+/// A turn the room accepted: its seq, and its text (a repeated client id must carry the same text).
+public struct AcceptedTurn: Sendable, Equatable {
+    public var seq: Int
+    public var text: String
+
+    public init(seq: Int, text: String) {
+        self.seq = seq
+        self.text = text
     }
 }

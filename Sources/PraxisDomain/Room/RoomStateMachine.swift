@@ -5,10 +5,13 @@ public struct RoomStateMachine: Sendable {
     public private(set) var state: RoomState
     /// Longest turn, in characters.
     public let maxTurnCharacters: Int
+    /// The range each phase length may be set to (`setTiming`).
+    public let timingBounds: ClosedRange<Double>
 
-    public init(state: RoomState, maxTurnCharacters: Int = 4000) {
+    public init(state: RoomState, maxTurnCharacters: Int = 4000, timingBounds: ClosedRange<Double> = RoomTiming.allowedSeconds) {
         self.state = state
         self.maxTurnCharacters = maxTurnCharacters
+        self.timingBounds = timingBounds
     }
 
     /// A command from a peer.
@@ -17,6 +20,10 @@ public struct RoomStateMachine: Sendable {
         /// The host picks the case of the current round.
         case chooseCase(id: String)
         case startRound
+        /// Either peer ends preparation early: role-play starts now, with its full length.
+        case startRoleplay
+        /// The host sets the round's preparation and role-play lengths (waiting only).
+        case setTiming(RoomTiming)
         case turn(text: String, clientTurnID: String)
         case endRound
         case leave
@@ -26,6 +33,7 @@ public struct RoomStateMachine: Sendable {
     public enum Event: Sendable, Equatable {
         case ready(userID: String)
         case caseChosen(round: Int, caseID: String)
+        case timing(RoomTiming)
         case phase(RoomPhase, round: Int)
         /// A turn with its seq. `repeated` is true when the client id was seen before: the
         /// original seq is returned and nothing new is recorded.
@@ -63,6 +71,15 @@ public struct RoomStateMachine: Sendable {
             if round == 2, state.caseIDs[0] == id { return .failure(.invalid("round 2 needs a different case from round 1")) }
             state.caseIDs[round - 1] = id
             events.append(.caseChosen(round: round, caseID: id))
+        case .setTiming(let timing):
+            guard userID == state.hostID else { return .failure(.onlyHost("set the timing")) }
+            guard state.phase == .waiting else { return .failure(.wrongPhase(expected: "waiting", actual: state.phase.name)) }
+            let bounds = timingBounds
+            guard bounds.contains(timing.preparationSeconds), bounds.contains(timing.roleplaySeconds) else {
+                return .failure(.invalid("preparation_seconds and roleplay_seconds must each be \(Self.seconds(bounds.lowerBound)) to \(Self.seconds(bounds.upperBound))"))
+            }
+            state.timing = timing
+            events.append(.timing(timing))
         case .startRound:
             guard state.phase == .waiting else { return .failure(.wrongPhase(expected: "waiting", actual: state.phase.name)) }
             guard let guest = state.guestID else { return .failure(.noGuest) }
@@ -72,6 +89,13 @@ public struct RoomStateMachine: Sendable {
             }
             let phase = RoomPhase.preparation(deadline: now + state.timing.preparationSeconds)
             state.phase = phase
+            state.phaseStartedAt = now
+            events.append(.phase(phase, round: round))
+        case .startRoleplay:
+            guard case .preparation = state.phase else { return .failure(.wrongPhase(expected: "preparation", actual: state.phase.name)) }
+            let phase = RoomPhase.roleplay(deadline: now + state.timing.roleplaySeconds)
+            state.phase = phase
+            state.phaseStartedAt = now
             events.append(.phase(phase, round: round))
         case .turn(let text, let clientTurnID):
             guard case .roleplay = state.phase else { return .failure(.wrongPhase(expected: "roleplay", actual: state.phase.name)) }
@@ -80,13 +104,14 @@ public struct RoomStateMachine: Sendable {
             guard !trimmed.isEmpty else { return .failure(.invalid("a turn needs text")) }
             guard text.count <= maxTurnCharacters else { return .failure(.invalid("a turn is at most \(maxTurnCharacters) characters")) }
             guard let role = state.role(of: userID) else { return .failure(.notAParticipant) }
-            if let seq = state.acceptedTurns[clientTurnID] {
-                events.append(.turn(seq: seq, round: round, speakerID: userID, role: role, text: text, clientTurnID: clientTurnID, repeated: true))
+            if let accepted = state.acceptedTurns[clientTurnID] {
+                guard accepted.text == text else { return .failure(.invalid("client_turn_id \(clientTurnID) was already used for a different turn")) }
+                events.append(.turn(seq: accepted.seq, round: round, speakerID: userID, role: role, text: text, clientTurnID: clientTurnID, repeated: true))
                 return .success(events)
             }
             let seq = state.nextSeq
             state.nextSeq += 1
-            state.acceptedTurns[clientTurnID] = seq
+            state.acceptedTurns[clientTurnID] = AcceptedTurn(seq: seq, text: text)
             events.append(.turn(seq: seq, round: round, speakerID: userID, role: role, text: text, clientTurnID: clientTurnID, repeated: false))
         case .endRound:
             switch state.phase {
@@ -110,6 +135,7 @@ public struct RoomStateMachine: Sendable {
         if case .preparation(let deadline) = state.phase, now >= deadline, let round = state.round {
             let phase = RoomPhase.roleplay(deadline: deadline + state.timing.roleplaySeconds)
             state.phase = phase
+            state.phaseStartedAt = deadline
             events.append(.phase(phase, round: round))
         }
         if case .roleplay(let deadline) = state.phase, now >= deadline {
@@ -125,10 +151,29 @@ public struct RoomStateMachine: Sendable {
         state.stage += 1
         state.ready = []
         state.acceptedTurns = [:]
+        state.phaseStartedAt = nil
         state.phase = state.stage == 3 ? .ended : .waiting
         events.append(.stage(state.stage))
         if state.stage == 2 { events.append(.phase(.waiting, round: 2)) }
         return events
+    }
+
+    static func seconds(_ value: Double) -> String {
+        value.rounded() == value ? String(Int(value)) : String(value)
+    }
+
+    /// Seats `userID` as the guest when the seat is free (the data API seated them since
+    /// the room was loaded). Returns whether they are now the guest.
+    public mutating func seatGuest(_ userID: String) -> Bool {
+        if state.guestID == userID { return true }
+        guard state.guestID == nil, userID != state.hostID else { return false }
+        state.guestID = userID
+        return true
+    }
+
+    /// Records that the no-show check was done.
+    public mutating func markNoShowChecked() {
+        state.noShowChecked = true
     }
 
     /// A peer connected.

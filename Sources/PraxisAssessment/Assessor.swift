@@ -1,0 +1,35 @@
+public import PraxisDomain
+
+/// Assesses a round's transcript against the nine OET criteria. Never fails: an assessor that
+/// cannot do better answers with the heuristic result (and says why in `fallbackReason`).
+public protocol Assessor: Sendable {
+    func assess(_ input: AssessmentInput) async -> Assessment
+}
+
+/// What an assessor is given about a round.
+public struct AssessmentInput: Sendable {
+    /// The round's turns, both roles; only the candidate's are assessed.
+    public var turns: [TranscriptTurn]
+    /// The case's name (e.g. "Chest pain"), if known.
+    public var caseName: String?
+    /// The candidate brief the candidate read, if known (sent to a model as context, never logged).
+    public var candidateBrief: String?
+    /// The candidate's profession (medicine, nursing, …), if known.
+    public var profession: String?
+
+    public init(turns: [TranscriptTurn], caseName: String? = nil, candidateBrief: String? = nil, profession: String? = nil) {
+        self.turns = turns
+        self.caseName = caseName
+        self.candidateBrief = candidateBrief
+        self.profession = profession
+    }
+}
+
+/// The transparent cue-counting heuristic (`heuristic-v1`) as an `Assessor`.
+public struct HeuristicRoundAssessor: Assessor {
+    public init() {}
+
+    public func assess(_ input: AssessmentInput) async -> Assessment {
+        HeuristicAssessor.assess(input.turns, caseName: input.caseName)
+    }
+}

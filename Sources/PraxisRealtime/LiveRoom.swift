@@ -1,0 +1,735 @@
+import Foundation
+import NIOCore
+import PraxisDomain
+import PraxisProtocol
+import PraxisStore
+import PraxisWebSocket
+
+/// One practice room while it is loaded: its state machine, its members, its timers.
+///
+/// A room is owned by one event loop: every method runs on `loop` (callers hop with
+/// `loop.execute`), so nothing here takes a lock. A command is applied to the state machine
+/// at once (so the next command is checked against it), journaled with group commit, and
+/// only once durable is it answered and are its events sent to the members, in offset order.
+final class LiveRoom: @unchecked Sendable {
+    /// A member: one connection's join of the room topic.
+    struct Member {
+        let id: Int
+        let userID: String
+        let connection: WebSocketConnection
+        let topic: String
+        let version: PhoenixMessage.Version
+        let joinRef: String?
+    }
+
+    /// Where a reply goes.
+    struct ReplyTarget {
+        let connection: WebSocketConnection
+        let topic: String
+        let version: PhoenixMessage.Version
+        let joinRef: String?
+        let ref: String?
+    }
+
+    /// An event as sent: name and payload bytes (offset and at included).
+    struct SentEvent {
+        let offset: Int64
+        let name: String
+        let payloadJSON: String
+    }
+
+    /// An accepted command, remembered by client id for idempotent repeats.
+    struct CommandRecord {
+        let fingerprint: String
+        var reply: JSONValue?
+        var waiters: [ReplyTarget]
+    }
+
+    /// An event about to be journaled.
+    struct PendingEvent {
+        var name: String
+        var payload: [String: JSONValue]
+        var round: Int?
+        var clientID: String?
+        var seq: Int?
+    }
+
+    let id: String
+    let loop: any EventLoop
+    private weak var registry: RoomRegistry?
+    private let configuration: RoomConfiguration
+    private let type: String
+    private let scheduledAt: Double?
+
+    /// The latest state: what the next command is checked against.
+    private var machine: RoomStateMachine
+    /// The state as of the last durable event: what snapshots show.
+    private var published: RoomState
+    private var roundIDs: [String?]
+    private var cases: [String: CaseBrief]
+    /// The current round's turns as applied (some may not be durable yet).
+    private var appliedTurns: [JSONValue]
+    /// The current round's durable turns.
+    private var transcript: [JSONValue]
+    /// The latest durable events, for resume.
+    private var recent: [SentEvent]
+    private var nextOffset: Int64
+    private var publishedOffset: Int64
+    private var members: [Int: Member] = [:]
+    private var away: [String: (until: Double, timer: Scheduled<Void>)] = [:]
+    private var commands: [String: CommandRecord] = [:]
+    private var commandOrder: [String] = []
+    private var phaseTimer: Scheduled<Void>?
+    private var noShowTimer: Scheduled<Void>?
+    private var seenSinceScheduled: Set<String>
+    private var noShows: Set<String>
+    private var inFlight = 0
+    /// Set once the room left the registry (idle, or its journal failed): rejoin to reload.
+    private(set) var evicted = false
+
+    init(loaded: LoadedRoom, loop: any EventLoop, registry: RoomRegistry, configuration: RoomConfiguration) {
+        self.id = loaded.id
+        self.loop = loop
+        self.registry = registry
+        self.configuration = configuration
+        self.type = loaded.type
+        self.scheduledAt = Timestamp.parse(loaded.datetimeUTC)?.timeIntervalSince1970
+        var state: RoomState
+        if let json = loaded.stateJSON, let saved = try? JSONDecoder().decode(RoomState.self, from: Data(json.utf8)) {
+            state = saved
+            if state.guestID == nil { state.guestID = loaded.guestID }
+        } else {
+            state = RoomState(hostID: loaded.hostID, guestID: loaded.guestID, stage: loaded.stage)
+        }
+        state.present = []
+        var turns: [JSONValue] = []
+        for event in loaded.currentTurns {
+            let payload = Self.parse(event.payloadJSON)
+            turns.append(payload)
+            if let clientID = event.clientID, let seq = event.seq {
+                state.acceptedTurns[clientID] = AcceptedTurn(seq: seq, text: payload.object?["text"]?.string ?? "")
+            }
+        }
+        state.nextSeq = max(state.nextSeq, loaded.maxSeq + 1)
+        machine = RoomStateMachine(
+            state: state, maxTurnCharacters: configuration.maxTurnCharacters,
+            timingBounds: configuration.minPhaseSeconds...max(configuration.minPhaseSeconds, configuration.maxPhaseSeconds)
+        )
+        published = state
+        roundIDs = loaded.roundIDs
+        cases = loaded.cases
+        appliedTurns = turns
+        transcript = turns
+        recent = loaded.recentEvents.map { SentEvent(offset: $0.offset, name: $0.type, payloadJSON: $0.payloadJSON) }
+        nextOffset = loaded.latestOffset + 1
+        publishedOffset = loaded.latestOffset
+        seenSinceScheduled = loaded.seenSinceScheduled
+        noShows = loaded.noShows
+    }
+
+    /// Starts the timers of a freshly loaded room (a deadline that passed fires at once).
+    func start() {
+        scheduleTimers()
+        // Loaded for a timer or a check that turned out not to be needed: leave again soon.
+        loop.assumeIsolated().scheduleTask(in: .seconds(5)) { [self] in self.evictIfIdle() }
+    }
+
+    // MARK: Members
+
+    /// Whether `userID` is the host or guest (seating a guest the store has since seated).
+    func admits(_ userID: String, storedGuest: String?) -> Bool {
+        if machine.state.isParticipant(userID) { return true }
+        if storedGuest == userID, machine.seatGuest(userID) {
+            published.guestID = userID
+            return true
+        }
+        return false
+    }
+
+    /// Adds a member and answers its join with the snapshot; with `resume`, the missed
+    /// events follow when they are still kept.
+    func join(_ member: Member, resume: Int64?, reply: ReplyTarget) {
+        let wasPresent = members.values.contains { $0.userID == member.userID }
+        members[member.id] = member
+        _ = machine.arrived(member.userID)
+        published.present.insert(member.userID)
+        var replay: [SentEvent]?
+        if let resume, resume <= publishedOffset {
+            let oldestKept = recent.first?.offset ?? (publishedOffset + 1)
+            if resume >= oldestKept - 1 { replay = recent.filter { $0.offset > resume } }
+        }
+        var response = snapshot(for: member.userID)
+        response["recovered"] = .bool(replay != nil)
+        send(reply: reply, status: "ok", response: .object(response))
+        for event in replay ?? [] {
+            Self.sendEvent(event, to: [member])
+        }
+        guard !wasPresent else { return }
+        let now = Self.now()
+        if let scheduledAt, now >= scheduledAt { seenSinceScheduled.insert(member.userID) }
+        let status: String
+        if let gone = away.removeValue(forKey: member.userID) {
+            gone.timer.cancel()
+            status = "back"
+        } else {
+            status = "joined"
+        }
+        commit([presenceEvent(userID: member.userID, status: status)], saveState: false, completion: nil)
+    }
+
+    /// Removes a member. When it was the user's last connection, a dropped peer is marked
+    /// away for the grace period; one that left is gone.
+    func remove(memberID: Int, dropped: Bool) {
+        guard let member = members.removeValue(forKey: memberID) else { return }
+        let stillHere = members.values.contains { $0.userID == member.userID }
+        if !stillHere {
+            published.present.remove(member.userID)
+            if dropped, machine.state.isParticipant(member.userID) {
+                let until = Self.now() + configuration.graceSeconds
+                let userID = member.userID
+                let timer = loop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(configuration.graceSeconds * 1000))) { [self] in
+                    self.graceExpired(userID)
+                }
+                away[member.userID] = (until, timer)
+                commit([presenceEvent(userID: member.userID, status: "away")], saveState: false, completion: nil)
+            } else {
+                commit([presenceEvent(userID: member.userID, status: "left")], saveState: false, completion: nil)
+            }
+        }
+        evictIfIdle()
+    }
+
+    private func graceExpired(_ userID: String) {
+        guard away.removeValue(forKey: userID) != nil, !evicted else { return }
+        let before = machine.state
+        guard case .success(let events) = machine.apply(.leave, by: userID, now: Self.now()) else { return }
+        commit(pending(events, before: before, leftReason: "disconnected"), saveState: true, completion: nil)
+        evictIfIdle()
+    }
+
+    // MARK: Commands
+
+    /// The commands a room topic accepts.
+    static let commandNames = ["ready", "set_timing", "choose_case", "start_round", "start_roleplay", "turn", "end_round", "leave"]
+
+    /// Handles a command from a member; answers exactly once.
+    func command(_ name: String, payload: [String: JSONValue], memberID: Int, reply: ReplyTarget) {
+        guard !evicted, let member = members[memberID] else {
+            return send(reply: reply, status: "error", response: Self.reason("you are not in this room: join the room topic again"))
+        }
+        guard Self.commandNames.contains(name) else {
+            return send(reply: reply, status: "error", response: Self.reason(
+                "unknown room command \(name) (commands: \(Self.commandNames.joined(separator: ", ")))"
+            ))
+        }
+        if name == "turn" {
+            guard let text = payload["text"]?.string else {
+                return send(reply: reply, status: "error", response: Self.reason("a turn needs text (a string)"))
+            }
+            guard let clientTurnID = (payload["client_turn_id"] ?? payload["client_id"])?.string else {
+                return send(reply: reply, status: "error", response: Self.reason("client_turn_id is required (1 to 128 characters)"))
+            }
+            return apply(.turn(text: text, clientTurnID: clientTurnID), userID: member.userID, reply: reply, clientKey: nil)
+        }
+        guard let clientID = payload["client_id"]?.string, (1...128).contains(clientID.count) else {
+            return send(reply: reply, status: "error", response: Self.reason("client_id is required (1 to 128 characters)"))
+        }
+        var content = payload
+        content["client_id"] = nil
+        let fingerprint = name + " " + JSONValue.object(content).jsonString
+        let key = member.userID + "\u{0}" + clientID
+        if let record = commands[key] {
+            guard record.fingerprint == fingerprint else {
+                return send(reply: reply, status: "error", response: Self.reason("client id \(clientID) was already used for a different command"))
+            }
+            if case .object(var response)? = record.reply {
+                response["repeated"] = .bool(true)
+                return send(reply: reply, status: "ok", response: .object(response))
+            }
+            commands[key]?.waiters.append(reply)
+            return
+        }
+        let command: RoomStateMachine.Command
+        switch name {
+        case "ready": command = .ready
+        case "start_round": command = .startRound
+        case "start_roleplay": command = .startRoleplay
+        case "end_round": command = .endRound
+        case "leave": command = .leave
+        case "set_timing":
+            guard case .number(let preparation)? = payload["preparation_seconds"], case .number(let roleplay)? = payload["roleplay_seconds"] else {
+                return send(reply: reply, status: "error", response: Self.reason("set_timing needs preparation_seconds and roleplay_seconds (numbers)"))
+            }
+            command = .setTiming(RoomTiming(preparationSeconds: preparation, roleplaySeconds: roleplay))
+        case "choose_case":
+            return chooseCase(payload, userID: member.userID, reply: reply, key: key, fingerprint: fingerprint)
+        default:
+            return
+        }
+        apply(command, userID: member.userID, reply: reply, clientKey: (key, fingerprint))
+    }
+
+    /// Applies a command; journals its events; answers once they are durable.
+    private func apply(_ command: RoomStateMachine.Command, userID: String, reply: ReplyTarget, clientKey: (key: String, fingerprint: String)?, extra: [String: JSONValue] = [:]) {
+        guard !evicted else {
+            return send(reply: reply, status: "error", response: Self.reason("the room was reloaded: join the room topic again"))
+        }
+        let before = machine.state
+        switch machine.apply(command, by: userID, now: Self.now()) {
+        case .failure(let error):
+            send(reply: reply, status: "error", response: Self.reason(error.reason))
+        case .success(let events):
+            if let clientKey { remember(clientKey.key, fingerprint: clientKey.fingerprint) }
+            var response = extra
+            for case .turn(let seq, _, _, _, _, _, let repeated) in events {
+                response["seq"] = .number(Double(seq))
+                response["repeated"] = .bool(repeated)
+            }
+            if response["repeated"] == nil { response["repeated"] = .bool(false) }
+            let isLeave = command == .leave
+            let changesState = events.contains { if case .turn = $0 { return false } else { return true } }
+            commit(pending(events, before: before, leftReason: "left"), saveState: changesState) { [self] offset in
+                response["offset"] = .number(Double(offset))
+                self.send(reply: reply, status: "ok", response: .object(response))
+                if let clientKey { self.answered(clientKey.key, response: .object(response)) }
+                if isLeave { self.closeMembers(of: userID, except: nil) }
+            }
+        }
+        scheduleTimers()
+    }
+
+    /// `choose_case`: looks the case up (off the loop), then applies it.
+    private func chooseCase(_ payload: [String: JSONValue], userID: String, reply: ReplyTarget, key: String, fingerprint: String) {
+        // Check role and phase first, so a wrong command is refused without a lookup.
+        guard userID == machine.state.hostID else { return send(reply: reply, status: "error", response: Self.reason(RoomError.onlyHost("choose the case").reason)) }
+        guard machine.state.phase == .waiting, machine.state.stage < 3 else {
+            let reason = machine.state.stage == 3 ? RoomError.roomComplete : RoomError.wrongPhase(expected: "waiting", actual: machine.state.phase.name)
+            return send(reply: reply, status: "error", response: Self.reason(reason.reason))
+        }
+        let store = registry?.store
+        let exclude = machine.state.stage == 2 ? machine.state.caseIDs[0] : nil
+        let roomType = type
+        let lookup: @Sendable () async throws -> CaseBrief?
+        if let caseID = payload["case_id"]?.string {
+            lookup = { try await store?.caseBrief(id: caseID) }
+        } else if case .object(let filters)? = payload["random"] {
+            let profession = filters["target_profession"]?.string
+            let domain = filters["domain"]?.string ?? roomType
+            let difficulty = filters["difficulty_level"]?.string
+            lookup = { try await store?.randomCase(profession: profession, domain: domain, difficulty: difficulty, excluding: exclude) }
+        } else {
+            return send(reply: reply, status: "error", response: Self.reason("choose_case needs case_id (a string) or random (an object of filters)"))
+        }
+        let room = NIOLoopBound(self, eventLoop: loop)
+        let loop = self.loop
+        let isRandom = payload["case_id"] == nil
+        Task {
+            let found: Result<CaseBrief?, any Error>
+            do { found = .success(try await lookup()) } catch { found = .failure(error) }
+            loop.execute {
+                let room = room.value
+                switch found {
+                case .failure(let error):
+                    room.send(reply: reply, status: "error", response: Self.reason("the case could not be read: \(error)"))
+                case .success(nil):
+                    room.send(reply: reply, status: "error", response: Self.reason(
+                        isRandom ? "no published case matches those filters" : "no published case has that case_id"
+                    ))
+                case .success(let brief?):
+                    room.cases[brief.id] = brief
+                    room.apply(
+                        .chooseCase(id: brief.id), userID: userID, reply: reply, clientKey: (key, fingerprint),
+                        extra: ["case": Self.caseSummary(brief)]
+                    )
+                }
+            }
+        }
+    }
+
+    private func remember(_ key: String, fingerprint: String) {
+        commands[key] = CommandRecord(fingerprint: fingerprint, reply: nil, waiters: [])
+        commandOrder.append(key)
+        if commandOrder.count > configuration.rememberedCommands {
+            let forget = commandOrder.removeFirst()
+            if commands[forget]?.reply != nil { commands[forget] = nil }
+        }
+    }
+
+    private func answered(_ key: String, response: JSONValue) {
+        guard var record = commands[key] else { return }
+        record.reply = response
+        if case .object(var repeated) = response {
+            repeated["repeated"] = .bool(true)
+            for waiter in record.waiters { send(reply: waiter, status: "ok", response: .object(repeated)) }
+        }
+        record.waiters = []
+        commands[key] = record
+    }
+
+    // MARK: Timers
+
+    private func scheduleTimers() {
+        phaseTimer?.cancel()
+        phaseTimer = nil
+        if !evicted, let deadline = machine.state.phase.deadline {
+            let delay = max(0, deadline - Self.now())
+            phaseTimer = loop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(delay * 1000) + 1)) { [self] in
+                self.phaseTimer = nil
+                self.tick()
+            }
+        }
+        if noShowTimer == nil, !evicted, machine.state.noShowChecked != true, machine.state.stage == 1, let scheduledAt {
+            let checkAt = scheduledAt + configuration.graceSeconds
+            let now = Self.now()
+            // Due soon: a timer. Later ones are found by the registry's sweep.
+            if now - scheduledAt < 86_400, checkAt - now <= configuration.sweepIntervalSeconds {
+                noShowTimer = loop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(max(0, checkAt - now) * 1000))) { [self] in
+                    self.noShowTimer = nil
+                    self.checkNoShows()
+                }
+            }
+        }
+    }
+
+    private func tick() {
+        guard !evicted else { return }
+        let before = machine.state
+        let events = machine.tick(now: Self.now())
+        if !events.isEmpty { commit(pending(events, before: before, leftReason: "left"), saveState: true, completion: nil) }
+        scheduleTimers()
+        evictIfIdle()
+    }
+
+    private func checkNoShows() {
+        guard !evicted, machine.state.noShowChecked != true else { return }
+        machine.markNoShowChecked()
+        var events: [PendingEvent] = []
+        if machine.state.stage == 1, machine.state.phase == .waiting, let scheduledAt {
+            let present = Set(members.values.map(\.userID))
+            for userID in [machine.state.hostID, machine.state.guestID].compactMap({ $0 })
+            where !present.contains(userID) && !seenSinceScheduled.contains(userID) && !noShows.contains(userID) {
+                noShows.insert(userID)
+                events.append(PendingEvent(
+                    name: "no_show",
+                    payload: ["user_id": .string(userID), "scheduled_at": .string(Timestamp.format(Date(timeIntervalSince1970: scheduledAt)))]
+                ))
+            }
+        }
+        commit(events, saveState: true, completion: nil)
+        evictIfIdle()
+    }
+
+    // MARK: Journal
+
+    /// Domain events as journal events, with the room's context (round ids, briefs, turns).
+    private func pending(_ events: [RoomStateMachine.Event], before: RoomState, leftReason: String) -> [PendingEvent] {
+        var result: [PendingEvent] = []
+        let now = Self.now()
+        for event in events {
+            switch event {
+            case .ready(let userID):
+                result.append(PendingEvent(name: "ready", payload: ["user_id": .string(userID), "round": Self.number(before.round)]))
+            case .timing(let timing):
+                result.append(PendingEvent(name: "timing", payload: [
+                    "preparation_seconds": .number(timing.preparationSeconds), "roleplay_seconds": .number(timing.roleplaySeconds),
+                ]))
+            case .caseChosen(let round, let caseID):
+                result.append(PendingEvent(name: "case_chosen", payload: [
+                    "round": .number(Double(round)), "case": cases[caseID].map(Self.caseSummary) ?? .object(["id": .string(caseID)]),
+                ], round: round))
+            case .phase(let phase, let round):
+                result.append(PendingEvent(name: "phase", payload: [
+                    "round": .number(Double(round)), "phase": .string(phase.name), "deadline": Self.time(phase.deadline),
+                ], round: round))
+            case .turn(let seq, let round, let speakerID, let role, let text, let clientTurnID, let repeated):
+                guard !repeated else { continue }
+                let payload: [String: JSONValue] = [
+                    "seq": .number(Double(seq)), "round": .number(Double(round)), "speaker_id": .string(speakerID),
+                    "role": .string(role.rawValue), "text": .string(text), "client_turn_id": .string(clientTurnID),
+                ]
+                result.append(PendingEvent(name: "turn", payload: payload, round: round, clientID: clientTurnID, seq: seq))
+            case .roundEnded(let round, let reason):
+                var duration = 0.0
+                if case .roleplay = before.phase, let started = before.phaseStartedAt { duration = max(0, now - started) }
+                result.append(PendingEvent(name: "round_ended", payload: [
+                    "round": .number(Double(round)), "reason": .string(reason.rawValue), "round_id": .string(UUID().uuidString.lowercased()),
+                    "turns": .number(Double(appliedTurns.count)), "duration_seconds": .number(Double(Int(duration.rounded()))),
+                ], round: round))
+            case .stage(let stage):
+                result.append(PendingEvent(name: "stage", payload: ["stage": .number(Double(stage))]))
+            case .left(let userID, let phase):
+                result.append(PendingEvent(name: "left", payload: [
+                    "user_id": .string(userID), "phase": .string(phase), "reason": .string(leftReason),
+                    "early": .bool(phase == "preparation" || phase == "roleplay"),
+                ]))
+            }
+        }
+        return result
+    }
+
+    private func presenceEvent(userID: String, status: String) -> PendingEvent {
+        let present = Set(members.values.map(\.userID)).sorted()
+        let awayList = away.sorted { $0.key < $1.key }.map { JSONValue.object(["user_id": .string($0.key), "until": .string(Timestamp.format(Date(timeIntervalSince1970: $0.value.until)))]) }
+        return PendingEvent(name: "presence", payload: [
+            "user_id": .string(userID), "status": .string(status), "present": .array(present.map(JSONValue.string)), "away": .array(awayList),
+        ])
+    }
+
+    /// Journals `events` (and the state when asked); once durable, sends them to the
+    /// members and calls `completion` with the last offset (the previous one when there
+    /// were no events).
+    private func commit(_ events: [PendingEvent], saveState: Bool, completion: ((Int64) -> Void)?) {
+        guard let registry, !evicted else { return }
+        let at = Timestamp.now()
+        var records: [RoomEventRecord] = []
+        var sent: [SentEvent] = []
+        var roundEnd: RoomRoundRecord?
+        var endedTurns: [JSONValue] = []
+        for var event in events {
+            let offset = nextOffset
+            nextOffset += 1
+            event.payload["offset"] = .number(Double(offset))
+            event.payload["at"] = .string(at)
+            if event.name == "turn" { appliedTurns.append(.object(event.payload)) }
+            if event.name == "round_ended", let round = event.round, let roundID = event.payload["round_id"]?.string {
+                endedTurns = appliedTurns
+                appliedTurns = []
+                roundEnd = RoomRoundRecord(
+                    roundID: roundID, round: round, candidateID: round == 1 ? machine.state.hostID : (machine.state.guestID ?? ""),
+                    caseID: machine.state.caseIDs[round - 1], transcriptJSON: JSONValue.array(endedTurns).jsonString,
+                    durationSeconds: Self.integer(event.payload["duration_seconds"]),
+                    newStage: round + 1
+                )
+            }
+            let json = JSONValue.object(event.payload).jsonString
+            records.append(RoomEventRecord(offset: offset, type: event.name, round: event.round, clientID: event.clientID, seq: event.seq, payloadJSON: json, at: at))
+            sent.append(SentEvent(offset: offset, name: event.name, payloadJSON: json))
+        }
+        let stateAfter = machine.state
+        var stateRecord: (phase: String, json: String)?
+        if saveState, let data = try? JSONEncoder().encode(stateAfter) {
+            stateRecord = (stateAfter.phase.name, String(decoding: data, as: UTF8.self))
+        }
+        let entry = RoomJournalEntry(roomID: id, events: records, state: stateRecord, roundEnd: roundEnd)
+        inFlight += 1
+        let room = NIOLoopBound(self, eventLoop: loop)
+        let loop = self.loop
+        let endedRound = roundEnd
+        let transcriptOfEnded = endedTurns
+        let caseOfEnded = roundEnd.flatMap { $0.caseID }
+        let sentEvents = sent
+        let then = NIOLoopBound(completion, eventLoop: loop)
+        registry.journal.append(entry) { result in
+            loop.execute {
+                room.value.durable(
+                    result, sent: sentEvents, stateAfter: stateAfter, roundEnd: endedRound, endedTurns: transcriptOfEnded, caseID: caseOfEnded,
+                    completion: then.value
+                )
+            }
+        }
+    }
+
+    /// Back on the loop after the journal wrote (or failed to write) an entry.
+    private func durable(
+        _ result: Result<Void, StoreError>, sent: [SentEvent], stateAfter: RoomState, roundEnd: RoomRoundRecord?, endedTurns: [JSONValue],
+        caseID: String?, completion: ((Int64) -> Void)?
+    ) {
+        inFlight -= 1
+        if case .failure(let error) = result {
+            registry?.logger.error("room journal write failed; the room is reloaded on the next join", metadata: ["room": "\(id)", "error": "\(error)"])
+            fail(reason: "the room could not save this: \(error.message)")
+            return
+        }
+        let present = published.present
+        published = stateAfter
+        published.present = present
+        var startedRound = false
+        for event in sent {
+            publishedOffset = event.offset
+            recent.append(event)
+            switch event.name {
+            case "turn": transcript.append(Self.parse(event.payloadJSON))
+            case "phase": startedRound = startedRound || event.payloadJSON.contains("\"phase\":\"preparation\"")
+            default: break
+            }
+        }
+        if recent.count > configuration.replayLimit * 2 { recent.removeFirst(recent.count - configuration.replayLimit) }
+        if let roundEnd {
+            roundIDs[roundEnd.round - 1] = roundEnd.roundID
+            transcript = []
+        }
+        Self.sendEvents(sent, to: Array(members.values))
+        if startedRound { sendBriefs() }
+        completion?(publishedOffset)
+        if let roundEnd {
+            registry?.assess(roomID: id, roundID: roundEnd.roundID, round: roundEnd.round, caseID: caseID, turns: endedTurns)
+        }
+        evictIfIdle()
+    }
+
+    /// The journal failed: answer nothing more, tell the members, leave the registry.
+    private func fail(reason: String) {
+        guard !evicted else { return }
+        evicted = true
+        phaseTimer?.cancel()
+        noShowTimer?.cancel()
+        for entry in away.values { entry.timer.cancel() }
+        for record in commands.values {
+            for waiter in record.waiters { send(reply: waiter, status: "error", response: Self.reason(reason)) }
+        }
+        for member in members.values {
+            let bytes = PhoenixMessage(joinRef: member.joinRef, topic: member.topic, event: "phx_error", payload: .object(["reason": .string(reason)]))
+                .encode(member.version)
+            FanOut.broadcast(text: ByteBuffer(bytes: bytes), to: [member.connection])
+        }
+        members = [:]
+        registry?.evict(self)
+    }
+
+    /// An assessment was stored: tell the members (journaled, so a resume gets it).
+    func assessmentStored(round: Int, roundID: String, assessor: String, scoreRaw: Int, scoreMax: Int) {
+        commit([PendingEvent(name: "assessment", payload: [
+            "round": .number(Double(round)), "round_id": .string(roundID), "assessor": .string(assessor),
+            "score_raw": .number(Double(scoreRaw)), "score_max": .number(Double(scoreMax)),
+        ], round: round)], saveState: false, completion: nil)
+    }
+
+    /// Leaves the registry when nothing needs the room in memory.
+    private func evictIfIdle() {
+        guard !evicted, members.isEmpty, away.isEmpty, inFlight == 0, phaseTimer == nil, noShowTimer == nil else { return }
+        evicted = true
+        registry?.evict(self)
+    }
+
+    /// After `leave`: the user's channels on this room are closed.
+    private func closeMembers(of userID: String, except: Int?) {
+        for member in members.values where member.userID == userID && member.id != except {
+            members[member.id] = nil
+            let bytes = PhoenixMessage(joinRef: member.joinRef, topic: member.topic, event: "phx_close", payload: .object([:])).encode(member.version)
+            FanOut.broadcast(text: ByteBuffer(bytes: bytes), to: [member.connection])
+        }
+        if !members.values.contains(where: { $0.userID == userID }) {
+            published.present.remove(userID)
+            commit([presenceEvent(userID: userID, status: "left")], saveState: false, completion: nil)
+        }
+    }
+
+    // MARK: Snapshot and briefs
+
+    /// The join reply for `userID`: state as of the last durable event, its brief only.
+    private func snapshot(for userID: String) -> [String: JSONValue] {
+        let state = published
+        let caseID = state.round.flatMap { state.caseIDs[$0 - 1] }
+        var room: [String: JSONValue] = [
+            "id": .string(id), "host_id": .string(state.hostID), "guest_id": state.guestID.map(JSONValue.string) ?? .null,
+            "type": .string(type), "stage": .number(Double(state.stage)), "round": Self.number(state.round),
+            "phase": .string(state.phase.name), "deadline": Self.time(state.phase.deadline), "server_time": .string(Timestamp.now()),
+            "timing": .object([
+                "preparation_seconds": .number(state.timing.preparationSeconds), "roleplay_seconds": .number(state.timing.roleplaySeconds),
+            ]),
+            "case": caseID.flatMap { cases[$0] }.map(Self.caseSummary) ?? (caseID.map { .object(["id": .string($0)]) } ?? .null),
+            "ready": .array(state.ready.sorted().map(JSONValue.string)),
+            "present": .array(Set(members.values.map(\.userID)).sorted().map(JSONValue.string)),
+            "away": .array(away.sorted { $0.key < $1.key }.map {
+                .object(["user_id": .string($0.key), "until": .string(Timestamp.format(Date(timeIntervalSince1970: $0.value.until)))])
+            }),
+            "round_ids": .object(["1": roundIDs[0].map(JSONValue.string) ?? .null, "2": roundIDs[1].map(JSONValue.string) ?? .null]),
+        ]
+        room["schedule"] = nil
+        return [
+            "postgres_changes": .array([]),
+            "room": .object(room),
+            "you": .string(userID),
+            "role": state.role(of: userID).map { .string($0.rawValue) } ?? .null,
+            "brief": brief(for: userID, state: state) ?? .null,
+            "transcript": .array(transcript),
+            "offset": .number(Double(publishedOffset)),
+        ]
+    }
+
+    /// The brief `userID` may see now: its own role's, from preparation on.
+    private func brief(for userID: String, state: RoomState) -> JSONValue? {
+        guard let round = state.round, let role = state.role(of: userID) else { return nil }
+        switch state.phase {
+        case .preparation, .roleplay: break
+        default: return nil
+        }
+        guard let caseID = state.caseIDs[round - 1], let brief = cases[caseID] else { return nil }
+        return .object([
+            "round": .number(Double(round)), "role": .string(role.rawValue), "case_id": .string(brief.id), "case_name": .string(brief.caseName),
+            "text": .string(role == .candidate ? brief.candidateBrief : brief.actorBrief),
+        ])
+    }
+
+    /// A round started: each present member gets its own brief, nobody else's.
+    private func sendBriefs() {
+        for member in members.values {
+            guard let brief = brief(for: member.userID, state: published) else { continue }
+            let bytes = PhoenixMessage.encode(
+                member.version, joinRef: nil, ref: nil, topic: member.topic, event: "broadcast",
+                payloadJSON: Array("{\"event\":\"brief\",\"payload\":\(brief.jsonString),\"type\":\"broadcast\"}".utf8)
+            )
+            FanOut.broadcast(text: ByteBuffer(bytes: bytes), to: [member.connection])
+        }
+    }
+
+    // MARK: Sending
+
+    private func send(reply: ReplyTarget, status: String, response: JSONValue) {
+        let bytes = PhoenixMessage(
+            joinRef: reply.joinRef, ref: reply.ref, topic: reply.topic, event: "phx_reply",
+            payload: .object(["status": .string(status), "response": response])
+        ).encode(reply.version)
+        FanOut.broadcast(text: ByteBuffer(bytes: bytes), to: [reply.connection])
+    }
+
+    private static func sendEvent(_ event: SentEvent, to members: [Member]) {
+        sendEvents([event], to: members)
+    }
+
+    /// Each event encoded once per topic spelling and protocol version.
+    private static func sendEvents(_ events: [SentEvent], to members: [Member]) {
+        guard !members.isEmpty else { return }
+        struct Key: Hashable {
+            var topic: String
+            var version: PhoenixMessage.Version
+        }
+        var groups: [Key: [WebSocketConnection]] = [:]
+        for member in members { groups[Key(topic: member.topic, version: member.version), default: []].append(member.connection) }
+        for event in events {
+            let payload = Array("{\"event\":\"\(event.name)\",\"payload\":\(event.payloadJSON),\"type\":\"broadcast\"}".utf8)
+            for (key, connections) in groups {
+                let bytes = PhoenixMessage.encode(key.version, joinRef: nil, ref: nil, topic: key.topic, event: "broadcast", payloadJSON: payload)
+                FanOut.broadcast(text: ByteBuffer(bytes: bytes), to: connections)
+            }
+        }
+    }
+
+    // MARK: Helpers
+
+    static func now() -> Double { Date().timeIntervalSince1970 }
+
+    static func reason(_ text: String) -> JSONValue { .object(["reason": .string(text)]) }
+
+    static func integer(_ value: JSONValue?) -> Int {
+        if case .number(let number)? = value { return Int(number) }
+        return 0
+    }
+
+    static func number(_ value: Int?) -> JSONValue { value.map { .number(Double($0)) } ?? .null }
+
+    static func time(_ seconds: Double?) -> JSONValue {
+        seconds.map { .string(Timestamp.format(Date(timeIntervalSince1970: $0))) } ?? .null
+    }
+
+    static func caseSummary(_ brief: CaseBrief) -> JSONValue {
+        .object([
+            "id": .string(brief.id), "case_name": .string(brief.caseName), "domain": .string(brief.domain),
+            "target_profession": .string(brief.targetProfession), "difficulty_level": .string(brief.difficultyLevel),
+        ])
+    }
+
+    static func parse(_ json: String) -> JSONValue {
+        (try? JSONDecoder().decode(JSONValue.self, from: Data(json.utf8))) ?? .null
+    }
+}

@@ -1,0 +1,122 @@
+import Dispatch
+import GRDB
+import Synchronization
+
+/// The rooms' write-ahead journal with group commit.
+///
+/// Entries from all rooms queue up while a transaction is being written; the next
+/// transaction takes all of them at once, so one fsync covers many turns. Completions run
+/// in submission order, on the journal's queue, after the commit (never on an event loop:
+/// callers hop back themselves). When a batch fails, its entries are retried one by one, so
+/// only a bad entry fails.
+public final class RoomJournal: Sendable {
+    public typealias Completion = @Sendable (Result<Void, StoreError>) -> Void
+
+    private struct Pending {
+        var entry: RoomJournalEntry
+        var completion: Completion
+    }
+
+    private struct State {
+        var pending: [Pending] = []
+        var writing = false
+        var batches = 0
+        var entries = 0
+    }
+
+    private let store: Store
+    private let state = Mutex(State())
+    private let queue = DispatchQueue(label: "praxis.room.journal")
+    /// Most entries in one transaction.
+    public let maxBatch: Int
+
+    public init(store: Store, maxBatch: Int = 1024) {
+        self.store = store
+        self.maxBatch = maxBatch
+    }
+
+    /// Queues `entry`; `completion` runs once it is durable (or failed).
+    public func append(_ entry: RoomJournalEntry, completion: @escaping Completion) {
+        let start = state.withLock { state -> Bool in
+            state.pending.append(Pending(entry: entry, completion: completion))
+            if state.writing { return false }
+            state.writing = true
+            return true
+        }
+        if start { queue.async { self.drain() } }
+    }
+
+    /// Transactions written and entries they held, since start.
+    public var counts: (batches: Int, entries: Int) {
+        state.withLock { ($0.batches, $0.entries) }
+    }
+
+    private func drain() {
+        while true {
+            let batch = state.withLock { state -> [Pending] in
+                guard !state.pending.isEmpty else {
+                    state.writing = false
+                    return []
+                }
+                let count = min(state.pending.count, maxBatch)
+                let batch = Array(state.pending.prefix(count))
+                state.pending.removeFirst(count)
+                state.batches += 1
+                state.entries += count
+                return batch
+            }
+            if batch.isEmpty { return }
+            do {
+                try write(batch.map(\.entry))
+                for item in batch { item.completion(.success(())) }
+            } catch {
+                // Find the bad entry: each one alone.
+                for item in batch {
+                    do {
+                        try write([item.entry])
+                        item.completion(.success(()))
+                    } catch {
+                        item.completion(.failure(StoreError.wrap(error)))
+                    }
+                }
+            }
+        }
+    }
+
+    private func write(_ entries: [RoomJournalEntry]) throws {
+        try store.pool.write { db in
+            let collector = ChangeCollector()
+            var lastState: [String: (phase: String, json: String)] = [:]
+            for entry in entries {
+                for event in entry.events {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO room_events (room_id, "offset", type, round, client_id, seq, payload, at)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                            """,
+                        arguments: [entry.roomID, event.offset, event.type, event.round, event.clientID, event.seq, event.payloadJSON, event.at]
+                    )
+                }
+                if let round = entry.roundEnd {
+                    try store.persistRound(db, roomID: entry.roomID, round: round, collector: collector)
+                }
+                if let state = entry.state { lastState[entry.roomID] = state }
+            }
+            let now = PraxisDomainTimestamp.now()
+            for (roomID, state) in lastState {
+                try db.execute(
+                    sql: """
+                        INSERT INTO room_runtime (room_id, phase, state, updated_at) VALUES (?, ?, ?, ?)
+                        ON CONFLICT (room_id) DO UPDATE SET phase = excluded.phase, state = excluded.state, updated_at = excluded.updated_at
+                        """,
+                    arguments: [roomID, state.phase, state.json, now]
+                )
+            }
+            store.publishAfterCommit(db, collector)
+        }
+    }
+}
+
+import PraxisDomain
+
+typealias PraxisDomainTimestamp = PraxisDomain.Timestamp

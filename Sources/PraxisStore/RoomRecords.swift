@@ -1,0 +1,140 @@
+/// One journaled room event: what both peers were sent, with its room offset.
+public struct RoomEventRecord: Sendable, Equatable {
+    /// Strictly increasing within the room, from 1.
+    public var offset: Int64
+    /// The event name (`turn`, `phase`, `presence`, …).
+    public var type: String
+    public var round: Int?
+    /// The client id of a turn (unique per room and round).
+    public var clientID: String?
+    /// The turn's seq, for turns.
+    public var seq: Int?
+    /// The event's payload as sent (a JSON object, `offset` and `at` included).
+    public var payloadJSON: String
+    public var at: String
+
+    public init(offset: Int64, type: String, round: Int?, clientID: String?, seq: Int?, payloadJSON: String, at: String) {
+        self.offset = offset
+        self.type = type
+        self.round = round
+        self.clientID = clientID
+        self.seq = seq
+        self.payloadJSON = payloadJSON
+        self.at = at
+    }
+}
+
+/// A round that ended: written as one `practice_rounds` row together with the room's round
+/// id and stage, in the transaction that journals the end.
+public struct RoomRoundRecord: Sendable, Equatable {
+    public var roundID: String
+    public var round: Int
+    public var candidateID: String
+    public var caseID: String?
+    /// The turns as a JSON array.
+    public var transcriptJSON: String
+    public var durationSeconds: Int
+    /// The room's stage after this round (2 or 3).
+    public var newStage: Int
+
+    public init(roundID: String, round: Int, candidateID: String, caseID: String?, transcriptJSON: String, durationSeconds: Int, newStage: Int) {
+        self.roundID = roundID
+        self.round = round
+        self.candidateID = candidateID
+        self.caseID = caseID
+        self.transcriptJSON = transcriptJSON
+        self.durationSeconds = durationSeconds
+        self.newStage = newStage
+    }
+}
+
+/// What one room command (or timer) writes: its events, the room's new state, and the
+/// round's row when the round ended. One entry is atomic; entries commit in order.
+public struct RoomJournalEntry: Sendable {
+    public var roomID: String
+    public var events: [RoomEventRecord]
+    /// The room's state after the entry, as JSON, with its phase name; nil when unchanged.
+    public var state: (phase: String, json: String)?
+    public var roundEnd: RoomRoundRecord?
+
+    public init(roomID: String, events: [RoomEventRecord] = [], state: (phase: String, json: String)? = nil, roundEnd: RoomRoundRecord? = nil) {
+        self.roomID = roomID
+        self.events = events
+        self.state = state
+        self.roundEnd = roundEnd
+    }
+}
+
+/// A case of the library, briefs included. Only the room engine reads briefs, and hands
+/// each peer the one its role may see.
+public struct CaseBrief: Sendable, Equatable {
+    public var id: String
+    public var caseName: String
+    public var domain: String
+    public var targetProfession: String
+    public var difficultyLevel: String
+    public var candidateBrief: String
+    public var actorBrief: String
+
+    public init(id: String, caseName: String, domain: String, targetProfession: String, difficultyLevel: String, candidateBrief: String, actorBrief: String) {
+        self.id = id
+        self.caseName = caseName
+        self.domain = domain
+        self.targetProfession = targetProfession
+        self.difficultyLevel = difficultyLevel
+        self.candidateBrief = candidateBrief
+        self.actorBrief = actorBrief
+    }
+}
+
+/// A room as the engine loads it: the row, its saved state, its recent events and the
+/// turns of the current round.
+public struct LoadedRoom: Sendable {
+    public var id: String
+    public var hostID: String
+    public var guestID: String?
+    public var type: String
+    public var datetimeUTC: String
+    public var stage: Int
+    public var roundIDs: [String?]
+    /// The saved state (JSON), nil for a room the engine never ran.
+    public var stateJSON: String?
+    /// The latest events, oldest first (at most the replay limit).
+    public var recentEvents: [RoomEventRecord]
+    public var latestOffset: Int64
+    /// The current round's turns, in seq order.
+    public var currentTurns: [RoomEventRecord]
+    public var maxSeq: Int
+    /// Cases chosen for the rounds, by id.
+    public var cases: [String: CaseBrief]
+    /// Users recorded present at or after the scheduled time.
+    public var seenSinceScheduled: Set<String>
+    /// Users already recorded as no-shows.
+    public var noShows: Set<String>
+}
+
+/// A completed round waiting for its assessment (after a restart, say).
+public struct UnassessedRound: Sendable {
+    public var roundID: String
+    public var roomID: String
+    public var round: Int
+    public var caseID: String?
+    public var transcriptJSON: String
+}
+
+/// The feedback report written with an assessment.
+public struct FeedbackReportRecord: Sendable {
+    public var transcriptText: String
+    public var summary: String
+    public var scoreRaw: Int
+    public var strengths: String
+    public var areasForImprovement: String
+
+    public init(transcriptText: String, summary: String, scoreRaw: Int, strengths: String, areasForImprovement: String) {
+        self.transcriptText = transcriptText
+        self.summary = summary
+        self.scoreRaw = scoreRaw
+        self.strengths = strengths
+        self.areasForImprovement = areasForImprovement
+    }
+}
