@@ -15,7 +15,7 @@ struct Bench: AsyncParsableCommand {
             goes to stdout (and the summary to stderr). scripts/bench runs the standard set and \
             writes BENCHMARKS.md.
             """,
-        subcommands: [Fanout.self, Connect.self, Idle.self, Board.self]
+        subcommands: [Fanout.self, Connect.self, Idle.self, Board.self, Rooms.self]
     )
 }
 
@@ -382,7 +382,7 @@ extension Bench {
 }
 
 /// `value` with `digits` decimals, for summaries.
-private func fixed(_ value: Double, _ digits: Int = 2) -> String {
+func fixed(_ value: Double, _ digits: Int = 2) -> String {
     String(format: "%.\(digits)f", value)
 }
 

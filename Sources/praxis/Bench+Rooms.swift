@@ -1,0 +1,135 @@
+import ArgumentParser
+import Foundation
+import PraxisClient
+
+extension Bench {
+    /// `praxis bench rooms`.
+    struct Rooms: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Practice rooms: K rooms × 2 peers sending turns; acknowledged-turn latency, deliveries, round-end persistence.",
+            discussion: """
+                Against any 'praxis serve' (allow the connections with --ws-max-connections-per-ip). \
+                Set-up: signs up --users users (POST /auth/v1/signup), gives them profiles and creates K \
+                public rooms with host and guest seated (POST /rest/v1/profiles and practice_rooms with the \
+                service key). Each room's host and guest open their own connection to \
+                /realtime/v1/websocket, join realtime:room:<id> with their access token, and the room is \
+                put into role-play (set_timing 1800/1800 s, choose_case random, ready ×2, start_round, \
+                start_roleplay), --concurrency rooms at a time. Then every peer sends turns (--turn-size \
+                characters) so that all together send --rate turns a second for --duration seconds, and \
+                records send → ok reply of each turn (the server replies once the turn is durable) in its \
+                event loop's HDR histogram; both peers count the turn events they receive and check that \
+                seq increases. After a drain (as long as the run, at least 10 s), every host sends \
+                end_round at once and the send → ok time (round row, room stage and round id committed) is \
+                the round-end persistence time.
+
+                JSON fields: benchmark, url, rooms, rooms_ready, peers, rate, duration, users, setup_seconds, \
+                turns_sent, turns_acked, turns_per_second, ack_p50_ms, ack_p90_ms, ack_p99_ms, ack_max_ms, \
+                ack_mean_ms, deliveries, expected_deliveries (2 × turns acked), rounds_ended, round_end_p50_ms, \
+                round_end_p99_ms, round_end_max_ms, error_replies, order_violations, unexpected_closes, \
+                setup_failures, errors, first_error, client_cpu_seconds, server_pid, server_cpu_seconds, \
+                server_cpu_ms_per_turn (null without --server-pid).
+                """
+        )
+
+        @OptionGroup var options: BenchOptions
+
+        @Option(help: "The service_role key (praxis keys --db FILE): set-up.")
+        var serviceKey: String
+
+        @Option(help: "The anon key the peers connect with. Default: the service key.")
+        var anonKey: String?
+
+        @Option(help: "Rooms (1...\(BenchLimits.maxConnections / 2)); two connections each.")
+        var rooms: Int
+
+        @Option(help: "Turns per second over all peers (1...\(BenchLimits.maxChangeRate * 10)).")
+        var rate: Int
+
+        @Option(help: "Seconds of sending turns (at most \(BenchLimits.maxDuration)).")
+        var duration: Double
+
+        @Option(help: "Users signed up for the run (2...1000); rooms share them. Default 20.")
+        var users: Int = 20
+
+        @Option(help: "Rooms joined and prepared at once (1...\(BenchLimits.maxConcurrency)). Default 100.")
+        var concurrency: Int = 100
+
+        @Option(help: "Characters per turn (1...4000). Default 120.")
+        var turnSize: Int = 120
+
+        func validate() throws {
+            try BenchLimits.check(rooms, in: 1...(BenchLimits.maxConnections / 2), flag: "--rooms")
+            try BenchLimits.check(rate, in: 1...(BenchLimits.maxChangeRate * 10), flag: "--rate")
+            guard duration > 0, duration <= Double(BenchLimits.maxDuration) else {
+                throw ValidationError("invalid value '\(duration)' for '--duration': must be more than 0 and at most \(BenchLimits.maxDuration)")
+            }
+            try BenchLimits.check(users, in: 2...1000, flag: "--users")
+            try BenchLimits.check(concurrency, in: 1...BenchLimits.maxConcurrency, flag: "--concurrency")
+            try BenchLimits.check(turnSize, in: 1...4000, flag: "--turn-size")
+            if options.parsedURL?.path != nil {
+                throw ValidationError("'--url' of rooms is the server's base, http://HOST:PORT, without a path")
+            }
+            for (name, key) in [("--service-key", serviceKey), ("--anon-key", anonKey ?? "x")]
+            where key.isEmpty || key.contains(where: { !($0.isLetter || $0.isNumber || "-_.".contains($0)) }) {
+                throw ValidationError("invalid value for '\(name)': expected a JWT (letters, digits, '-', '_', '.')")
+            }
+        }
+
+        func run() async throws {
+            try options.prepare(connections: 2 * rooms + 2)
+            try options.checkServerPid()
+            let parsed = options.parsedURL!  // validated
+            var configuration = RoomsBenchmark.Configuration(
+                host: parsed.host, port: parsed.port, serviceKey: serviceKey, anonKey: anonKey, rooms: rooms, rate: rate, duration: duration,
+                threads: options.threadCount
+            )
+            configuration.serverPID = options.serverPid
+            configuration.users = users
+            configuration.concurrency = concurrency
+            configuration.turnSize = turnSize
+            let report: RoomsBenchmark.Report
+            do {
+                report = try await RoomsBenchmark.run(configuration, progress: benchProgress)
+            } catch {
+                throw CommandFailure(message: "rooms benchmark failed: \(error)")
+            }
+            let perTurn = report.serverCPUSeconds.flatMap { report.turnsAcked > 0 ? $0 * 1000 / Double(report.turnsAcked) : nil }
+            let fields: [String: JSONField] = [
+                "benchmark": "rooms", "url": .string(configuration.realtimeURL), "rooms": .int(rooms), "rooms_ready": .int(report.roomsReady),
+                "peers": .int(report.peersConnected), "rate": .int(rate), "duration": .double(duration), "users": .int(users),
+                "setup_seconds": .double(report.setupSeconds), "turns_sent": .int(report.turnsSent), "turns_acked": .int(report.turnsAcked),
+                "turns_per_second": .double(report.turnsPerSecond), "ack_p50_ms": .double(report.ackLatency.p50),
+                "ack_p90_ms": .double(report.ackLatency.p90), "ack_p99_ms": .double(report.ackLatency.p99),
+                "ack_max_ms": .double(report.ackLatency.max), "ack_mean_ms": .double(report.ackLatency.mean),
+                "deliveries": .int(report.deliveries), "expected_deliveries": .int(report.expectedDeliveries),
+                "rounds_ended": .int(report.roundsEnded), "round_end_p50_ms": .double(report.roundEndLatency.p50),
+                "round_end_p99_ms": .double(report.roundEndLatency.p99), "round_end_max_ms": .double(report.roundEndLatency.max),
+                "error_replies": .int(report.errorReplies), "order_violations": .int(report.orderViolations),
+                "unexpected_closes": .int(report.unexpectedCloses), "setup_failures": .int(report.setupFailures), "errors": .int(report.errors),
+                "first_error": .optional(report.firstError.map(JSONField.string)), "client_cpu_seconds": .double(report.clientCPUSeconds),
+                "server_pid": .optional(options.serverPid.map { .int(Int($0)) }),
+                "server_cpu_seconds": .optional(report.serverCPUSeconds.map(JSONField.double)),
+                "server_cpu_ms_per_turn": .optional(perTurn.map(JSONField.double)),
+            ]
+            var summary = [
+                "rooms \(configuration.realtimeURL): \(report.roomsReady)/\(rooms) rooms in role-play (\(report.peersConnected) peers, \(users) users) "
+                    + "after \(fixed(report.setupSeconds)) s set-up, \(options.threadCount) client threads",
+                "  turns           \(report.turnsAcked) acknowledged of \(report.turnsSent) sent in \(fixed(duration)) s "
+                    + "(\(fixed(report.turnsPerSecond, 0))/s, target \(rate)/s)",
+                "  ack latency ms  p50 \(fixed(report.ackLatency.p50)), p90 \(fixed(report.ackLatency.p90)), p99 \(fixed(report.ackLatency.p99)), "
+                    + "max \(fixed(report.ackLatency.max))",
+                "  deliveries      \(report.deliveries) of \(report.expectedDeliveries) expected (both peers)",
+                "  round end ms    \(report.roundsEnded) rounds ended at once: p50 \(fixed(report.roundEndLatency.p50)), "
+                    + "p99 \(fixed(report.roundEndLatency.p99)), max \(fixed(report.roundEndLatency.max))",
+                "  errors          \(report.errors) (error replies \(report.errorReplies), order violations \(report.orderViolations), "
+                    + "unexpected closes \(report.unexpectedCloses), set-up failures \(report.setupFailures))"
+                    + (report.firstError.map { "; first: \($0)" } ?? ""),
+                "  client CPU      \(fixed(report.clientCPUSeconds)) s",
+            ]
+            if let server = report.serverCPUSeconds {
+                summary.append("  server CPU      \(fixed(server)) s, \(perTurn.map { fixed($0, 3) } ?? "-") ms per turn")
+            }
+            try options.finish(summary: summary, json: fields)
+        }
+    }
+}
