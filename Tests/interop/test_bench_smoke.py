@@ -43,6 +43,14 @@ BOARD_FIELDS = LATENCY_FIELDS | {
     "server_cpu_seconds_per_million_deliveries", "machine_cpu_seconds",
 }
 
+ROOMS_FIELDS = {
+    "benchmark", "url", "rooms", "rooms_ready", "peers", "rate", "duration", "users", "setup_seconds", "turns_sent",
+    "turns_acked", "turns_per_second", "ack_p50_ms", "ack_p90_ms", "ack_p99_ms", "ack_max_ms", "ack_mean_ms",
+    "deliveries", "expected_deliveries", "rounds_ended", "round_end_p50_ms", "round_end_p99_ms", "round_end_max_ms",
+    "error_replies", "order_violations", "unexpected_closes", "setup_failures", "errors", "first_error",
+    "client_cpu_seconds", "server_pid", "server_cpu_seconds", "server_cpu_ms_per_turn",
+}
+
 IDLE_FIELDS = {
     "benchmark", "url", "connections", "concurrency", "threads", "opened", "connect_failures", "unexpected_closes",
     "errors", "first_error", "connect_seconds", "hold_seconds", "server_pid", "server_rss_before_kib",
@@ -146,6 +154,40 @@ def test_board_delivers_every_room_change_to_every_subscriber(plain_server) -> N
     assert plain_server.process.poll() is None
 
 
+@pytest.fixture
+def demo_server_fast(tmp_path: Path):
+    srv = start_server(tmp_path / "praxis.sqlite", "--demo", "--password-hash-cost", "10")
+    yield srv
+    srv.stop()
+
+
+def test_rooms_acknowledges_every_turn_and_ends_every_round(demo_server_fast) -> None:
+    srv = demo_server_fast
+    report = bench(
+        "rooms", "--url", srv.url, "--service-key", srv.service_key, "--anon-key", srv.anon_key,
+        "--rooms", "10", "--rate", "40", "--duration", "2", "--users", "4", "--server-pid", str(srv.process.pid),
+    )
+    assert ROOMS_FIELDS <= report.keys(), ROOMS_FIELDS - report.keys()
+    assert report["benchmark"] == "rooms"
+    assert report["errors"] == 0, report["first_error"]
+    assert report["rooms_ready"] == 10 and report["peers"] == 20
+    assert report["turns_sent"] > 0
+    assert report["turns_acked"] == report["turns_sent"]
+    assert report["deliveries"] == report["expected_deliveries"] == 2 * report["turns_acked"]
+    assert report["rounds_ended"] == 10
+    assert 0 < report["ack_p50_ms"] <= report["ack_p99_ms"] <= report["ack_max_ms"]
+    assert 0 < report["round_end_p50_ms"] <= report["round_end_max_ms"]
+    assert report["server_cpu_ms_per_turn"] is not None
+    # The rounds really were persisted, with the acknowledged turns as their transcripts.
+    import sqlite3
+    with sqlite3.connect(srv.db) as db:
+        rounds = db.execute("SELECT count(*), sum(json_array_length(transcript)) FROM practice_rounds").fetchone()
+        stages = db.execute("SELECT count(*) FROM practice_rooms WHERE stage = 2 AND first_round_id IS NOT NULL").fetchone()
+    assert rounds == (10, report["turns_acked"])
+    assert stages == (10,)
+    assert srv.process.poll() is None
+
+
 def test_refuses_a_remote_host_and_bounds_its_runs() -> None:
     for args in (
         ["fanout", "--url", "ws://192.0.2.1:8080", "--subscribers", "1", "--rate", "1", "--duration", "1"],
@@ -157,6 +199,10 @@ def test_refuses_a_remote_host_and_bounds_its_runs() -> None:
         ["board", "--url", "http://127.0.0.1:8080", "--service-key", "k", "--subscribers", "1", "--rate", "1", "--duration", "601"],
         ["board", "--url", "http://127.0.0.1:8080", "--service-key", "k", "--subscribers", "1", "--rate", "10001", "--duration", "1"],
         ["board", "--url", "http://127.0.0.1:8080", "--subscribers", "1", "--rate", "1", "--duration", "1"],
+        ["rooms", "--url", "http://192.0.2.1:8080", "--service-key", "k", "--rooms", "1", "--rate", "1", "--duration", "1"],
+        ["rooms", "--url", "http://127.0.0.1:8080", "--service-key", "k", "--rooms", "25001", "--rate", "1", "--duration", "1"],
+        ["rooms", "--url", "http://127.0.0.1:8080", "--service-key", "k", "--rooms", "1", "--rate", "1", "--duration", "601"],
+        ["rooms", "--url", "http://127.0.0.1:8080", "--service-key", "k", "--rooms", "1", "--rate", "1", "--duration", "1", "--users", "1"],
     ):
         result = subprocess.run([BIN, "bench", *args], capture_output=True, text=True, timeout=30)
         assert result.returncode == 2, (args, result.stderr)
