@@ -36,6 +36,8 @@ final class LiveRoom: @unchecked Sendable {
         let offset: Int64
         let name: String
         let payloadJSON: String
+        /// The payload as a value, for turns (kept in the transcript).
+        var turn: JSONValue? = nil
     }
 
     /// An accepted command, remembered by client id for idempotent repeats.
@@ -274,8 +276,13 @@ final class LiveRoom: @unchecked Sendable {
         guard !evicted else {
             return send(reply: reply, status: "error", response: Self.reason("the room was reloaded: join the room topic again"))
         }
+        let now = Self.now()
+        // Deadlines that passed first, as their own events (a refused command must not lose them).
+        let beforeTick = machine.state
+        let ticked = machine.tick(now: now)
+        if !ticked.isEmpty { commit(pending(ticked, before: beforeTick, leftReason: "left"), saveState: true, completion: nil) }
         let before = machine.state
-        switch machine.apply(command, by: userID, now: Self.now()) {
+        switch machine.apply(command, by: userID, now: now) {
         case .failure(let error):
             send(reply: reply, status: "error", response: Self.reason(error.reason))
         case .success(let events):
@@ -503,7 +510,7 @@ final class LiveRoom: @unchecked Sendable {
             }
             let json = JSONValue.object(event.payload).jsonString
             records.append(RoomEventRecord(offset: offset, type: event.name, round: event.round, clientID: event.clientID, seq: event.seq, payloadJSON: json, at: at))
-            sent.append(SentEvent(offset: offset, name: event.name, payloadJSON: json))
+            sent.append(SentEvent(offset: offset, name: event.name, payloadJSON: json, turn: event.name == "turn" ? .object(event.payload) : nil))
         }
         let stateAfter = machine.state
         var stateRecord: (phase: String, json: String)?
@@ -548,7 +555,7 @@ final class LiveRoom: @unchecked Sendable {
             publishedOffset = event.offset
             recent.append(event)
             switch event.name {
-            case "turn": transcript.append(Self.parse(event.payloadJSON))
+            case "turn": transcript.append(event.turn ?? Self.parse(event.payloadJSON))
             case "phase": startedRound = startedRound || event.payloadJSON.contains("\"phase\":\"preparation\"")
             default: break
             }

@@ -49,8 +49,16 @@ public struct RoomStateMachine: Sendable {
         case timeUp = "time_up"
     }
 
-    /// Applies a peer's command at `now`, or says why not (the state is then unchanged).
+    /// Applies a peer's command at `now`, or says why not (the state is then unchanged, even
+    /// by the passing of time: call `tick(now:)` first to apply the deadlines on their own).
     public mutating func apply(_ command: Command, by userID: String, now: Double) -> Result<[Event], RoomError> {
+        let saved = state
+        let result = applyChecked(command, by: userID, now: now)
+        if case .failure = result { state = saved }
+        return result
+    }
+
+    private mutating func applyChecked(_ command: Command, by userID: String, now: Double) -> Result<[Event], RoomError> {
         guard state.isParticipant(userID) else { return .failure(.notAParticipant) }
         var events = tick(now: now)
         guard state.stage < 3 else {
