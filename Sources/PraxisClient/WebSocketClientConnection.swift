@@ -46,6 +46,12 @@ public final class WebSocketClientConnection: Sendable {
         }
     }
 
+    /// Drops the TCP connection at once, without a close frame: to the server it looks like
+    /// a lost network (the scripted client's `disconnect`).
+    public func abort() {
+        channel.close(promise: nil)
+    }
+
     /// Closes with the closing handshake (`code`, 1000 by default) and waits until the TCP
     /// connection has ended; after `timeout` without the server's close frame, drops it.
     @discardableResult

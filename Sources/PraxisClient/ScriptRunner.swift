@@ -1,0 +1,506 @@
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// How `praxis client run` runs scripts.
+public struct ScriptRunOptions: Sendable {
+    public var host: String
+    public var port: Int
+    /// The server's anon key: every request's `apikey`, the realtime `apikey`, and the token
+    /// of anonymous actors.
+    public var anonKey: String
+    /// Bound on one script's run, seconds; nil: the script's `timeout_s`, else 60.
+    public var timeoutSeconds: Double?
+    /// Colour ✓/✗ and PASS/FAIL (when stdout is a terminal).
+    public var color: Bool
+    /// `--var NAME=VALUE`: replaces the starting value of a variable the script declares.
+    public var overrides: [String: ScriptValue]
+
+    public init(
+        host: String, port: Int, anonKey: String, timeoutSeconds: Double? = nil, color: Bool = false, overrides: [String: ScriptValue] = [:]
+    ) {
+        self.host = host
+        self.port = port
+        self.anonKey = anonKey
+        self.timeoutSeconds = timeoutSeconds
+        self.color = color
+        self.overrides = overrides
+    }
+
+    public static let defaultTimeoutSeconds = 60.0
+}
+
+/// Runs client scripts (protocol/client-scripts.md) against a running server: one progress
+/// line per step, the expected and the arrived value of the first failed expectation, and a
+/// PASS or FAIL summary line.
+public enum ScriptRunner {
+    /// Runs `script`; every line goes to `output`. Returns whether it passed.
+    public static func run(_ script: Script, options: ScriptRunOptions, output: @escaping @Sendable (String) -> Void) async -> Bool {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { group.shutdownGracefully { _ in } }
+        let limit = options.timeoutSeconds ?? script.timeoutSeconds ?? ScriptRunOptions.defaultTimeoutSeconds
+        let run = ScriptRun(script: script, options: options, group: group, limitSeconds: limit, output: output)
+        let passed = await withTaskGroup(of: Bool?.self) { tasks in
+            tasks.addTask { await run.execute() }
+            tasks.addTask {
+                // A safety net: every wait is already bounded by the time left.
+                try? await Task.sleep(for: .seconds(limit) + .seconds(5))
+                return nil
+            }
+            let first = await tasks.next() ?? nil
+            tasks.cancelAll()
+            return first
+        }
+        await run.closeSessions()
+        guard let passed else {
+            run.summary(passed: false, detail: "the time limit of \(formatSeconds(limit)) s ran out")
+            return false
+        }
+        return passed
+    }
+
+    static func formatSeconds(_ seconds: Double) -> String {
+        let tenths = (seconds * 10).rounded() / 10
+        return tenths == tenths.rounded() ? String(Int(tenths)) : String(tenths)
+    }
+}
+
+/// One run of one script: the actors' sessions, the variables, the clock.
+final class ScriptRun: Sendable {
+    let script: Script
+    let runID: String
+    let sessions: [String: ScriptSession]
+    let limitSeconds: Double
+    private let options: ScriptRunOptions
+    private let output: @Sendable (String) -> Void
+    private let clock = ContinuousClock()
+    private let start: ContinuousClock.Instant
+    private let deadline: ContinuousClock.Instant
+    private let variables: Mutex<[String: ScriptValue]>
+    private let stepsRun = Atomic<Int>(0)
+    /// The first step that failed ("step 7 (wait)"), for the summary.
+    private let firstFailure = Mutex<String?>(nil)
+    private let summarised = Atomic<Bool>(false)
+
+    init(script: Script, options: ScriptRunOptions, group: any EventLoopGroup, limitSeconds: Double, output: @escaping @Sendable (String) -> Void) {
+        self.script = script
+        self.options = options
+        self.output = output
+        self.limitSeconds = limitSeconds
+        var id = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        while id.count < 8 { id = "0" + id }
+        runID = id
+        let server = ScriptServer(host: options.host, port: options.port, anonKey: options.anonKey, group: group)
+        var sessions: [String: ScriptSession] = [:]
+        for actor in script.actors { sessions[actor.name] = ScriptSession(spec: actor, server: server) }
+        self.sessions = sessions
+        var starting = script.variables
+        for (name, value) in options.overrides where starting[name] != nil { starting[name] = value }
+        variables = Mutex(starting)
+        start = clock.now
+        deadline = start + .milliseconds(Int64(limitSeconds * 1000))
+    }
+
+    // MARK: Running
+
+    func execute() async -> Bool {
+        output(
+            "\(script.name): \(script.actors.count) actor\(script.actors.count == 1 ? "" : "s"), "
+                + "\(script.stepCount) step\(script.stepCount == 1 ? "" : "s"), "
+                + "run \(runID), time limit \(ScriptRunner.formatSeconds(limitSeconds)) s"
+        )
+        // Actors sign up (or in) at the same time; their lines come in name order.
+        let setups = await withTaskGroup(of: (String, Result<String, any Error>, Duration).self) { group in
+            for actor in script.actors {
+                group.addTask {
+                    let start = self.clock.now
+                    do {
+                        let note = try await self.sessions[actor.name]!.setUp(runID: self.runID, timeout: try self.budget(20_000))
+                        return (actor.name, .success(note), self.clock.now - start)
+                    } catch {
+                        return (actor.name, .failure(error), self.clock.now - start)
+                    }
+                }
+            }
+            var results: [String: (Result<String, any Error>, Duration)] = [:]
+            for await (name, result, duration) in group { results[name] = (result, duration) }
+            return results
+        }
+        for actor in script.actors {
+            let (result, duration) = setups[actor.name]!
+            switch result {
+            case .success(let note):
+                line(ok: true, "actor \(actor.name): \(note)", since: clock.now - duration)
+            case .failure(let error):
+                line(ok: false, "actor \(actor.name)", since: clock.now - duration)
+                report(error)
+                summary(passed: false, detail: "setting up actor \(actor.name) failed")
+                return false
+            }
+        }
+        for step in script.steps {
+            guard await runStep(step) else {
+                summary(passed: false, detail: "\(firstFailure.withLock { $0 } ?? "step \(step.number)") failed")
+                return false
+            }
+        }
+        summary(passed: true, detail: nil)
+        return true
+    }
+
+    func closeSessions() async {
+        await withTaskGroup(of: Void.self) { group in
+            for session in sessions.values { group.addTask { await session.close() } }
+        }
+    }
+
+    /// Runs one step and prints its line; false when it failed.
+    private func runStep(_ step: ScriptStep) async -> Bool {
+        let began = clock.now
+        do {
+            try await perform(step)
+            if case .parallel = step.kind {} else { stepsRun.wrappingAdd(1, ordering: .relaxed) }
+            line(ok: true, describe(step), since: began)
+            return true
+        } catch is CancellationError {
+            return false  // a sibling in a parallel step failed, or the time limit ran out
+        } catch {
+            firstFailure.withLock { if $0 == nil { $0 = "step \(step.number) (\(step.kindName))" } }
+            line(ok: false, describe(step), since: began)
+            report(error)
+            return false
+        }
+    }
+
+    private func describe(_ step: ScriptStep) -> String {
+        var text = "step \(step.number)"
+        if let actor = step.actor { text += " \(actor)" }
+        text += " \(step.kindName)"
+        var label = step.label
+        if label.count > 90 { label = String(label.prefix(90)) + "…" }
+        if !label.isEmpty { text += " \(label)" }
+        return text
+    }
+
+    // MARK: Output
+
+    private func paint(_ text: String, _ code: String) -> String {
+        options.color ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text
+    }
+
+    private func line(ok: Bool, _ text: String, since began: ContinuousClock.Instant) {
+        let ms = (clock.now - began).milliseconds
+        output("\(ok ? paint("✓", "32") : paint("✗", "31")) \(text) (\(ms) ms)")
+    }
+
+    private func report(_ error: any Error) {
+        let failure = (error as? ScriptStepFailure) ?? ScriptStepFailure("\(error)")
+        var message = failure.message
+        if clock.now >= deadline, !message.contains("time limit") {
+            message += " (the script's time limit of \(ScriptRunner.formatSeconds(limitSeconds)) s ran out)"
+        }
+        output("    \(message)")
+        if let expected = failure.expected { output("    expected: \(expected)") }
+        if let arrived = failure.arrived { output("    arrived:  \(arrived)") }
+    }
+
+    func summary(passed: Bool, detail: String?) {
+        guard !summarised.exchange(true, ordering: .relaxed) else { return }
+        let seconds = ScriptRunner.formatSeconds(max(0.1, Double((clock.now - start).milliseconds) / 1000))
+        if passed {
+            let count = stepsRun.load(ordering: .relaxed)
+            output("\(paint("PASS", "32")) \(script.name): \(count) step\(count == 1 ? "" : "s") in \(seconds) s")
+        } else {
+            output("\(paint("FAIL", "31")) \(script.name): \(detail ?? "failed") after \(seconds) s")
+        }
+    }
+
+    // MARK: Time
+
+    /// `ms`, or less when the script's time limit is nearer.
+    func budget(_ ms: Int) throws -> Duration {
+        let left = deadline - clock.now
+        guard left > .zero else {
+            throw ScriptStepFailure("the script's time limit of \(ScriptRunner.formatSeconds(limitSeconds)) s ran out")
+        }
+        return min(.milliseconds(ms), left)
+    }
+
+    /// Sleeps `ms`; fails when the script's time limit comes first.
+    private func pause(_ ms: Int) async throws {
+        let allowed = try budget(ms)
+        try await Task.sleep(for: allowed)
+        if allowed < .milliseconds(ms) {
+            throw ScriptStepFailure("the script's time limit of \(ScriptRunner.formatSeconds(limitSeconds)) s ran out")
+        }
+    }
+
+    // MARK: Steps
+
+    private func session(_ step: ScriptStep) -> ScriptSession {
+        sessions[step.actor!]!  // checked when the script was loaded
+    }
+
+    private func perform(_ step: ScriptStep) async throws {
+        switch step.kind {
+        case .http(let method, let rawPath, let rawBody, let rawHeaders, let expect, let save, let timeoutMs):
+            let path = try text(rawPath)
+            let body = try rawBody.map(resolve)
+            var headers: [String: String] = [:]
+            for (name, value) in rawHeaders { headers[name] = try text(value) }
+            if path.hasPrefix("/rest/v1/"), ["POST", "PATCH", "DELETE"].contains(method),
+                !headers.keys.contains(where: { $0.lowercased() == "prefer" })
+            {
+                headers["Prefer"] = "return=representation"
+            }
+            let answer = try await session(step).http(method: method, path: path, headers: headers, body: body, bearer: true, timeout: try budget(timeoutMs))
+            var wanted: [String: ScriptValue] = [:]
+            if let status = expect.status { wanted["status"] = .int(Int64(status)) }
+            if let expected = expect.body { wanted["body"] = try resolve(expected) }
+            let arrived: ScriptValue = .object(["status": .int(Int64(answer.status)), "body": answer.body])
+            if let difference = arrived.mismatch(with: .object(wanted)) {
+                throw ScriptStepFailure(
+                    "the answer is not the one expected: \(difference)", expected: ScriptValue.object(wanted).truncated(), arrived: arrived.truncated()
+                )
+            }
+            try store(save, from: answer.value)
+
+        case .join(let rawTopic, let rawConfig, let expect, let save, let timeoutMs):
+            let topic = try text(rawTopic)
+            let actor = session(step)
+            let limit = try budget(timeoutMs)
+            try await actor.ensureConnected(timeout: limit)
+            let payload: ScriptValue = .object(["config": try rawConfig.map(resolve) ?? .object([:]), "access_token": .string(actor.token)])
+            let reply = try await actor.push(topic: topic, event: "phx_join", payload: payload, timeout: try budget(timeoutMs))
+            if reply["status"]?.stringValue == "ok" { actor.joined(topic: topic, payload: payload) }
+            try check(reply, expect)
+            try store(save, from: reply)
+
+        case .push(let rawTopic, let rawEvent, let rawPayload, let expect, let save, let timeoutMs):
+            let actor = session(step)
+            try await actor.ensureConnected(timeout: try budget(timeoutMs))
+            let reply = try await actor.push(topic: try text(rawTopic), event: try text(rawEvent), payload: try resolve(rawPayload), timeout: try budget(timeoutMs))
+            try check(reply, expect)
+            try store(save, from: reply)
+
+        case .turns(let rawTopic, let rawTexts, let delayMs, let save, let timeoutMs):
+            let actor = session(step)
+            let topic = try text(rawTopic)
+            try await actor.ensureConnected(timeout: try budget(timeoutMs))
+            var sent: [ScriptValue] = []
+            for (index, raw) in rawTexts.enumerated() {
+                if index > 0, delayMs > 0 { try await pause(delayMs) }
+                let turnText = try text(raw)
+                let id = actor.nextTurnID(run: runID)
+                let payload: ScriptValue = .object(["client_turn_id": .string(id), "text": .string(turnText)])
+                let reply = try await actor.push(topic: topic, event: "turn", payload: payload, timeout: try budget(timeoutMs))
+                guard reply["status"]?.stringValue == "ok" else {
+                    throw ScriptStepFailure(
+                        "turn \(index + 1) of \(rawTexts.count) (\(id)) was not acked ok", expected: #"{"status":"ok"}"#, arrived: reply.truncated()
+                    )
+                }
+                var turn: [String: ScriptValue] = ["text": .string(turnText), "client_turn_id": .string(id)]
+                turn["seq"] = reply.value(atPath: "response.seq") ?? .null
+                turn["offset"] = reply.value(atPath: "response.offset") ?? .null
+                sent.append(.object(turn))
+            }
+            try store(save, from: .object(["turns": .array(sent)]))
+
+        case .wait(let rawTopic, let rawEvent, let rawMatch, let timeoutMs, let save):
+            let match = try rawMatch.map(resolve)
+            let found = try await session(step).take(topic: try text(rawTopic), event: try text(rawEvent), match: match, timeout: try budget(timeoutMs))
+            try store(save, from: found)
+
+        case .disconnect:
+            session(step).drop(reason: "disconnect")
+
+        case .reconnect(let resume, let timeoutMs):
+            let actor = session(step)
+            try await actor.connect(timeout: try budget(timeoutMs))
+            for (topic, payload) in actor.joinedTopics {
+                var sent = payload
+                var resumed = false
+                if resume, topic.hasPrefix("realtime:room:"), let offset = actor.roomOffset(topic) {
+                    var config = payload["config"]?.objectValue ?? [:]
+                    var praxis = config["praxis"]?.objectValue ?? [:]
+                    praxis["resume"] = .object(["offset": .int(offset)])
+                    config["praxis"] = .object(praxis)
+                    var fields = payload.objectValue ?? [:]
+                    fields["config"] = .object(config)
+                    fields["access_token"] = .string(actor.token)
+                    sent = .object(fields)
+                    resumed = true
+                }
+                let reply = try await actor.push(topic: topic, event: "phx_join", payload: sent, timeout: try budget(timeoutMs))
+                var wanted: [String: ScriptValue] = ["status": .string("ok")]
+                if resumed { wanted["response"] = .object(["recovered": .bool(true)]) }
+                guard reply.contains(.object(wanted)) else {
+                    throw ScriptStepFailure(
+                        "rejoining \(topic)\(resumed ? " with resume" : "") did not succeed", expected: ScriptValue.object(wanted).truncated(),
+                        arrived: reply.truncated()
+                    )
+                }
+            }
+
+        case .sleep(let ms):
+            try await pause(ms)
+
+        case .parallel(let steps):
+            var byActor: [String: [ScriptStep]] = [:]
+            var order: [String] = []
+            for inner in steps {
+                if byActor[inner.actor!] == nil { order.append(inner.actor!) }
+                byActor[inner.actor!, default: []].append(inner)
+            }
+            let passed = await withTaskGroup(of: Bool.self) { group in
+                for actor in order {
+                    let sequence = byActor[actor]!
+                    group.addTask {
+                        for inner in sequence {
+                            guard await self.runStep(inner) else { return false }
+                        }
+                        return true
+                    }
+                }
+                var all = true
+                for await result in group where !result {
+                    all = false
+                    group.cancelAll()
+                }
+                return all
+            }
+            try Task.checkCancellation()
+            guard passed else { throw ScriptStepFailure("a step inside failed") }
+
+        case .assert(let assertion):
+            let (holds, expected, arrived) = try evaluate(assertion)
+            guard holds else { throw ScriptStepFailure("the assertion does not hold", expected: expected, arrived: arrived) }
+        }
+    }
+
+    private func check(_ reply: ScriptValue, _ expect: ScriptStep.ReplyExpectation) throws {
+        var wanted: [String: ScriptValue] = ["status": .string(expect.status)]
+        if let response = expect.response { wanted["response"] = try resolve(response) }
+        if let difference = reply.mismatch(with: .object(wanted)) {
+            throw ScriptStepFailure(
+                "the reply is not the one expected: \(difference)", expected: ScriptValue.object(wanted).truncated(), arrived: reply.truncated()
+            )
+        }
+    }
+
+    /// Saves `path` of `result` under each name; a path ending in `?` saves null when absent.
+    private func store(_ saves: [String: String], from result: ScriptValue) throws {
+        for (name, rawPath) in saves.sorted(by: { $0.key < $1.key }) {
+            let optional = rawPath.hasSuffix("?")
+            let path = optional ? String(rawPath.dropLast()) : rawPath
+            guard let value = result.value(atPath: path) ?? (optional ? .null : nil) else {
+                throw ScriptStepFailure("save \(name): \(path) is not in the result (end the path with ? to save null instead)", arrived: result.truncated())
+            }
+            variables.withLock { $0[name] = value }
+        }
+    }
+
+    // MARK: Assertions
+
+    private func evaluate(_ assertion: ScriptAssertion) throws -> (Bool, String, String) {
+        switch assertion {
+        case .equal(let a, let b):
+            let (left, right) = (try resolve(a), try resolve(b))
+            return (left == right, right.truncated(), left.truncated())
+        case .notEqual(let a, let b):
+            let (left, right) = (try resolve(a), try resolve(b))
+            return (left != right, "anything but \(right.truncated())", left.truncated())
+        case .countTrue(let conditions, let equals):
+            var values: [Bool] = []
+            for condition in conditions {
+                switch condition {
+                case .value(let raw):
+                    let value = try resolve(raw)
+                    values.append(value == .bool(true))
+                case .assertion(let inner):
+                    values.append(try evaluate(inner).0)
+                }
+            }
+            let count = values.count(where: { $0 })
+            return (count == equals, "\(equals) true", "\(count) true: \(values.map { $0 ? "true" : "false" }.joined(separator: ", "))")
+        case .notContains(let actor, let raw):
+            let needle = try text(raw.stringValue ?? "")
+            guard !needle.isEmpty else { throw ScriptStepFailure("not_contains: the text is empty") }
+            let shown = needle.count > 60 ? String(needle.prefix(60)) + "…" : needle
+            if let hit = sessions[actor]!.firstReceived(containing: needle) {
+                return (false, "nothing \(actor) received contains \"\(shown)\"", hit.count > 500 ? String(hit.prefix(500)) + "…" : hit)
+            }
+            return (true, "", "")
+        case .received(let actor, let rawTopic, let rawEvent, let rawMatch, let equals):
+            let (count, seen) = sessions[actor]!.count(topic: try text(rawTopic), event: try text(rawEvent), match: try rawMatch.map(resolve))
+            return (
+                count == equals, "\(equals) matching \(rawEvent) on the current connection",
+                "\(count)" + (seen.isEmpty ? "" : ": " + ScriptValue.array(seen).truncated())
+            )
+        }
+    }
+
+    // MARK: Variables
+
+    /// A template string as text: `${…}` replaced by the value (a string as is, others as JSON).
+    private func text(_ template: String) throws -> String {
+        var out = ""
+        for piece in try pieces(template) {
+            switch piece {
+            case .literal(let literal): out += literal
+            case .reference(let reference):
+                if case .string(let value) = try lookup(reference) { out += value } else { out += try lookup(reference).description }
+            }
+        }
+        return out
+    }
+
+    /// Replaces `${…}` in every string of `value`; a string that is only `${name}` becomes the
+    /// variable's value with its JSON type.
+    private func resolve(_ value: ScriptValue) throws -> ScriptValue {
+        switch value {
+        case .string(let template):
+            let parts = try pieces(template)
+            if parts.count == 1, case .reference(let reference) = parts[0] { return try lookup(reference) }
+            return .string(try text(template))
+        case .array(let items): return .array(try items.map(resolve))
+        case .object(let fields): return .object(try fields.mapValues(resolve))
+        default: return value
+        }
+    }
+
+    private func pieces(_ template: String) throws -> [ScriptTemplate.Piece] {
+        do {
+            return try ScriptTemplate.pieces(of: template)
+        } catch {
+            throw ScriptStepFailure(error.description)
+        }
+    }
+
+    private func lookup(_ reference: ScriptTemplate.Reference) throws -> ScriptValue {
+        switch reference {
+        case .repeated(let count, let text):
+            return .string(String(repeating: text, count: count))
+        case .variable(let name):
+            if name == "run" { return .string(runID) }
+            if let saved = variables.withLock({ $0[name] }) { return saved }
+            let parts = name.split(separator: ".")
+            if parts.count > 1, let saved = variables.withLock({ $0[String(parts[0])] }) {
+                let path = parts.dropFirst().joined(separator: ".")
+                guard let value = saved.value(atPath: path) else {
+                    throw ScriptStepFailure("${\(name)}: \(parts[0]) has no \(path)", arrived: saved.truncated())
+                }
+                return value
+            }
+            if parts.count == 2, let actor = sessions[String(parts[0])] {
+                switch parts[1] {
+                case "id": if let id = actor.userID { return .string(id) }
+                case "email": if let email = actor.email { return .string(email) }
+                default: break
+                }
+                throw ScriptStepFailure("${\(name)}: actor \(parts[0]) is anonymous (no \(parts[1]))")
+            }
+            throw ScriptStepFailure("${\(name)} has no value")
+        }
+    }
+}
