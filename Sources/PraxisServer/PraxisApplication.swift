@@ -58,7 +58,7 @@ public final class PraxisApplication: Sendable {
         logger: Logger = Logger(label: "praxis"),
         metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
     ) async throws -> PraxisApplication {
-        let store = try await Self.openStore(path: configuration.databasePath)
+        let store = try await Self.openStore(path: configuration.databasePath, synchronousFull: configuration.synchronousFull)
         let secret = try await Self.offLoop { try store.jwtSecret(provided: configuration.jwtSecret) }
         let tokens = try await TokenIssuer(secret: secret)
         let apiKeys = try await tokens.apiKeys()
@@ -129,8 +129,8 @@ public final class PraxisApplication: Sendable {
         try? store.pool.close()
     }
 
-    private static func openStore(path: String) async throws -> Store {
-        try await offLoop { try Store.open(StoreConfiguration(path: path)) }
+    private static func openStore(path: String, synchronousFull: Bool) async throws -> Store {
+        try await offLoop { try Store.open(StoreConfiguration(path: path, synchronousFull: synchronousFull)) }
     }
 
     /// Runs blocking work on a thread of its own (never an event loop).

@@ -14,6 +14,9 @@ public struct ServerConfiguration: Sendable {
     public var databasePath: String
     /// Load the demo data into an empty database. Default off.
     public var demo: Bool
+    /// fsync the WAL at every commit (SQLite `synchronous=FULL`, default) rather than only at
+    /// checkpoints (`NORMAL`: commits survive a process crash, not a power cut).
+    public var synchronousFull: Bool = true
     /// The JWT signing secret; nil (default) uses the one kept in the database.
     public var jwtSecret: String?
     /// HTTP limits (body size, CORS).

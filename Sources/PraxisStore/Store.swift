@@ -32,11 +32,7 @@ public final class Store: Sendable {
         config.busyMode = .timeout(configuration.busyTimeoutSeconds)
         config.maximumReaderCount = configuration.maximumReaderCount
         config.label = "praxis"
-        config.prepareDatabase { db in
-            // WAL with synchronous=FULL: a committed transaction survives a power cut,
-            // so an acknowledged write is never lost.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
+
         let pool: DatabasePool
         do {
             pool = try DatabasePool(path: path, configuration: config)
@@ -45,6 +41,16 @@ public final class Store: Sendable {
                 throw StoreError.notADatabase(path: path)
             }
             throw StoreError.cannotOpen(path: path, reason: error.message ?? "\(error.resultCode)")
+        } catch {
+            throw StoreError.cannotOpen(path: path, reason: "\(error)")
+        }
+        // WAL with synchronous=FULL: a committed transaction survives a power cut, so an
+        // acknowledged write is never lost. Set on the writer after GRDB opened the pool:
+        // GRDB sets NORMAL when it turns WAL on, after any prepareDatabase hook.
+        do {
+            try pool.writeWithoutTransaction { db in
+                try db.execute(sql: configuration.synchronousFull ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
+            }
         } catch {
             throw StoreError.cannotOpen(path: path, reason: "\(error)")
         }
@@ -65,6 +71,11 @@ public final class Store: Sendable {
     /// Names of the migrations applied to this database, oldest first.
     public func appliedMigrations() throws -> [String] {
         try pool.read { db in try Migrations.migrator.appliedMigrations(db) }
+    }
+
+    /// The writer's `PRAGMA synchronous` (2 is FULL, 1 NORMAL).
+    public func writerSynchronous() throws -> Int {
+        try pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
     /// Whether the database answers a trivial query.

@@ -7,8 +7,14 @@ public struct StoreConfiguration: Sendable {
     public var busyTimeoutSeconds: Double
     /// Most concurrent read connections. Default 8.
     public var maximumReaderCount: Int
+    /// `PRAGMA synchronous` of the writer: `FULL` (default) fsyncs the WAL at every commit,
+    /// so a committed write survives a power cut; `NORMAL` fsyncs only at checkpoints, so a
+    /// commit survives a crash of the process (SIGKILL) but the last ones may be lost with
+    /// the machine's power.
+    public var synchronousFull: Bool
 
-    public init(path: String = "./praxis.sqlite", busyTimeoutSeconds: Double = 5, maximumReaderCount: Int = 8) {
+    public init(path: String = "./praxis.sqlite", busyTimeoutSeconds: Double = 5, maximumReaderCount: Int = 8, synchronousFull: Bool = true) {
+        self.synchronousFull = synchronousFull
         self.path = path
         self.busyTimeoutSeconds = busyTimeoutSeconds
         self.maximumReaderCount = maximumReaderCount

@@ -78,6 +78,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds without any message before a realtime connection is closed (env PRAXIS_REALTIME_HEARTBEAT_TIMEOUT). Default 150.")
     var realtimeHeartbeatTimeout: Double?
 
+    @Option(help: "SQLite durability of each commit: full (fsync the WAL at every commit; survives a power cut) or normal (fsync at checkpoints; survives a process crash) (env PRAXIS_DB_SYNCHRONOUS). Default full.")
+    var dbSynchronous: String?
+
     @Option(help: "Seconds a dropped room peer keeps its seat, and after the scheduled time before a no-show (env PRAXIS_ROOM_GRACE). Default 60.")
     var roomGrace: Double?
 
@@ -166,6 +169,12 @@ struct Serve: AsyncParsableCommand {
             Int($0).flatMap { (0...65535).contains($0) ? $0 : nil }
         }
         configuration.databasePath = try Environment.resolve(db, "PRAXIS_DB", default: configuration.databasePath) { $0 }
+        if let dbSynchronous, !["full", "normal"].contains(dbSynchronous.lowercased()) {
+            throw ValidationError("invalid value '\(dbSynchronous)' for '--db-synchronous': use full or normal")
+        }
+        configuration.synchronousFull = try Environment.resolve(dbSynchronous?.lowercased(), "PRAXIS_DB_SYNCHRONOUS", default: "full") {
+            ["full", "normal"].contains($0.lowercased()) ? $0.lowercased() : nil
+        } == "full"
         configuration.demo = demo || ["1", "true", "yes"].contains(Environment.value("PRAXIS_DEMO")?.lowercased() ?? "")
         if let logLevel, Logger.Level(rawValue: logLevel) == nil {
             throw ValidationError("invalid value '\(logLevel)' for '--log-level': use trace, debug, info, notice, warning, error or critical")

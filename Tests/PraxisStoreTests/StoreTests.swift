@@ -54,6 +54,19 @@ struct MigrationTests {
         #expect(try store.appliedMigrations().isEmpty == false)
     }
 
+    /// GRDB turns WAL on with synchronous=NORMAL; the store must set FULL on the writer
+    /// afterwards, or an acknowledged commit could be lost with the power.
+    @Test func writerFsyncsEveryCommitUnlessToldOtherwise() throws {
+        let temp = try TemporaryDatabase()
+        let store = try temp.open()
+        #expect(try store.writerSynchronous() == 2)
+        let mode = try store.pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
+        #expect(mode == "wal")
+        try store.pool.close()
+        let normal = try Store.open(StoreConfiguration(path: temp.path, synchronousFull: false))
+        #expect(try normal.writerSynchronous() == 1)
+    }
+
     @Test func rerunningMigrationsChangesNothing() throws {
         let temp = try TemporaryDatabase()
         let first = try temp.open()
