@@ -46,6 +46,7 @@ let package = Package(
                 "PraxisProtocol",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             resources: [.copy("Resources/demo-cases.json")],
             swiftSettings: swiftSettings

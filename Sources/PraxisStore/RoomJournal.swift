@@ -1,8 +1,12 @@
 import Dispatch
 import GRDB
+import Metrics
 import Synchronization
 
 /// The rooms' write-ahead journal with group commit.
+///
+/// Metrics: `praxis_room_journal_commit_seconds` (each transaction, fsync included) and
+/// `praxis_room_journal_batch_entries` (entries per transaction).
 ///
 /// Entries from all rooms queue up while a transaction is being written; the next
 /// transaction takes all of them at once, so one fsync covers many turns. Completions run
@@ -26,6 +30,8 @@ public final class RoomJournal: Sendable {
 
     private let store: Store
     private let state = Mutex(State())
+    private let commitTimer = Metrics.Timer(label: "praxis_room_journal_commit_seconds")
+    private let batchSize = Recorder(label: "praxis_room_journal_batch_entries")
     private let queue = DispatchQueue(label: "praxis.room.journal")
     /// Most entries in one transaction.
     public let maxBatch: Int
@@ -67,7 +73,10 @@ public final class RoomJournal: Sendable {
             }
             if batch.isEmpty { return }
             do {
+                let started = DispatchTime.now().uptimeNanoseconds
                 try write(batch.map(\.entry))
+                commitTimer.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
+                batchSize.record(batch.count)
                 for item in batch { item.completion(.success(())) }
             } catch {
                 // Find the bad entry: each one alone.
