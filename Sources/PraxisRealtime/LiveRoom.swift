@@ -54,6 +54,7 @@ final class LiveRoom: @unchecked Sendable {
         var round: Int?
         var clientID: String?
         var seq: Int?
+        var userID: String?
     }
 
     let id: String
@@ -108,8 +109,9 @@ final class LiveRoom: @unchecked Sendable {
         for event in loaded.currentTurns {
             let payload = Self.parse(event.payloadJSON)
             turns.append(payload)
-            if let clientID = event.clientID, let seq = event.seq {
-                state.acceptedTurns[clientID] = AcceptedTurn(seq: seq, text: payload.object?["text"]?.string ?? "")
+            if let clientID = event.clientID, let seq = event.seq, let speaker = event.userID ?? payload.object?["speaker_id"]?.string {
+                state.acceptedTurns[RoomStateMachine.turnKey(speaker: speaker, clientTurnID: clientID)] =
+                    AcceptedTurn(seq: seq, text: payload.object?["text"]?.string ?? "")
             }
         }
         state.nextSeq = max(state.nextSeq, loaded.maxSeq + 1)
@@ -454,7 +456,7 @@ final class LiveRoom: @unchecked Sendable {
                     "seq": .number(Double(seq)), "round": .number(Double(round)), "speaker_id": .string(speakerID),
                     "role": .string(role.rawValue), "text": .string(text), "client_turn_id": .string(clientTurnID),
                 ]
-                result.append(PendingEvent(name: "turn", payload: payload, round: round, clientID: clientTurnID, seq: seq))
+                result.append(PendingEvent(name: "turn", payload: payload, round: round, clientID: clientTurnID, seq: seq, userID: speakerID))
             case .roundEnded(let round, let reason):
                 var duration = 0.0
                 if case .roleplay = before.phase, let started = before.phaseStartedAt { duration = max(0, now - started) }
@@ -509,7 +511,10 @@ final class LiveRoom: @unchecked Sendable {
                 )
             }
             let json = JSONValue.object(event.payload).jsonString
-            records.append(RoomEventRecord(offset: offset, type: event.name, round: event.round, clientID: event.clientID, seq: event.seq, payloadJSON: json, at: at))
+            records.append(RoomEventRecord(
+                offset: offset, type: event.name, round: event.round, clientID: event.clientID, seq: event.seq, payloadJSON: json, at: at,
+                userID: event.userID
+            ))
             sent.append(SentEvent(offset: offset, name: event.name, payloadJSON: json, turn: event.name == "turn" ? .object(event.payload) : nil))
         }
         let stateAfter = machine.state

@@ -321,13 +321,14 @@ enum Migrations {
                 type TEXT NOT NULL CHECK (length(type) BETWEEN 1 AND 32),
                 round INTEGER CHECK (round IS NULL OR round IN (1, 2)),
                 client_id TEXT CHECK (client_id IS NULL OR length(client_id) BETWEEN 1 AND 128),
+                user_id TEXT,
                 seq INTEGER CHECK (seq IS NULL OR seq >= 1),
                 \(Schema.jsonColumn("payload", default: "{}")),
                 \(Schema.timestampColumn("at", defaultNow: true)),
                 PRIMARY KEY (room_id, "offset")
             ) WITHOUT ROWID
             """)
-        try db.execute(sql: "CREATE UNIQUE INDEX room_events_turn_client ON room_events(room_id, round, client_id) WHERE type = 'turn'")
+        try db.execute(sql: "CREATE UNIQUE INDEX room_events_turn_client ON room_events(room_id, round, user_id, client_id) WHERE type = 'turn'")
         try db.execute(sql: "CREATE INDEX room_events_type ON room_events(type, room_id)")
         try db.execute(sql: """
             CREATE TABLE room_runtime (

@@ -100,10 +100,10 @@ public final class RoomJournal: Sendable {
                 for event in entry.events {
                     try db.execute(
                         sql: """
-                            INSERT INTO room_events (room_id, "offset", type, round, client_id, seq, payload, at)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                            INSERT INTO room_events (room_id, "offset", type, round, client_id, user_id, seq, payload, at)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                             """,
-                        arguments: [entry.roomID, event.offset, event.type, event.round, event.clientID, event.seq, event.payloadJSON, event.at]
+                        arguments: [entry.roomID, event.offset, event.type, event.round, event.clientID, event.userID, event.seq, event.payloadJSON, event.at]
                     )
                 }
                 if let round = entry.roundEnd {

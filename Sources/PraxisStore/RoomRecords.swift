@@ -5,15 +5,18 @@ public struct RoomEventRecord: Sendable, Equatable {
     /// The event name (`turn`, `phase`, `presence`, …).
     public var type: String
     public var round: Int?
-    /// The client id of a turn (unique per room and round).
+    /// The client id of a turn (unique per room, round and speaker).
     public var clientID: String?
+    /// Who caused the event: a turn's speaker.
+    public var userID: String?
     /// The turn's seq, for turns.
     public var seq: Int?
     /// The event's payload as sent (a JSON object, `offset` and `at` included).
     public var payloadJSON: String
     public var at: String
 
-    public init(offset: Int64, type: String, round: Int?, clientID: String?, seq: Int?, payloadJSON: String, at: String) {
+    public init(offset: Int64, type: String, round: Int?, clientID: String?, seq: Int?, payloadJSON: String, at: String, userID: String? = nil) {
+        self.userID = userID
         self.offset = offset
         self.type = type
         self.round = round

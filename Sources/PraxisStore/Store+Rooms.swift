@@ -161,7 +161,7 @@ extension Store {
         try GRDB.Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
             RoomEventRecord(
                 offset: row["offset"], type: row["type"], round: row["round"], clientID: row["client_id"], seq: row["seq"],
-                payloadJSON: row["payload"], at: row["at"]
+                payloadJSON: row["payload"], at: row["at"], userID: row["user_id"]
             )
         }
     }

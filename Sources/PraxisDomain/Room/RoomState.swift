@@ -17,7 +17,8 @@ public struct RoomState: Sendable, Equatable, Codable {
     public var timing: RoomTiming
     /// The next turn's sequence number (strictly increasing within the room).
     public var nextSeq: Int
-    /// Client turn ids already accepted in the current round, with the seq and text they got.
+    /// Turns accepted in the current round by speaker and client turn id
+    /// (`RoomStateMachine.turnKey`), with the seq and text they got.
     /// Not encoded: the store rebuilds it from the turn journal.
     public var acceptedTurns: [String: AcceptedTurn] = [:]
     /// When the current phase began (seconds since 1970), for round durations.

@@ -112,14 +112,15 @@ public struct RoomStateMachine: Sendable {
             guard !trimmed.isEmpty else { return .failure(.invalid("a turn needs text")) }
             guard text.count <= maxTurnCharacters else { return .failure(.invalid("a turn is at most \(maxTurnCharacters) characters")) }
             guard let role = state.role(of: userID) else { return .failure(.notAParticipant) }
-            if let accepted = state.acceptedTurns[clientTurnID] {
+            let key = Self.turnKey(speaker: userID, clientTurnID: clientTurnID)
+            if let accepted = state.acceptedTurns[key] {
                 guard accepted.text == text else { return .failure(.invalid("client_turn_id \(clientTurnID) was already used for a different turn")) }
                 events.append(.turn(seq: accepted.seq, round: round, speakerID: userID, role: role, text: text, clientTurnID: clientTurnID, repeated: true))
                 return .success(events)
             }
             let seq = state.nextSeq
             state.nextSeq += 1
-            state.acceptedTurns[clientTurnID] = AcceptedTurn(seq: seq, text: text)
+            state.acceptedTurns[key] = AcceptedTurn(seq: seq, text: text)
             events.append(.turn(seq: seq, round: round, speakerID: userID, role: role, text: text, clientTurnID: clientTurnID, repeated: false))
         case .endRound:
             switch state.phase {
@@ -164,6 +165,12 @@ public struct RoomStateMachine: Sendable {
         events.append(.stage(state.stage))
         if state.stage == 2 { events.append(.phase(.waiting, round: 2)) }
         return events
+    }
+
+    /// The key of an accepted turn: client turn ids are the speaker's own, so both peers may
+    /// number their turns alike.
+    public static func turnKey(speaker: String, clientTurnID: String) -> String {
+        speaker + "\u{0}" + clientTurnID
     }
 
     static func seconds(_ value: Double) -> String {
