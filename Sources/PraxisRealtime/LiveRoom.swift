@@ -129,6 +129,16 @@ final class LiveRoom: @unchecked Sendable {
         publishedOffset = loaded.latestOffset
         seenSinceScheduled = loaded.seenSinceScheduled
         noShows = loaded.noShows
+        for command in loaded.commands {
+            let key = command.userID + "\u{0}" + command.clientID
+            commands[key] = CommandRecord(fingerprint: command.fingerprint, reply: Self.parse(command.replyJSON), waiters: [])
+            commandOrder.append(key)
+        }
+    }
+
+    /// Schedules timers that became due (the no-show sweep calls this).
+    func checkTimers() {
+        scheduleTimers()
     }
 
     /// Starts the timers of a freshly loaded room (a deadline that passed fires at once).
@@ -159,9 +169,11 @@ final class LiveRoom: @unchecked Sendable {
         published.present.insert(member.userID)
         var replay: [SentEvent]?
         if let resume, resume <= publishedOffset {
-            let oldestKept = recent.first?.offset ?? (publishedOffset + 1)
+            // The last `replayLimit` events (the buffer is trimmed in steps, so it may hold more).
+            let oldestKept = max(recent.first?.offset ?? (publishedOffset + 1), publishedOffset - Int64(configuration.replayLimit) + 1)
             if resume >= oldestKept - 1 { replay = recent.filter { $0.offset > resume } }
         }
+        scheduleTimers()
         var response = snapshot(for: member.userID)
         response["recovered"] = .bool(replay != nil)
         send(reply: reply, status: "ok", response: .object(response))
@@ -264,6 +276,9 @@ final class LiveRoom: @unchecked Sendable {
             guard case .number(let preparation)? = payload["preparation_seconds"], case .number(let roleplay)? = payload["roleplay_seconds"] else {
                 return send(reply: reply, status: "error", response: Self.reason("set_timing needs preparation_seconds and roleplay_seconds (numbers)"))
             }
+            guard preparation.rounded() == preparation, roleplay.rounded() == roleplay else {
+                return send(reply: reply, status: "error", response: Self.reason("preparation_seconds and roleplay_seconds must be whole seconds"))
+            }
             command = .setTiming(RoomTiming(preparationSeconds: preparation, roleplaySeconds: roleplay))
         case "choose_case":
             return chooseCase(payload, userID: member.userID, reply: reply, key: key, fingerprint: fingerprint)
@@ -297,10 +312,19 @@ final class LiveRoom: @unchecked Sendable {
             if response["repeated"] == nil { response["repeated"] = .bool(false) }
             let isLeave = command == .leave
             let changesState = events.contains { if case .turn = $0 { return false } else { return true } }
-            commit(pending(events, before: before, leftReason: "left"), saveState: changesState) { [self] offset in
-                response["offset"] = .number(Double(offset))
-                self.send(reply: reply, status: "ok", response: .object(response))
-                if let clientKey { self.answered(clientKey.key, response: .object(response)) }
+            let pendingEvents = pending(events, before: before, leftReason: "left")
+            // The reply's offset: the command's last event, or the room's latest when it made none.
+            response["offset"] = .number(Double(nextOffset - 1 + Int64(pendingEvents.count)))
+            let answer = JSONValue.object(response)
+            let record = clientKey.map { key in
+                RoomCommandRecord(
+                    userID: userID, clientID: String(key.key.split(separator: "\u{0}", maxSplits: 1).last ?? ""), fingerprint: key.fingerprint,
+                    replyJSON: answer.jsonString
+                )
+            }
+            commit(pendingEvents, saveState: changesState, command: record) { [self] _ in
+                self.send(reply: reply, status: "ok", response: answer)
+                if let clientKey { self.answered(clientKey.key, response: answer) }
                 if isLeave { self.closeMembers(of: userID, except: nil) }
             }
         }
@@ -487,7 +511,7 @@ final class LiveRoom: @unchecked Sendable {
     /// Journals `events` (and the state when asked); once durable, sends them to the
     /// members and calls `completion` with the last offset (the previous one when there
     /// were no events).
-    private func commit(_ events: [PendingEvent], saveState: Bool, completion: ((Int64) -> Void)?) {
+    private func commit(_ events: [PendingEvent], saveState: Bool, command: RoomCommandRecord? = nil, completion: ((Int64) -> Void)?) {
         guard let registry, !evicted else { return }
         let at = Timestamp.now()
         var records: [RoomEventRecord] = []
@@ -522,7 +546,7 @@ final class LiveRoom: @unchecked Sendable {
         if saveState, let data = try? JSONEncoder().encode(stateAfter) {
             stateRecord = (stateAfter.phase.name, String(decoding: data, as: UTF8.self))
         }
-        let entry = RoomJournalEntry(roomID: id, events: records, state: stateRecord, roundEnd: roundEnd)
+        let entry = RoomJournalEntry(roomID: id, events: records, state: stateRecord, roundEnd: roundEnd, command: command)
         inFlight += 1
         let room = NIOLoopBound(self, eventLoop: loop)
         let loop = self.loop

@@ -64,7 +64,9 @@ final class RoomRegistry: Sendable {
             let task = Task<LiveRoom?, any Error> { [self] in
                 defer { _ = self.loading.withLock { $0.removeValue(forKey: id) } }
                 if let room = self.rooms.withLock({ $0[id] }) { return room }
-                guard let loaded = try await self.store.loadRoom(id: id, eventLimit: self.configuration.replayLimit) else { return nil }
+                guard let loaded = try await self.store.loadRoom(
+                    id: id, eventLimit: self.configuration.replayLimit, commandLimit: self.configuration.rememberedCommands
+                ) else { return nil }
                 let room = LiveRoom(loaded: loaded, loop: loop ?? self.group.next(), registry: self, configuration: self.configuration)
                 self.rooms.withLock { $0[id] = room }
                 room.loop.execute { room.start() }
@@ -139,7 +141,11 @@ final class RoomRegistry: Sendable {
         let from = Timestamp.format(now.addingTimeInterval(-86_400))
         let to = Timestamp.format(now.addingTimeInterval(-configuration.graceSeconds))
         do {
-            for id in try await store.roomsDueForNoShowCheck(from: from, to: to) { _ = try await room(id, on: nil) }
+            for id in try await store.roomsDueForNoShowCheck(from: from, to: to) {
+                // A room loaded before its check was due has no timer for it yet.
+                guard let room = try await room(id, on: nil) else { continue }
+                room.loop.execute { room.checkTimers() }
+            }
         } catch {
             logger.warning("no-show sweep failed", metadata: ["error": "\(error)"])
         }

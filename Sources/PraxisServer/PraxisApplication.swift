@@ -58,7 +58,9 @@ public final class PraxisApplication: Sendable {
         logger: Logger = Logger(label: "praxis"),
         metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
     ) async throws -> PraxisApplication {
-        let store = try await Self.openStore(path: configuration.databasePath, synchronousFull: configuration.synchronousFull)
+        let store = try await Self.openStore(
+            path: configuration.databasePath, synchronousFull: configuration.synchronousFull, checkpointInterval: configuration.checkpointInterval
+        )
         let secret = try await Self.offLoop { try store.jwtSecret(provided: configuration.jwtSecret) }
         let tokens = try await TokenIssuer(secret: secret)
         let apiKeys = try await tokens.apiKeys()
@@ -126,11 +128,13 @@ public final class PraxisApplication: Sendable {
         await server.shutdown()
         realtime.stop()
         try? await ownedGroup?.shutdownGracefully()
-        try? store.pool.close()
+        try? store.close()
     }
 
-    private static func openStore(path: String, synchronousFull: Bool) async throws -> Store {
-        try await offLoop { try Store.open(StoreConfiguration(path: path, synchronousFull: synchronousFull)) }
+    private static func openStore(path: String, synchronousFull: Bool, checkpointInterval: Double?) async throws -> Store {
+        try await offLoop {
+            try Store.open(StoreConfiguration(path: path, synchronousFull: synchronousFull, checkpointInterval: checkpointInterval))
+        }
     }
 
     /// Runs blocking work on a thread of its own (never an event loop).

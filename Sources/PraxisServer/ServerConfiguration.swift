@@ -17,6 +17,9 @@ public struct ServerConfiguration: Sendable {
     /// fsync the WAL at every commit (SQLite `synchronous=FULL`, default) rather than only at
     /// checkpoints (`NORMAL`: commits survive a process crash, not a power cut).
     public var synchronousFull: Bool = true
+    /// Seconds between WAL checkpoints run beside the writer; nil: the writer checkpoints
+    /// inside its commits (SQLite's default). Default 0.5.
+    public var checkpointInterval: Double? = 0.5
     /// The JWT signing secret; nil (default) uses the one kept in the database.
     public var jwtSecret: String?
     /// HTTP limits (body size, CORS).

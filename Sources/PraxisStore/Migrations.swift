@@ -330,6 +330,19 @@ enum Migrations {
             """)
         try db.execute(sql: "CREATE UNIQUE INDEX room_events_turn_client ON room_events(room_id, round, user_id, client_id) WHERE type = 'turn'")
         try db.execute(sql: "CREATE INDEX room_events_type ON room_events(type, room_id)")
+        // Accepted commands by client id, with their replies: a retry after a restart gets
+        // the original answer.
+        try db.execute(sql: """
+            CREATE TABLE room_commands (
+                room_id TEXT NOT NULL REFERENCES practice_rooms(id) ON DELETE CASCADE,
+                user_id TEXT NOT NULL,
+                client_id TEXT NOT NULL CHECK (length(client_id) BETWEEN 1 AND 128),
+                fingerprint TEXT NOT NULL,
+                \(Schema.jsonColumn("reply", default: "{}")),
+                \(Schema.timestampColumn("at", defaultNow: true)),
+                PRIMARY KEY (room_id, user_id, client_id)
+            ) WITHOUT ROWID
+            """)
         try db.execute(sql: """
             CREATE TABLE room_runtime (
                 room_id TEXT PRIMARY KEY NOT NULL REFERENCES practice_rooms(id) ON DELETE CASCADE,

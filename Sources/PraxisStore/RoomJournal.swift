@@ -106,6 +106,15 @@ public final class RoomJournal: Sendable {
                         arguments: [entry.roomID, event.offset, event.type, event.round, event.clientID, event.userID, event.seq, event.payloadJSON, event.at]
                     )
                 }
+                if let command = entry.command {
+                    try db.execute(
+                        sql: """
+                            INSERT OR IGNORE INTO room_commands (room_id, user_id, client_id, fingerprint, reply)
+                            VALUES (?, ?, ?, ?, ?)
+                            """,
+                        arguments: [entry.roomID, command.userID, command.clientID, command.fingerprint, command.replyJSON]
+                    )
+                }
                 if let round = entry.roundEnd {
                     try store.persistRound(db, roomID: entry.roomID, round: round, collector: collector)
                 }

@@ -51,6 +51,23 @@ public struct RoomRoundRecord: Sendable, Equatable {
     }
 }
 
+/// An accepted command's client id and reply, kept so a retry gets the original answer.
+public struct RoomCommandRecord: Sendable, Equatable {
+    public var userID: String
+    public var clientID: String
+    /// The command's name and content (without the client id).
+    public var fingerprint: String
+    /// The ok reply's `response`, as JSON.
+    public var replyJSON: String
+
+    public init(userID: String, clientID: String, fingerprint: String, replyJSON: String) {
+        self.userID = userID
+        self.clientID = clientID
+        self.fingerprint = fingerprint
+        self.replyJSON = replyJSON
+    }
+}
+
 /// What one room command (or timer) writes: its events, the room's new state, and the
 /// round's row when the round ended. One entry is atomic; entries commit in order.
 public struct RoomJournalEntry: Sendable {
@@ -59,8 +76,14 @@ public struct RoomJournalEntry: Sendable {
     /// The room's state after the entry, as JSON, with its phase name; nil when unchanged.
     public var state: (phase: String, json: String)?
     public var roundEnd: RoomRoundRecord?
+    /// The command that made the entry, with its reply.
+    public var command: RoomCommandRecord?
 
-    public init(roomID: String, events: [RoomEventRecord] = [], state: (phase: String, json: String)? = nil, roundEnd: RoomRoundRecord? = nil) {
+    public init(
+        roomID: String, events: [RoomEventRecord] = [], state: (phase: String, json: String)? = nil, roundEnd: RoomRoundRecord? = nil,
+        command: RoomCommandRecord? = nil
+    ) {
+        self.command = command
         self.roomID = roomID
         self.events = events
         self.state = state
@@ -114,6 +137,8 @@ public struct LoadedRoom: Sendable {
     public var seenSinceScheduled: Set<String>
     /// Users already recorded as no-shows.
     public var noShows: Set<String>
+    /// The latest accepted commands (at most the limit asked for), oldest first.
+    public var commands: [RoomCommandRecord] = []
 }
 
 /// A completed round waiting for its assessment (after a restart, say).

@@ -7,7 +7,7 @@ import PraxisDomain
 extension Store {
     /// Loads a room with its saved state, its latest `eventLimit` events, the current
     /// round's turns and the cases chosen for it. Nil when there is no such room.
-    public func loadRoom(id: String, eventLimit: Int) async throws -> LoadedRoom? {
+    public func loadRoom(id: String, eventLimit: Int, commandLimit: Int = 1024) async throws -> LoadedRoom? {
         try await pool.read { db in
             guard let row = try GRDB.Row.fetchOne(
                 db, sql: "SELECT host_id, guest_id, type, datetime_utc, stage, first_round_id, second_round_id FROM practice_rooms WHERE id = ?",
@@ -39,11 +39,20 @@ extension Store {
             let noShows = try String.fetchAll(
                 db, sql: "SELECT json_extract(payload, '$.user_id') FROM room_events WHERE room_id = ? AND type = 'no_show'", arguments: [id]
             )
-            return LoadedRoom(
+            let commands = try GRDB.Row.fetchAll(
+                db,
+                sql: "SELECT user_id, client_id, fingerprint, reply FROM room_commands WHERE room_id = ? ORDER BY at DESC LIMIT ?",
+                arguments: [id, commandLimit]
+            ).reversed().map { row in
+                RoomCommandRecord(userID: row["user_id"], clientID: row["client_id"], fingerprint: row["fingerprint"], replyJSON: row["reply"])
+            }
+            var room = LoadedRoom(
                 id: id, hostID: row["host_id"], guestID: row["guest_id"], type: row["type"], datetimeUTC: scheduled, stage: stage,
                 roundIDs: [row["first_round_id"], row["second_round_id"]], stateJSON: stateJSON, recentEvents: Array(recent),
                 latestOffset: latest, currentTurns: turns, maxSeq: maxSeq, cases: cases, seenSinceScheduled: Set(seen), noShows: Set(noShows)
             )
+            room.commands = Array(commands)
+            return room
         }
     }
 

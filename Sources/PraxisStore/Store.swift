@@ -14,10 +14,19 @@ public final class Store: Sendable {
     /// boxed: a closure stored directly in a `Mutex` is re-wrapped in a reabstraction thunk
     /// on every `withLock`, so the chain (and each call's cost) grew with every write.
     let changeListener = Mutex<ChangeListenerBox?>(nil)
+    /// Runs WAL checkpoints beside the writer (nil when the writer checkpoints itself).
+    private let checkpointer: Checkpointer?
 
-    private init(pool: DatabasePool, configuration: StoreConfiguration) {
+    private init(pool: DatabasePool, configuration: StoreConfiguration, checkpointer: Checkpointer?) {
         self.pool = pool
         self.configuration = configuration
+        self.checkpointer = checkpointer
+    }
+
+    /// Stops background checkpoints and closes every connection.
+    public func close() throws {
+        checkpointer?.stop()
+        try pool.close()
     }
 
     /// Opens (creating if needed) the database file and applies pending migrations.
@@ -50,11 +59,20 @@ public final class Store: Sendable {
         do {
             try pool.writeWithoutTransaction { db in
                 try db.execute(sql: configuration.synchronousFull ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
+                if configuration.checkpointInterval != nil { try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
             }
         } catch {
             throw StoreError.cannotOpen(path: path, reason: "\(error)")
         }
-        let store = Store(pool: pool, configuration: configuration)
+        var checkpointer: Checkpointer?
+        if let interval = configuration.checkpointInterval {
+            do {
+                checkpointer = try Checkpointer(path: path, interval: .milliseconds(Int(interval * 1000)))
+            } catch {
+                throw StoreError.cannotOpen(path: path, reason: "checkpoint connection: \(error)")
+            }
+        }
+        let store = Store(pool: pool, configuration: configuration, checkpointer: checkpointer)
         if migrate { try store.migrate() }
         return store
     }

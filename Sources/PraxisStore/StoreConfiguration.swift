@@ -13,7 +13,15 @@ public struct StoreConfiguration: Sendable {
     /// the machine's power.
     public var synchronousFull: Bool
 
-    public init(path: String = "./praxis.sqlite", busyTimeoutSeconds: Double = 5, maximumReaderCount: Int = 8, synchronousFull: Bool = true) {
+    /// Seconds between WAL checkpoints run beside the writer, off its commits; nil lets the
+    /// writer checkpoint inside its commits (SQLite's default). Default 0.5.
+    public var checkpointInterval: Double?
+
+    public init(
+        path: String = "./praxis.sqlite", busyTimeoutSeconds: Double = 5, maximumReaderCount: Int = 8, synchronousFull: Bool = true,
+        checkpointInterval: Double? = 0.5
+    ) {
+        self.checkpointInterval = checkpointInterval
         self.synchronousFull = synchronousFull
         self.path = path
         self.busyTimeoutSeconds = busyTimeoutSeconds

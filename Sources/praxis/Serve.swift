@@ -81,6 +81,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "SQLite durability of each commit: full (fsync the WAL at every commit; survives a power cut) or normal (fsync at checkpoints; survives a process crash) (env PRAXIS_DB_SYNCHRONOUS). Default full.")
     var dbSynchronous: String?
 
+    @Option(help: "Seconds between WAL checkpoints run beside the writer, off its commits; 0 lets the writer checkpoint inside its commits (env PRAXIS_DB_CHECKPOINT_INTERVAL). Default 0.5.")
+    var dbCheckpointInterval: Double?
+
     @Option(help: "Seconds a dropped room peer keeps its seat, and after the scheduled time before a no-show (env PRAXIS_ROOM_GRACE). Default 60.")
     var roomGrace: Double?
 
@@ -172,6 +175,13 @@ struct Serve: AsyncParsableCommand {
         if let dbSynchronous, !["full", "normal"].contains(dbSynchronous.lowercased()) {
             throw ValidationError("invalid value '\(dbSynchronous)' for '--db-synchronous': use full or normal")
         }
+        if let dbCheckpointInterval, !(dbCheckpointInterval >= 0 && dbCheckpointInterval <= 3600) {
+            throw ValidationError("invalid value '\(dbCheckpointInterval)' for '--db-checkpoint-interval': must be 0...3600 seconds")
+        }
+        let checkpoint = try Environment.resolve(dbCheckpointInterval, "PRAXIS_DB_CHECKPOINT_INTERVAL", default: 0.5) {
+            Double($0).flatMap { $0 >= 0 && $0 <= 3600 ? $0 : nil }
+        }
+        configuration.checkpointInterval = checkpoint > 0 ? checkpoint : nil
         configuration.synchronousFull = try Environment.resolve(dbSynchronous?.lowercased(), "PRAXIS_DB_SYNCHRONOUS", default: "full") {
             ["full", "normal"].contains($0.lowercased()) ? $0.lowercased() : nil
         } == "full"
