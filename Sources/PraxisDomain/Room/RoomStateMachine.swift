@@ -62,7 +62,10 @@ public struct RoomStateMachine: Sendable {
         guard state.isParticipant(userID) else { return .failure(.notAParticipant) }
         var events = tick(now: now)
         guard state.stage < 3 else {
-            if command == .leave { return .success(events + [.left(userID: userID, phase: state.phase.name)]) }
+            if command == .leave {
+                state.present.remove(userID)
+                return .success(events + [.left(userID: userID, phase: state.phase.name)])
+            }
             return .failure(.roomComplete)
         }
         let round = state.stage

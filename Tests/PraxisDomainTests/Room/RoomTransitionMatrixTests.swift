@@ -271,7 +271,10 @@ enum RoomRules {
         guard isMember else { return .failure(.notAParticipant) }
         // Stage 3 is read-only; leaving is always allowed.
         guard situation.stage < 3 else {
-            if probe == .leave { return .success([.left(userID: user, phase: "ended")]) }
+            if probe == .leave {
+                state.present.remove(user)
+                return .success([.left(userID: user, phase: "ended")])
+            }
             return .failure(.roomComplete)
         }
         let round = situation.stage
