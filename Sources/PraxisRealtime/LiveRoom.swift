@@ -511,7 +511,10 @@ final class LiveRoom: @unchecked Sendable {
     /// Journals `events` (and the state when asked); once durable, sends them to the
     /// members and calls `completion` with the last offset (the previous one when there
     /// were no events).
-    private func commit(_ events: [PendingEvent], saveState: Bool, command: RoomCommandRecord? = nil, completion: ((Int64) -> Void)?) {
+    private func commit(
+        _ events: [PendingEvent], saveState: Bool, command: RoomCommandRecord? = nil, assessment: RoomAssessmentRecord? = nil,
+        completion: ((Int64) -> Void)?
+    ) {
         guard let registry, !evicted else { return }
         let at = Timestamp.now()
         var records: [RoomEventRecord] = []
@@ -546,7 +549,8 @@ final class LiveRoom: @unchecked Sendable {
         if saveState, let data = try? JSONEncoder().encode(stateAfter) {
             stateRecord = (stateAfter.phase.name, String(decoding: data, as: UTF8.self))
         }
-        let entry = RoomJournalEntry(roomID: id, events: records, state: stateRecord, roundEnd: roundEnd, command: command)
+        var entry = RoomJournalEntry(roomID: id, events: records, state: stateRecord, roundEnd: roundEnd, command: command)
+        entry.assessment = assessment
         inFlight += 1
         let room = NIOLoopBound(self, eventLoop: loop)
         let loop = self.loop
@@ -622,12 +626,12 @@ final class LiveRoom: @unchecked Sendable {
         registry?.evict(self)
     }
 
-    /// An assessment was stored: tell the members (journaled, so a resume gets it).
-    func assessmentStored(round: Int, roundID: String, assessor: String, scoreRaw: Int, scoreMax: Int) {
+    /// Stores a round's assessment and its `assessment` event in one journal entry.
+    func storeAssessment(_ record: RoomAssessmentRecord, round: Int, assessor: String, scoreRaw: Int, scoreMax: Int) {
         commit([PendingEvent(name: "assessment", payload: [
-            "round": .number(Double(round)), "round_id": .string(roundID), "assessor": .string(assessor),
+            "round": .number(Double(round)), "round_id": .string(record.roundID), "assessor": .string(assessor),
             "score_raw": .number(Double(scoreRaw)), "score_max": .number(Double(scoreMax)),
-        ], round: round)], saveState: false, completion: nil)
+        ], round: round)], saveState: false, assessment: record, completion: nil)
     }
 
     /// Leaves the registry when nothing needs the room in memory.

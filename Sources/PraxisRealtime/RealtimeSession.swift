@@ -128,21 +128,15 @@ final class RealtimeSession: WebSocketMessageHandler {
     private func join(_ message: PhoenixMessage) {
         let payload = message.payload.object ?? [:]
         let config = payload["config"]?.object ?? [:]
-        let token = payload["access_token"]?.string ?? apiKey
         let caller: Caller
         let expiry: Int?
         let sessionID: String?
         let isPrivate = config["private"]?.bool == true
-        do {
-            (caller, expiry, sessionID) = try authorise(token)
+        do throws(RealtimeError) {
+            (caller, expiry, sessionID) = try joiningCaller(message, payload: payload)
             if isPrivate, caller.userID == nil, !caller.isService { throw RealtimeError.privateNeedsUser }
-            guard channels[message.topic] != nil || channels.count < hub.configuration.maxChannelsPerConnection else {
-                throw RealtimeError(reason: "too many channels on this connection (most \(hub.configuration.maxChannelsPerConnection))")
-            }
-        } catch let error as RealtimeError {
-            return reply(message, status: "error", response: .object(["reason": .string(error.reason)]))
         } catch {
-            return
+            return reply(message, status: "error", response: .object(["reason": .string(error.reason)]))
         }
         var bindings: [ChangeBinding] = []
         do {
@@ -255,20 +249,14 @@ final class RealtimeSession: WebSocketMessageHandler {
     private func joinRoom(_ message: PhoenixMessage) {
         let payload = message.payload.object ?? [:]
         let config = payload["config"]?.object ?? [:]
-        let token = payload["access_token"]?.string ?? apiKey
         let caller: Caller
         let expiry: Int?
         let sessionID: String?
-        do {
-            (caller, expiry, sessionID) = try authorise(token)
+        do throws(RealtimeError) {
+            (caller, expiry, sessionID) = try joiningCaller(message, payload: payload)
             guard caller.userID != nil else { throw RealtimeError(reason: "unauthorized: room channels need a signed-in user") }
-            guard channels[message.topic] != nil || channels.count < hub.configuration.maxChannelsPerConnection else {
-                throw RealtimeError(reason: "too many channels on this connection (most \(hub.configuration.maxChannelsPerConnection))")
-            }
-        } catch let error as RealtimeError {
-            return reply(message, status: "error", response: .object(["reason": .string(error.reason)]))
         } catch {
-            return
+            return reply(message, status: "error", response: .object(["reason": .string(error.reason)]))
         }
         let roomID = String(message.topic.dropFirst(Self.roomTopicPrefix.count))
         guard Self.isUUID(roomID) else {
@@ -403,6 +391,16 @@ final class RealtimeSession: WebSocketMessageHandler {
     }
 
     // MARK: Tokens
+
+    /// The caller of a join (its `access_token`, else the connection's API key), once the
+    /// connection may take one more channel.
+    private func joiningCaller(_ message: PhoenixMessage, payload: [String: JSONValue]) throws(RealtimeError) -> (Caller, Int?, String?) {
+        let found = try authorise(payload["access_token"]?.string ?? apiKey)
+        guard channels[message.topic] != nil || channels.count < hub.configuration.maxChannelsPerConnection else {
+            throw RealtimeError(reason: "too many channels on this connection (most \(hub.configuration.maxChannelsPerConnection))")
+        }
+        return found
+    }
 
     /// The caller a token stands for, its expiry, and its login session.
     private func authorise(_ token: String) throws(RealtimeError) -> (Caller, Int?, String?) {

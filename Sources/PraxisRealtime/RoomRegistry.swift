@@ -95,7 +95,7 @@ final class RoomRegistry: Sendable {
 
     // MARK: Assessment
 
-    /// Assesses a finished round off the loops, stores it, and tells the room.
+    /// Assesses a finished round off the loops; the room stores it and tells its members.
     func assess(roomID: String, roundID: String, round: Int, caseID: String?, turns: [JSONValue]) {
         let store = self.store
         let assessor = self.assessor
@@ -112,12 +112,13 @@ final class RoomRegistry: Sendable {
                 strengths: JSONValue.array(assessment.strengths.map(JSONValue.string)).jsonString,
                 areasForImprovement: JSONValue.array(assessment.areasForImprovement.map(JSONValue.string)).jsonString
             )
+            // Stored by the room's journal with its event: group-committed with the turns.
+            let record = RoomAssessmentRecord(roundID: roundID, assessmentJSON: assessment.json.jsonString, report: report)
             do {
-                guard try await store.saveAssessment(roundID: roundID, assessmentJSON: assessment.json.jsonString, report: report) else { return }
                 guard let self, let room = try await self.room(roomID, on: nil) else { return }
                 room.loop.execute {
-                    room.assessmentStored(
-                        round: round, roundID: roundID, assessor: assessment.assessor, scoreRaw: assessment.scoreRaw, scoreMax: assessment.scoreMax
+                    room.storeAssessment(
+                        record, round: round, assessor: assessment.assessor, scoreRaw: assessment.scoreRaw, scoreMax: assessment.scoreMax
                     )
                 }
             } catch {

@@ -118,6 +118,11 @@ public final class RoomJournal: Sendable {
                 if let round = entry.roundEnd {
                     try store.persistRound(db, roomID: entry.roomID, round: round, collector: collector)
                 }
+                if let assessment = entry.assessment {
+                    _ = try Store.writeAssessment(
+                        db, roundID: assessment.roundID, assessmentJSON: assessment.assessmentJSON, report: assessment.report, collector: collector
+                    )
+                }
                 if let state = entry.state { lastState[entry.roomID] = state }
             }
             let now = PraxisDomainTimestamp.now()

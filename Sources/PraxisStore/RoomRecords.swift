@@ -78,6 +78,8 @@ public struct RoomJournalEntry: Sendable {
     public var roundEnd: RoomRoundRecord?
     /// The command that made the entry, with its reply.
     public var command: RoomCommandRecord?
+    /// A round's assessment to store (once: a round assessed already is left as it is).
+    public var assessment: RoomAssessmentRecord?
 
     public init(
         roomID: String, events: [RoomEventRecord] = [], state: (phase: String, json: String)? = nil, roundEnd: RoomRoundRecord? = nil,
@@ -110,6 +112,19 @@ public struct CaseBrief: Sendable, Equatable {
         self.difficultyLevel = difficultyLevel
         self.candidateBrief = candidateBrief
         self.actorBrief = actorBrief
+    }
+}
+
+/// A round's assessment and its feedback report, stored by the journal.
+public struct RoomAssessmentRecord: Sendable {
+    public var roundID: String
+    public var assessmentJSON: String
+    public var report: FeedbackReportRecord
+
+    public init(roundID: String, assessmentJSON: String, report: FeedbackReportRecord) {
+        self.roundID = roundID
+        self.assessmentJSON = assessmentJSON
+        self.report = report
     }
 }
 

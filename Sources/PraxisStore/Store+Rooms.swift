@@ -131,22 +131,27 @@ extension Store {
     /// Returns false in that case.
     public func saveAssessment(roundID: String, assessmentJSON: String, report: FeedbackReportRecord) async throws -> Bool {
         try await writeWithChanges { db, changes in
-            guard let table = Catalog.table("practice_rounds") else { return false }
-            guard let old = try Self.storedRow(db, table: table, key: .text(roundID)) else { return false }
-            guard try String.fetchOne(db, sql: "SELECT assessment FROM practice_rounds WHERE id = ?", arguments: [roundID]) == nil else {
-                return false
-            }
-            try db.execute(sql: "UPDATE practice_rounds SET assessment = ? WHERE id = ?", arguments: [assessmentJSON, roundID])
-            try db.execute(
-                sql: """
-                    INSERT INTO feedback_reports (session_id, transcript, ai_summary, score_raw, strengths, areas_for_improvement)
-                    VALUES (?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [roundID, report.transcriptText, report.summary, report.scoreRaw, report.strengths, report.areasForImprovement]
-            )
-            try changes.record(db, table: table.name, kind: .update, record: try Self.storedRow(db, table: table, key: .text(roundID)), oldRecord: old)
-            return true
+            try Self.writeAssessment(db, roundID: roundID, assessmentJSON: assessmentJSON, report: report, collector: changes.collector)
         }
+    }
+
+    /// `saveAssessment` inside a transaction (the room journal's, for group commit).
+    static func writeAssessment(_ db: Database, roundID: String, assessmentJSON: String, report: FeedbackReportRecord, collector: ChangeCollector) throws -> Bool {
+        guard let table = Catalog.table("practice_rounds") else { return false }
+        guard let old = try storedRow(db, table: table, key: .text(roundID)) else { return false }
+        guard try String.fetchOne(db, sql: "SELECT assessment FROM practice_rounds WHERE id = ?", arguments: [roundID]) == nil else {
+            return false
+        }
+        try db.execute(sql: "UPDATE practice_rounds SET assessment = ? WHERE id = ?", arguments: [assessmentJSON, roundID])
+        try db.execute(
+            sql: """
+                INSERT INTO feedback_reports (session_id, transcript, ai_summary, score_raw, strengths, areas_for_improvement)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [roundID, report.transcriptText, report.summary, report.scoreRaw, report.strengths, report.areasForImprovement]
+        )
+        try collector.capture(db, table: table.name, kind: .update, record: try storedRow(db, table: table, key: .text(roundID)), oldRecord: old)
+        return true
     }
 
     /// Writes a finished round and moves the room on, inside the journal's transaction.
