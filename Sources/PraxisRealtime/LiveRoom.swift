@@ -233,6 +233,9 @@ final class LiveRoom: @unchecked Sendable {
         guard !evicted, let member = members[memberID] else {
             return send(reply: reply, status: "error", response: Self.reason("you are not in this room: join the room topic again"))
         }
+        if let registry, registry.journal.isFull {
+            return send(reply: reply, status: "error", response: Self.reason("the server is busy saving: try again in a moment (nothing was changed)"))
+        }
         guard Self.commandNames.contains(name) else {
             return send(reply: reply, status: "error", response: Self.reason(
                 "unknown room command \(name) (commands: \(Self.commandNames.joined(separator: ", ")))"

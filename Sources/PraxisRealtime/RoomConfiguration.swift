@@ -14,6 +14,9 @@ public struct RoomConfiguration: Sendable {
     public var rememberedCommands: Int
     /// Most journal entries written in one transaction. Default 1,024.
     public var maxJournalBatch: Int
+    /// Journal entries waiting for the disk beyond which room commands are refused with
+    /// "the server is busy" (nothing applied). Default 20,000.
+    public var maxJournalPending: Int = 20_000
     /// Shortest preparation or role-play a room may set. Default 30 s (tests use less).
     public var minPhaseSeconds: Double
     /// Longest preparation or role-play a room may set. Default 1,800 s.

@@ -23,7 +23,7 @@ final class RoomRegistry: Sendable {
 
     init(store: Store, configuration: RoomConfiguration, assessor: any Assessor, group: any EventLoopGroup, logger: Logger) {
         self.store = store
-        self.journal = RoomJournal(store: store, maxBatch: configuration.maxJournalBatch)
+        self.journal = RoomJournal(store: store, maxBatch: configuration.maxJournalBatch, maxPending: configuration.maxJournalPending)
         self.configuration = configuration
         self.assessor = assessor
         self.group = group

@@ -23,6 +23,8 @@ public final class RoomJournal: Sendable {
 
     private struct State {
         var pending: [Pending] = []
+        /// Entries taken into the transaction being written.
+        var writingCount = 0
         var writing = false
         var batches = 0
         var entries = 0
@@ -35,10 +37,20 @@ public final class RoomJournal: Sendable {
     private let queue = DispatchQueue(label: "praxis.room.journal")
     /// Most entries in one transaction.
     public let maxBatch: Int
+    /// Entries waiting to be written beyond which `isFull` is true (callers then refuse new
+    /// commands instead of queueing without bound while the disk is slow).
+    public let maxPending: Int
 
-    public init(store: Store, maxBatch: Int = 1024) {
+    public init(store: Store, maxBatch: Int = 1024, maxPending: Int = 20_000) {
         self.store = store
         self.maxBatch = maxBatch
+        self.maxPending = maxPending
+    }
+
+    /// Whether `maxPending` entries are not durable yet (waiting, or being written): new
+    /// commands should be refused for now.
+    public var isFull: Bool {
+        state.withLock { $0.pending.count + $0.writingCount >= maxPending }
     }
 
     /// Queues `entry`; `completion` runs once it is durable (or failed).
@@ -65,6 +77,7 @@ public final class RoomJournal: Sendable {
                     return []
                 }
                 let count = min(state.pending.count, maxBatch)
+                state.writingCount = count
                 let batch = Array(state.pending.prefix(count))
                 state.pending.removeFirst(count)
                 state.batches += 1
@@ -77,8 +90,10 @@ public final class RoomJournal: Sendable {
                 try write(batch.map(\.entry))
                 commitTimer.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
                 batchSize.record(batch.count)
+                state.withLock { $0.writingCount = 0 }
                 for item in batch { item.completion(.success(())) }
             } catch {
+                state.withLock { $0.writingCount = 0 }
                 // Find the bad entry: each one alone.
                 for item in batch {
                     do {

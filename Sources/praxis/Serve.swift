@@ -96,6 +96,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Longest room turn in characters (env PRAXIS_ROOM_MAX_TURN_CHARACTERS). Default 4000.")
     var roomMaxTurnCharacters: Int?
 
+    @Option(help: "Room journal entries waiting for the disk beyond which room commands are refused as busy (env PRAXIS_ROOM_MAX_PENDING_WRITES). Default 20000.")
+    var roomMaxPendingWrites: Int?
+
     @Option(help: "Shortest preparation or role-play a room may set, in seconds (env PRAXIS_ROOM_MIN_PHASE_SECONDS). Default 30.")
     var roomMinPhaseSeconds: Double?
 
@@ -140,6 +143,7 @@ struct Serve: AsyncParsableCommand {
             ("--access-token-lifetime", accessTokenLifetime), ("--max-failed-logins-per-email", maxFailedLoginsPerEmail),
             ("--max-failed-logins-per-ip", maxFailedLoginsPerIp), ("--max-rows", maxRows),
             ("--room-replay-limit", roomReplayLimit), ("--room-max-turn-characters", roomMaxTurnCharacters),
+            ("--room-max-pending-writes", roomMaxPendingWrites),
         ] {
             if let value, value < 1 { throw ValidationError("invalid value '\(value)' for '\(name)': must be at least 1") }
         }
@@ -239,6 +243,8 @@ struct Serve: AsyncParsableCommand {
         rooms.replayLimit = try Environment.resolve(roomReplayLimit, "PRAXIS_ROOM_REPLAY_LIMIT", default: rooms.replayLimit, parse: positive)
         rooms.maxTurnCharacters = try Environment.resolve(
             roomMaxTurnCharacters, "PRAXIS_ROOM_MAX_TURN_CHARACTERS", default: rooms.maxTurnCharacters, parse: positive)
+        rooms.maxJournalPending = try Environment.resolve(
+            roomMaxPendingWrites, "PRAXIS_ROOM_MAX_PENDING_WRITES", default: rooms.maxJournalPending, parse: positive)
         rooms.minPhaseSeconds = try Environment.resolve(
             roomMinPhaseSeconds, "PRAXIS_ROOM_MIN_PHASE_SECONDS", default: rooms.minPhaseSeconds, parse: seconds)
         configuration.rooms = rooms

@@ -293,6 +293,30 @@ struct RoomJournalTests {
         }
     }
 
+    @Test func theQueueSaysWhenItIsFull() async throws {
+        let temp = try TemporaryDatabase()
+        let store = try temp.open()
+        let fixture = try RoomFixture.make(store)
+        let room = try fixture.room(store)
+        let journal = RoomJournal(store: store, maxPending: 3)
+        let completions = JournalCompletions(expected: 4)
+        let gate = WriterGate()
+        await gate.hold(store)
+        #expect(!journal.isFull)
+        for i in 1...4 {
+            let entry = RoomJournalEntry(
+                roomID: room, events: [turnEvent(Int64(i), seq: i, round: 1, clientID: "c-\(i)", speaker: fixture.guest, text: "t\(i)")]
+            )
+            journal.append(entry, completion: completions.completion(room: room, offset: Int64(i)))
+        }
+        // Four entries are not durable (some may be taken into the waiting transaction).
+        #expect(journal.isFull)
+        gate.open()
+        await completions.wait()
+        #expect(!journal.isFull)
+        #expect(completions.results.values.allSatisfy { if case .success = $0 { true } else { false } })
+    }
+
     // MARK: (b) round end
 
     @Test func aRoundEndWritesTheRoundAndMovesTheRoomInOneTransaction() async throws {
