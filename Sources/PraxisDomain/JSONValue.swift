@@ -69,7 +69,7 @@ public enum JSONValue: Sendable, Hashable, Codable {
                 bytes.append(contentsOf: "\(value)".utf8)
             }
         case .string(let value):
-            Self.writeString(value, to: &bytes)
+            Self.appendString(value, to: &bytes)
         case .array(let items):
             bytes.append(UInt8(ascii: "["))
             for (index, item) in items.enumerated() {
@@ -81,7 +81,7 @@ public enum JSONValue: Sendable, Hashable, Codable {
             bytes.append(UInt8(ascii: "{"))
             for (index, key) in members.keys.sorted().enumerated() {
                 if index > 0 { bytes.append(UInt8(ascii: ",")) }
-                Self.writeString(key, to: &bytes)
+                Self.appendString(key, to: &bytes)
                 bytes.append(UInt8(ascii: ":"))
                 members[key]!.write(to: &bytes)
             }
@@ -89,7 +89,9 @@ public enum JSONValue: Sendable, Hashable, Codable {
         }
     }
 
-    private static func writeString(_ value: String, to bytes: inout [UInt8]) {
+    /// Appends `value` as a JSON string literal (quotes included): `"`, `\\` and control
+    /// characters escaped, everything else as UTF-8.
+    public static func appendString(_ value: String, to bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
         for byte in value.utf8 {
             switch byte {
