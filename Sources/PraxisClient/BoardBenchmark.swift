@@ -242,18 +242,12 @@ public enum BoardBenchmark {
 
     /// Signs up one user (the service key serves as apikey) and gives it a profile; returns its id.
     static func createHost(_ http: BenchHTTPConnection, serviceKey: String, tag: String) async throws -> String {
-        let signup = try await http.request(
-            method: .POST, uri: "/auth/v1/signup", headers: [("apikey", serviceKey)],
-            body: #"{"email":"bench-host-\#(tag)@praxis.test","password":"bench-\#(tag)-password","data":{"full_name":"Bench Host"}}"#
-        )
-        guard signup.status == 200 else { throw SetupError(description: "sign-up failed: \(signup.summary)") }
-        let userID: String? = signup.body.withUnsafeReadableBytes { bytes in
-            guard let user = BoardMessage.find(Array(#""user":{"#.utf8), in: bytes, from: 0),
-                let id = BoardMessage.string(BoardMessage.Patterns.id, in: bytes, from: user)
-            else { return nil }
-            return BoardMessage.text(bytes, id)
+        let userID: String
+        do {
+            userID = try await BenchSetup.signUp(http, key: serviceKey, email: "bench-host-\(tag)@praxis.test", password: "bench-\(tag)-password").id
+        } catch {
+            throw SetupError(description: "\(error)")
         }
-        guard let userID else { throw SetupError(description: "sign-up answer has no user.id: \(signup.summary)") }
         let profile = try await http.request(
             method: .POST, uri: "/rest/v1/profiles",
             headers: [("apikey", serviceKey), ("Authorization", "Bearer \(serviceKey)"), ("Prefer", "return=minimal")],

@@ -96,7 +96,10 @@ public enum RoomsBenchmark {
         let userCount = max(2, configuration.users)
         var users: [(id: String, token: String)] = []
         for index in 0..<userCount {
-            users.append(try await signUp(http, key: configuration.anonKey ?? configuration.serviceKey, email: "bench-rooms-\(tag)-\(index)@praxis.test"))
+            users.append(try await BenchSetup.signUp(
+                http, key: configuration.anonKey ?? configuration.serviceKey, email: "bench-rooms-\(tag)-\(index)@praxis.test",
+                password: "bench-rooms-password"
+            ))
         }
         let service = [("apikey", configuration.serviceKey), ("Authorization", "Bearer \(configuration.serviceKey)")]
         let profiles = users.map { #"{"user_id":"\#($0.id)","first_name":"Bench","last_name":"Peer","training_level":"Benchmark"}"# }
@@ -238,18 +241,6 @@ public enum RoomsBenchmark {
         )
     }
 
-    /// Signs a user up; returns its id and access token.
-    static func signUp(_ http: BenchHTTPConnection, key: String, email: String) async throws -> (id: String, token: String) {
-        let answer = try await http.request(
-            method: .POST, uri: "/auth/v1/signup", headers: [("apikey", key)],
-            body: #"{"email":"\#(email)","password":"bench-rooms-password","data":{"full_name":"Bench Peer"}}"#
-        )
-        guard answer.status == 200,
-            let object = try? JSONSerialization.jsonObject(with: Data(answer.bodyText.utf8)) as? [String: Any],
-            let token = object["access_token"] as? String, let user = object["user"] as? [String: Any], let id = user["id"] as? String
-        else { throw SetupError(description: "sign-up failed: \(answer.summary)") }
-        return (id, token)
-    }
 }
 
 /// One client event loop's counters and histograms for the rooms benchmark.
@@ -401,4 +392,24 @@ final class RoomPeer: @unchecked Sendable {
 
     private static let turnEvent = Array(#""event":"turn""#.utf8)
     private static let seqKey = Array(#""seq":"#.utf8)
+}
+
+/// Set-up steps the benchmarks share.
+enum BenchSetup {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Signs a user up (`key` as the apikey); returns its id and access token.
+    static func signUp(_ http: BenchHTTPConnection, key: String, email: String, password: String) async throws -> (id: String, token: String) {
+        let answer = try await http.request(
+            method: .POST, uri: "/auth/v1/signup", headers: [("apikey", key)],
+            body: #"{"email":"\#(email)","password":"\#(password)","data":{"full_name":"Bench User"}}"#
+        )
+        guard answer.status == 200,
+            let object = try? JSONSerialization.jsonObject(with: Data(answer.bodyText.utf8)) as? [String: Any],
+            let token = object["access_token"] as? String, let user = object["user"] as? [String: Any], let id = user["id"] as? String
+        else { throw Failure(description: "sign-up failed: \(answer.summary)") }
+        return (id, token)
+    }
 }

@@ -178,7 +178,7 @@ final class LiveRoom: @unchecked Sendable {
         response["recovered"] = .bool(replay != nil)
         send(reply: reply, status: "ok", response: .object(response))
         for event in replay ?? [] {
-            Self.sendEvent(event, to: [member])
+            Self.sendEvents([event], to: [member])
         }
         guard !wasPresent else { return }
         let now = Self.now()
@@ -328,7 +328,7 @@ final class LiveRoom: @unchecked Sendable {
             commit(pendingEvents, saveState: changesState, command: record) { [self] _ in
                 self.send(reply: reply, status: "ok", response: answer)
                 if let clientKey { self.answered(clientKey.key, response: answer) }
-                if isLeave { self.closeMembers(of: userID, except: nil) }
+                if isLeave { self.closeMembers(of: userID) }
             }
         }
         scheduleTimers()
@@ -645,8 +645,8 @@ final class LiveRoom: @unchecked Sendable {
     }
 
     /// After `leave`: the user's channels on this room are closed.
-    private func closeMembers(of userID: String, except: Int?) {
-        for member in members.values where member.userID == userID && member.id != except {
+    private func closeMembers(of userID: String) {
+        for member in members.values where member.userID == userID {
             members[member.id] = nil
             let bytes = PhoenixMessage(joinRef: member.joinRef, topic: member.topic, event: "phx_close", payload: .object([:])).encode(member.version)
             FanOut.broadcast(text: ByteBuffer(bytes: bytes), to: [member.connection])
@@ -678,7 +678,6 @@ final class LiveRoom: @unchecked Sendable {
             }),
             "round_ids": .object(["1": roundIDs[0].map(JSONValue.string) ?? .null, "2": roundIDs[1].map(JSONValue.string) ?? .null]),
         ]
-        room["schedule"] = nil
         return [
             "postgres_changes": .array([]),
             "room": .object(room),
@@ -724,10 +723,6 @@ final class LiveRoom: @unchecked Sendable {
             payload: .object(["status": .string(status), "response": response])
         ).encode(reply.version)
         FanOut.broadcast(text: ByteBuffer(bytes: bytes), to: [reply.connection])
-    }
-
-    private static func sendEvent(_ event: SentEvent, to members: [Member]) {
-        sendEvents([event], to: members)
     }
 
     /// Each event encoded once per topic spelling and protocol version.

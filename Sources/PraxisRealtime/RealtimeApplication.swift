@@ -35,11 +35,6 @@ public final class RealtimeApplication: WebSocketApplication {
         rooms.stop()
     }
 
-    /// Rooms currently loaded (for metrics and tests).
-    public var loadedRooms: Int { rooms.loadedCount }
-
-    /// Journal transactions and the entries they held (group commit).
-    public var journalCounts: (batches: Int, entries: Int) { rooms.journal.counts }
 
     /// The API key (`apikey` query parameter) must be this server's anon or service key;
     /// `vsn` must be 1.0.0 or 2.0.0.

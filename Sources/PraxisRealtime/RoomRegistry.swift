@@ -90,9 +90,6 @@ final class RoomRegistry: Sendable {
         memberIDs.add(1, ordering: .relaxed).newValue
     }
 
-    /// How many rooms are loaded.
-    var loadedCount: Int { rooms.withLock { $0.count } }
-
     // MARK: Assessment
 
     /// Assesses a finished round off the loops; the room stores it and tells its members.

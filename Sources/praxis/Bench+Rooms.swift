@@ -69,10 +69,7 @@ extension Bench {
             if options.parsedURL?.path != nil {
                 throw ValidationError("'--url' of rooms is the server's base, http://HOST:PORT, without a path")
             }
-            for (name, key) in [("--service-key", serviceKey), ("--anon-key", anonKey ?? "x")]
-            where key.isEmpty || key.contains(where: { !($0.isLetter || $0.isNumber || "-_.".contains($0)) }) {
-                throw ValidationError("invalid value for '\(name)': expected a JWT (letters, digits, '-', '_', '.')")
-            }
+            try BenchLimits.checkKeys(service: serviceKey, anon: anonKey)
         }
 
         func run() async throws {

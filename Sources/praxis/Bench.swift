@@ -32,6 +32,14 @@ enum BenchLimits {
     static let maxWriterConnections = 256
     static let maxInFlight = 1_000
 
+    /// Refuses a `--service-key` or `--anon-key` that cannot be a JWT (exit status 2).
+    static func checkKeys(service: String, anon: String?) throws {
+        for (name, key) in [("--service-key", service), ("--anon-key", anon ?? "x")]
+        where key.isEmpty || key.contains(where: { !($0.isLetter || $0.isNumber || "-_.".contains($0)) }) {
+            throw ValidationError("invalid value for '\(name)': expected a JWT (letters, digits, '-', '_', '.')")
+        }
+    }
+
     /// Refuses `value` outside `range`, naming the flag (exit status 2).
     static func check(_ value: Int, in range: ClosedRange<Int>, flag: String) throws {
         guard range.contains(value) else {
@@ -500,10 +508,7 @@ extension Bench {
             if options.parsedURL?.path != nil {
                 throw ValidationError("'--url' of board is the server's base, http://HOST:PORT, without a path")
             }
-            for (name, key) in [("--service-key", serviceKey), ("--anon-key", anonKey ?? "x")]
-            where key.isEmpty || key.contains(where: { !($0.isLetter || $0.isNumber || "-_.".contains($0)) }) {
-                throw ValidationError("invalid value for '\(name)': expected a JWT (letters, digits, '-', '_', '.')")
-            }
+            try BenchLimits.checkKeys(service: serviceKey, anon: anonKey)
         }
 
         func run() async throws {
