@@ -11,5 +11,10 @@ public struct AccessDenied: Error, Sendable, Equatable, CustomStringConvertible 
         AccessDenied("new row violates row-level security policy for table \"\(table)\"")
     }
 
+    /// An upsert found a conflicting row the caller may not see or update.
+    public static func upsertTarget(_ table: String) -> AccessDenied {
+        AccessDenied("new row violates row-level security policy (USING expression) for table \"\(table)\"")
+    }
+
     public var description: String { message }
 }

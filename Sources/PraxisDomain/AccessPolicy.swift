@@ -85,6 +85,32 @@ public enum AccessPolicy {
         }
     }
 
+    /// Whether the caller may insert into `table` at all (PostgreSQL's table privilege).
+    ///
+    /// Asked before anything else a write does, so that a refused writer learns nothing
+    /// about stored rows (an upsert's conflict lookup included).
+    public static func mayInsert(into table: String, by caller: Caller) -> Bool {
+        if caller.isService { return true }
+        guard caller.userID != nil else { return false }
+        switch table {
+        case "profiles", "practice_rooms": return true
+        case "case_briefs": return caller.isAdmin
+        default: return false
+        }
+    }
+
+    /// The stored rows an upsert may merge into: those the caller may both see and update
+    /// (PostgreSQL checks an `ON CONFLICT DO UPDATE` target against the `UPDATE` policy's
+    /// `USING`). A visible row outside it refuses the merge with
+    /// ``AccessDenied/upsertTarget(_:)``; a row the caller cannot see counts as absent, so
+    /// the upsert answers as a plain insert of the same row would.
+    ///
+    /// - Parameter roomLink: the `room_url` the upsert names as its conflict target, if it
+    ///   does: the link reaches a private room here as it does in a filter.
+    public static func mergeable(_ table: String, by caller: Caller, roomLink: String? = nil) -> RowPredicate {
+        readable(table, by: caller, roomLink: roomLink).and(updatable(table, by: caller))
+    }
+
     /// Checks that the caller may insert `row` (defaults already applied).
     public static func checkInsert(_ table: String, row: Row, by caller: Caller) throws(AccessDenied) {
         if caller.isService { return }

@@ -39,12 +39,22 @@ public struct TableSchema: Sendable, Hashable {
     public var columns: [ColumnSchema]
     /// Views are read-only projections of other tables.
     public var isView: Bool
+    /// The column sets the database keeps unique (the primary key first): the only valid
+    /// `on_conflict` targets of an upsert, as in PostgreSQL.
+    public var uniqueKeys: [[String]]
 
-    public init(name: String, primaryKey: String, columns: [ColumnSchema], isView: Bool = false) {
+    public init(name: String, primaryKey: String, columns: [ColumnSchema], isView: Bool = false, uniqueKeys: [[String]] = []) {
         self.name = name
         self.primaryKey = primaryKey
         self.columns = columns
         self.isView = isView
+        self.uniqueKeys = [[primaryKey]] + uniqueKeys
+    }
+
+    /// The unique key made of exactly `columns` (in any order), if the table has one.
+    public func uniqueKey(matching columns: [String]) -> [String]? {
+        let wanted = Set(columns)
+        return uniqueKeys.first { Set($0) == wanted && $0.count == columns.count }
     }
 
     /// The column called `name`, if the table has it.
@@ -75,7 +85,8 @@ public enum Catalog {
             ColumnSchema("email_confirmed_at", .timestamp, nullable: true, serverManaged: true),
             ColumnSchema("created_at", .timestamp, serverManaged: true),
             ColumnSchema("updated_at", .timestamp, serverManaged: true),
-        ]
+        ],
+        uniqueKeys: [["email"]]
     )
 
     public static let subscriptions = TableSchema(
@@ -113,7 +124,8 @@ public enum Catalog {
             ColumnSchema("created_by_admin_id", .uuid, nullable: true, serverManaged: true),
             ColumnSchema("created_at", .timestamp, serverManaged: true),
             ColumnSchema("updated_at", .timestamp, serverManaged: true),
-        ]
+        ],
+        uniqueKeys: [["case_name_internal"]]
     )
 
     public static let scenarios = TableSchema(
@@ -162,7 +174,8 @@ public enum Catalog {
             ColumnSchema("private", .boolean),
             ColumnSchema("created_at", .timestamp, serverManaged: true),
             ColumnSchema("updated_at", .timestamp, serverManaged: true),
-        ]
+        ],
+        uniqueKeys: [["room_url"]]
     )
 
     public static let practiceRounds = TableSchema(
@@ -179,7 +192,8 @@ public enum Catalog {
             ColumnSchema("duration_seconds", .integer, nullable: true),
             ColumnSchema("created_at", .timestamp, serverManaged: true),
             ColumnSchema("updated_at", .timestamp, serverManaged: true),
-        ]
+        ],
+        uniqueKeys: [["room_id", "round"]]
     )
 
     public static let sessions = TableSchema(
@@ -206,7 +220,8 @@ public enum Catalog {
             ColumnSchema("strengths", .text),
             ColumnSchema("areas_for_improvement", .text),
             ColumnSchema("created_at", .timestamp, serverManaged: true),
-        ]
+        ],
+        uniqueKeys: [["session_id"]]
     )
 
     public static let userProgressSnapshots = TableSchema(

@@ -73,17 +73,23 @@ extension Store {
     }
 
     /// Inserts (or upserts) rows; returns the stored rows the caller may see.
+    ///
+    /// The order of checks is the order PostgreSQL applies: the table privilege first (a
+    /// refused writer learns nothing of stored rows), then the conflict target (a unique
+    /// key whose columns the caller may read, as a filter must), then per row: a conflicting
+    /// row the caller can see is skipped (`ignore-duplicates`) or merged into under the merge
+    /// rule (``AccessPolicy/mergeable``); any other row goes through the insert rule.
     public func insert(_ table: TableSchema, _ request: InsertRequest, context: DataContext) async throws(DataError) -> DataResult {
         try Self.checkWritable(table)
         let caller = context.caller
+        guard AccessPolicy.mayInsert(into: table.name, by: caller) else {
+            throw DataError.forbidden(AccessDenied.rowLevelSecurity(table.name).message)
+        }
         let plan = try ReadPlan(table: table, query: PostgrestQuery(select: request.query.select), caller: caller)
         let prepared = try request.rows.map { body throws(DataError) in
             try Self.prepareInsert(table, body: body, columns: request.query.columns, missingDefault: request.preferences.missingDefault, caller: caller)
         }
-        let conflictColumns = request.query.onConflict ?? [table.primaryKey]
-        for column in conflictColumns where table.column(column) == nil {
-            throw .undefinedColumn(column, table: table.name)
-        }
+        let conflictKey = try ConflictTarget(table: table, columns: request.query.onConflict, caller: caller)
         return try await run {
             try await self.pool.write { db in
                 let changes = ChangeCollector()
@@ -91,9 +97,12 @@ extension Store {
                 var keys: [Value] = []
                 for var row in prepared {
                     if let resolution = request.preferences.resolution,
-                        let existing = try Self.existingRow(db, table: table, conflictColumns: conflictColumns, row: row)
+                        let existing = try conflictKey.visibleRow(db, matching: row, caller: caller)
                     {
                         if resolution == .ignoreDuplicates { continue }
+                        guard try conflictKey.mayMerge(db, into: existing, proposed: row, caller: caller) else {
+                            throw DataError.forbidden(AccessDenied.upsertTarget(table.name).message)
+                        }
                         var patch = row
                         for column in table.columns where column.serverManaged { patch[column.name] = nil }
                         patch[table.primaryKey] = nil
@@ -290,17 +299,6 @@ extension Store {
         for name in ["created_at", "updated_at", "timestamp"] where table.column(name) != nil && row[name] == nil {
             row[name] = now
         }
-    }
-
-    private static func existingRow(_ db: Database, table: TableSchema, conflictColumns: [String], row: PraxisDomain.Row) throws -> PraxisDomain.Row? {
-        var builder = SQLBuilder()
-        var conditions: [String] = []
-        for column in conflictColumns {
-            guard let value = row[column], !value.isNull else { return nil }
-            conditions.append("\(SQLBuilder.quote(column)) = \(builder.bind(value))")
-        }
-        let sql = "SELECT * FROM \(SQLBuilder.quote(table.name)) WHERE \(conditions.joined(separator: " AND ")) LIMIT 1"
-        return try GRDB.Row.fetchOne(db, sql: sql, arguments: builder.statementArguments)?.domainRow
     }
 
     /// Applies `patch` to `old` when the rules allow; returns the row's key, or nil when
