@@ -73,6 +73,9 @@ package struct AuthAPI: Sendable {
         let password = try password(body["password"])
         var metadata: [String: JSONValue] = [:]
         if case .object(let data) = body["data"] ?? .null { metadata = data }
+        guard StoredText.isStorable(.object(metadata)) else {
+            throw AuthError(.badRequest, "validation_failed", "data: \(StoredText.refusal)")
+        }
         let fullName = metadata["full_name"].flatMap { if case .string(let text) = $0 { text } else { nil } }
         let profession = metadata["profession"].flatMap { if case .string(let text) = $0 { text } else { nil } }
         let hasher = self.hasher
@@ -164,6 +167,9 @@ package struct AuthAPI: Sendable {
         }
         var metadata: JSONValue?
         if case .object(let data) = body["data"] ?? .null {
+            guard StoredText.isStorable(.object(data)) else {
+                throw AuthError(.badRequest, "validation_failed", "data: \(StoredText.refusal)")
+            }
             var merged: [String: JSONValue] = [:]
             if case .object(let existing) = user.metadata { merged = existing }
             for (key, value) in data { merged[key] = value }
@@ -294,7 +300,8 @@ package struct AuthAPI: Sendable {
         let email = raw.trimmingCharacters(in: .whitespaces)
         let parts = email.split(separator: "@", omittingEmptySubsequences: false)
         guard email.count <= 255, parts.count == 2, !parts[0].isEmpty, parts[1].contains("."),
-            !parts[1].hasPrefix("."), !parts[1].hasSuffix("."), !email.contains(where: { $0.isWhitespace })
+            !parts[1].hasPrefix("."), !parts[1].hasSuffix("."), !email.contains(where: { $0.isWhitespace }),
+            StoredText.isStorable(email)
         else {
             throw AuthError(.badRequest, "validation_failed", "Unable to validate email address: invalid format")
         }

@@ -48,7 +48,7 @@ package struct RestAPI: Sendable {
             let (shape, stripNulls) = try Self.shape(request)
             let query: PostgrestQuery
             do {
-                query = try PostgrestQuery.parse(request.queryItems.filter { $0.name != "apikey" })
+                query = try PostgrestQuery.parse(request.queryItems.filter { $0.name != "apikey" }, limits: configuration.queryLimits)
             } catch {
                 throw DataError(.badRequest, code: "PGRST100", message: error.message)
             }

@@ -6,6 +6,7 @@ import Foundation
 public enum ColumnValues {
     /// A JSON body value for `column`.
     public static func fromJSON(_ json: JSONValue, column: ColumnSchema, table: String) throws(DataError) -> Value {
+        guard StoredText.isStorable(json) else { throw .nulCharacter }
         switch (column.type, json) {
         case (_, .null):
             guard column.nullable || column.serverManaged else { throw .notNull(column.name, table: table) }
@@ -34,6 +35,7 @@ public enum ColumnValues {
 
     /// A value written as text (a filter operand, or a JSON string) for `column`.
     public static func fromText(_ text: String, column: ColumnSchema) throws(DataError) -> Value {
+        guard StoredText.isStorable(text) else { throw .nulCharacter }
         switch column.type {
         case .text, .json:
             return .text(text)

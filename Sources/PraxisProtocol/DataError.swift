@@ -1,3 +1,5 @@
+import PraxisDomain
+
 /// A data API error in PostgREST's terms: a Postgres or PostgREST code, a message, and
 /// the kind of failure (which the HTTP layer maps to a status).
 public struct DataError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -55,6 +57,12 @@ public struct DataError: Error, Sendable, Equatable, CustomStringConvertible {
     public static func notNull(_ column: String, table: String) -> DataError {
         DataError(.badRequest, code: "23502", message: "null value in column \"\(column)\" of relation \"\(table)\" violates not-null constraint")
     }
+
+    /// Text holding U+0000, refused as PostgreSQL refuses it (see ``StoredText``).
+    public static let nulCharacter = DataError(
+        .badRequest, code: "22P05", message: "unsupported Unicode escape sequence",
+        details: "\\u0000 cannot be converted to text.", hint: StoredText.refusal
+    )
 
     public static func invalidBody(_ message: String) -> DataError {
         DataError(.badRequest, code: "PGRST102", message: message)

@@ -1,3 +1,5 @@
+import PraxisDomain
+
 /// A PostgREST request's query string, parsed: which columns, which rows, in what order.
 ///
 /// Parsing is pure and strict: anything it does not understand is an error that names
@@ -58,10 +60,13 @@ public struct PostgrestQuery: Sendable, Equatable {
         self.offset = offset
     }
 
-    /// Parses decoded query items (`name`, `value`) in order.
-    public static func parse(_ items: [(name: String, value: String)]) throws(PostgrestQueryError) -> PostgrestQuery {
+    /// Parses decoded query items (`name`, `value`) in order, within `limits`.
+    public static func parse(_ items: [(name: String, value: String)], limits: Limits = Limits()) throws(PostgrestQueryError) -> PostgrestQuery {
         var query = PostgrestQuery()
         for (name, value) in items {
+            guard StoredText.isStorable(name), StoredText.isStorable(value) else {
+                throw .invalid("the query string: \(StoredText.refusal)")
+            }
             switch name {
             case "select":
                 query.select = try parseSelect(value)
@@ -84,6 +89,7 @@ public struct PostgrestQuery: Sendable, Equatable {
                 query.filters.append(try parseFilter(column: name, value))
             }
         }
+        try limits.check(query)
         return query
     }
 

@@ -241,6 +241,9 @@ final class LiveRoom: @unchecked Sendable {
                 "unknown room command \(name) (commands: \(Self.commandNames.joined(separator: ", ")))"
             ))
         }
+        guard StoredText.isStorable(.object(payload)) else {
+            return send(reply: reply, status: "error", response: Self.reason(StoredText.refusal))
+        }
         if name == "turn" {
             guard let text = payload["text"]?.string else {
                 return send(reply: reply, status: "error", response: Self.reason("a turn needs text (a string)"))

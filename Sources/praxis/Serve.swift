@@ -126,6 +126,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Most rows one read returns (env PRAXIS_MAX_ROWS). Default 1000.")
     var maxRows: Int?
 
+    @Option(help: "Most filters in one data API query; more get 400 PGRST100 (env PRAXIS_REST_MAX_FILTERS). Default 100.")
+    var restMaxFilters: Int?
+
+    @Option(help: "Most order terms in one data API query; more get 400 PGRST100 (env PRAXIS_REST_MAX_ORDER_TERMS). Default 32.")
+    var restMaxOrderTerms: Int?
+
+    @Option(help: "Most filter values in one data API query, every in.(…) value counted; more get 400 PGRST100 (env PRAXIS_REST_MAX_FILTER_VALUES). Default 1000.")
+    var restMaxFilterValues: Int?
+
     @Option(help: "scrypt cost for new password hashes, log2 N in 10...20 (env PRAXIS_PASSWORD_HASH_COST). Default 15.")
     var passwordHashCost: Int?
 
@@ -142,6 +151,8 @@ struct Serve: AsyncParsableCommand {
         for (name, value) in [
             ("--access-token-lifetime", accessTokenLifetime), ("--max-failed-logins-per-email", maxFailedLoginsPerEmail),
             ("--max-failed-logins-per-ip", maxFailedLoginsPerIp), ("--max-rows", maxRows),
+            ("--rest-max-filters", restMaxFilters), ("--rest-max-order-terms", restMaxOrderTerms),
+            ("--rest-max-filter-values", restMaxFilterValues),
             ("--room-replay-limit", roomReplayLimit), ("--room-max-turn-characters", roomMaxTurnCharacters),
             ("--room-max-pending-writes", roomMaxPendingWrites),
         ] {
@@ -211,6 +222,14 @@ struct Serve: AsyncParsableCommand {
         configuration.api.maxFailedLoginsPerIP = try Environment.resolve(
             maxFailedLoginsPerIp, "PRAXIS_MAX_FAILED_LOGINS_PER_IP", default: configuration.api.maxFailedLoginsPerIP, parse: positive)
         configuration.api.maxRows = try Environment.resolve(maxRows, "PRAXIS_MAX_ROWS", default: configuration.api.maxRows, parse: positive)
+        var queryLimits = configuration.api.queryLimits
+        queryLimits.maxFilters = try Environment.resolve(
+            restMaxFilters, "PRAXIS_REST_MAX_FILTERS", default: queryLimits.maxFilters, parse: positive)
+        queryLimits.maxOrderTerms = try Environment.resolve(
+            restMaxOrderTerms, "PRAXIS_REST_MAX_ORDER_TERMS", default: queryLimits.maxOrderTerms, parse: positive)
+        queryLimits.maxFilterValues = try Environment.resolve(
+            restMaxFilterValues, "PRAXIS_REST_MAX_FILTER_VALUES", default: queryLimits.maxFilterValues, parse: positive)
+        configuration.api.queryLimits = queryLimits
         configuration.api.passwordHashLogN = try Environment.resolve(
             passwordHashCost, "PRAXIS_PASSWORD_HASH_COST", default: configuration.api.passwordHashLogN
         ) { Int($0).flatMap { (10...20).contains($0) ? $0 : nil } }

@@ -111,6 +111,7 @@ public struct RoomStateMachine: Sendable {
         case .turn(let text, let clientTurnID):
             guard case .roleplay = state.phase else { return .failure(.wrongPhase(expected: "roleplay", actual: state.phase.name)) }
             guard !clientTurnID.isEmpty, clientTurnID.count <= 128 else { return .failure(.invalid("client_turn_id must be 1 to 128 characters")) }
+            guard StoredText.isStorable(text), StoredText.isStorable(clientTurnID) else { return .failure(.invalid(StoredText.refusal)) }
             let trimmed = text.trimmingWhitespace()
             guard !trimmed.isEmpty else { return .failure(.invalid("a turn needs text")) }
             guard text.count <= maxTurnCharacters else { return .failure(.invalid("a turn is at most \(maxTurnCharacters) characters")) }

@@ -128,6 +128,13 @@ struct RoomStateMachineTests {
         #expect(refused(&room, .turn(text: text, clientTurnID: "1"), by: host, at: 200) != nil)
     }
 
+    /// A NUL would be cut where the text is stored (the report's transcript): refused whole.
+    @Test func turnsAndTurnIDsWithANULAreRefused() {
+        var room = inRoleplay()
+        #expect(refused(&room, .turn(text: "before\u{0}after", clientTurnID: "1"), by: host, at: 200) == .invalid(StoredText.refusal))
+        #expect(refused(&room, .turn(text: "fine", clientTurnID: "a\u{0}b"), by: host, at: 200) == .invalid(StoredText.refusal))
+    }
+
     @Test func repeatedClientTurnIDsAreIdempotent() {
         var room = inRoleplay()
         ok(&room, .turn(text: "first", clientTurnID: "a"), by: host, at: 200)
