@@ -863,6 +863,11 @@ async def test_bad_turns_are_refused_and_repeats_are_answered_once(servers):
             await check.refused(host, "turn", bad)
         await check.refused(host, "turn", {"client_turn_id": "e8", "text": "a" * 4001}, TOO_LONG)
         await check.refused(guest, "turn", {"client_turn_id": "e9", "text": "\u00e9" * 4001}, TOO_LONG)
+        # A NUL would be cut where the transcript is stored as text (the feedback report): refused
+        # whole, in the text, in the turn id and in any other command field.
+        for bad in ({"client_turn_id": "e10", "text": "before\u0000after"}, {"client_turn_id": "e\u0000", "text": "Hello"}):
+            assert "NUL" in await check.refused(host, "turn", bad)
+        assert "NUL" in await check.refused(host, "ready", {"client_id": "nul\u0000id"})
         for bad in ({"text": "Hello"}, {"client_turn_id": "", "text": "Hello"},
                     {"client_turn_id": "x" * 129, "text": "Hello"}, {"client_turn_id": 7, "text": "Hello"}):
             await check.refused(host, "turn", bad)
