@@ -43,6 +43,18 @@ test("a resume (recovered) keeps the turns; the replay after it adds only the mi
   assert.deepEqual(state.transcript().map((t) => t.seq), [1, 2, 3]);
 });
 
+test("after a resume the replayed events (past our offset) are applied, in order", () => {
+  const state = new RoomState();
+  state.applySnapshot(snapshot());
+  state.applySnapshot(snapshot({ recovered: true, offset: 13, transcript: [turn(1, 9, HOST, "Hello"), turn(2, 11)] }));
+  assert.equal(state.resumeOffset, 10);
+  assert.equal(state.apply("turn", turn(2, 11)), true);
+  assert.equal(state.apply("ready", { offset: 12, user_id: GUEST, round: 1 }), true);
+  assert.equal(state.apply("turn", turn(3, 13)), true);
+  assert.equal(state.apply("turn", turn(3, 13)), false);
+  assert.deepEqual(state.transcript().map((t) => t.seq), [1, 2, 3]);
+});
+
 test("a failed resume (recovered false) starts again from the snapshot", () => {
   const state = new RoomState();
   state.applySnapshot(snapshot());

@@ -25,8 +25,8 @@ export class RoomState {
     this.brief = reply.brief ?? null;
     if (fresh) this.turns = new Map();
     for (const turn of reply.transcript ?? []) this.addTurn(turn);
-    if (fresh || reply.offset > this.offset) this.offset = reply.offset;
-    if (reply.recovered === false) this.offset = reply.offset;
+    // Resumed: the missed events follow the reply, from our offset on; otherwise start here.
+    if (fresh) this.offset = reply.offset;
   }
 
   /** The offset to resume from on the next join. */
@@ -51,6 +51,8 @@ export class RoomState {
       this.offset = payload.offset;
     }
     const room = this.room;
+    // A guest who took the seat after this page joined shows up by their first event.
+    if (payload.user_id && !room.guest_id && payload.user_id !== room.host_id && event !== "no_show") room.guest_id = payload.user_id;
     switch (event) {
       case "presence":
         room.present = payload.present ?? room.present;
