@@ -331,8 +331,8 @@ function renderBoard(el) {
 function roomItem(room, me, notice) {
   const host = app.profiles.get(room.host_id);
   const when = parseTimestamp(room.datetime_utc);
-  const isHost = room.host_id === me;
-  const isGuest = room.guest_id === me;
+  const isHost = me !== null && room.host_id === me;
+  const isGuest = me !== null && room.guest_id === me;
   const seatFree = !room.guest_id;
   const actions = [];
   if (isHost || isGuest) actions.push(h("a", { class: "button primary", href: `/rooms/${room.id}`, "data-link": true }, "Open room"));
@@ -353,8 +353,8 @@ function roomItem(room, me, notice) {
         room.private ? h("span", { class: "tag private" }, "Private") : null,
         h("span", { class: "stage" }, STAGES[room.stage] ?? `Stage ${room.stage}`)),
       h("p", { class: "who" }, h("span", { class: "avatar", "aria-hidden": "true" }, initials(host)),
-        h("span", { class: "host" }, `Host: ${host ? `${host.first_name} ${host.last_name}` : "…"}`),
-        host ? h("span", { class: "level" }, ` · ${host.training_level}`) : null),
+        h("span", {}, h("span", { class: "host" }, `Host: ${host ? `${host.first_name} ${host.last_name}` : "…"}${isHost ? " (you)" : ""}`),
+          host ? h("span", { class: "level" }, ` · ${host.training_level}`) : null)),
       h("p", { class: `seat ${seatFree ? "free" : "taken"}` },
         seatFree ? "Guest seat free" : isGuest ? "You are the guest" : `Guest: ${personLabel(room.guest_id)}`)),
     actions.length ? h("div", { class: "room-actions" }, actions) : null);

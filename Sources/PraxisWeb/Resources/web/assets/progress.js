@@ -2,7 +2,7 @@
 // drawn here as SVG), and each feedback report.
 
 import { h, svg, replace, formatDateTime, message } from "./dom.js";
-import { parseTimestamp } from "./clock.js";
+import { parseTimestamp, formatSeconds } from "./clock.js";
 import { renderAssessment } from "./room.js";
 
 export async function renderProgress(el, app) {
@@ -35,7 +35,7 @@ export async function renderProgress(el, app) {
     const report = reportByRound.get(round.id);
     parts.push(h("article", { class: "card report", "data-round-id": round.id },
       h("h3", {}, `${formatDateTime(parseTimestamp(round.created_at))} · round ${round.round}`),
-      round.duration_seconds !== null ? h("p", { class: "muted" }, `Role-play ${Math.round(round.duration_seconds / 60)} min`) : null,
+      round.duration_seconds !== null ? h("p", { class: "muted" }, `Role-play ${formatSeconds(round.duration_seconds)}`) : null,
       report && !round.assessment ? h("p", {}, report.ai_summary) : null,
       renderAssessment(round.assessment)));
   }

@@ -71,7 +71,8 @@ class RoomView {
     this.send = h("button", { type: "submit", class: "primary", disabled: true }, "Send");
     this.composer = h("form", { class: "composer" },
       h("label", { for: "turn-text" }, "Your turn"), this.input,
-      h("div", { class: "actions" }, this.send, h("small", { class: "muted" }, "Enter sends, Shift+Enter starts a new line.")));
+      h("div", { class: "actions" }, this.send, (this.composerHint = h("small", { class: "muted", id: "turn-hint" }, ""))));
+    this.input.setAttribute("aria-describedby", "turn-hint");
     this.results = h("section", { class: "results", "aria-label": "Results", hidden: true });
     this.composer.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -83,7 +84,8 @@ class RoomView {
         this.sendTurn();
       }
     });
-    replace(el, this.header, this.status, this.notice, this.brief, this.controls, this.transcript, this.composer, this.results);
+    this.play = h("div", { class: "play" }, h("div", { class: "play-side" }, this.brief), h("div", { class: "play-main" }, this.transcript, this.composer));
+    replace(el, this.header, this.status, this.notice, this.controls, this.play, this.results);
     this.renderHeader();
 
     this.channel = app.socket.channel(`realtime:room:${row.id}`, () => {
@@ -99,21 +101,40 @@ class RoomView {
       if (!this.left) replace(this.notice, message("The room closed the connection. Reload the page to join again."));
     });
     this.channel.join().catch(() => {});
+    // A dropped connection is said in the room too; the rejoin (with resume) clears it.
+    this.offline = h("p", { class: "msg warn", role: "status", hidden: true },
+      "Connection lost: reconnecting. What you type is kept and sent when the connection is back.");
+    this.status.after(this.offline);
+    this.socketClosed = () => {
+      this.offline.hidden = false;
+    };
+    app.socket.on("close", this.socketClosed);
     this.timer = setInterval(() => this.tick(), 500);
     this.cleanup = () => {
       clearInterval(this.timer);
+      app.socket.listeners.close = app.socket.listeners.close.filter((c) => c !== this.socketClosed);
       this.channel.leave();
     };
   }
 
   name(id) {
     if (id === this.app.api.user.id) return "You";
+    return this.fullName(id);
+  }
+
+  fullName(id) {
     const p = this.app.profiles.get(id);
-    return p ? `${p.first_name} ${p.last_name}` : "Your peer";
+    return p ? `${p.first_name} ${p.last_name}` : id === this.app.api.user.id ? "You" : "Your peer";
+  }
+
+  /** "Asha Patel (you)" or "Ben Okafor". */
+  label(id) {
+    return `${this.fullName(id)}${id === this.app.api.user.id ? " (you)" : ""}`;
   }
 
   joined(reply) {
     this.clock.update(reply.room?.server_time, this.joinSentAt ?? undefined);
+    this.offline.hidden = true;
     this.state.applySnapshot(reply);
     replace(this.notice);
     // Turns typed here that were not acknowledged before the drop: send them again (same ids,
@@ -211,7 +232,7 @@ class RoomView {
     replace(this.header,
       h("h1", {}, `${row.type} practice room`),
       h("p", { class: "muted" }, h("time", { datetime: row.datetime_utc }, formatDateTime(parseTimestamp(row.datetime_utc))),
-        ` · host ${this.name(row.host_id)}`, row.guest_id ? ` · guest ${this.name(row.guest_id)}` : " · guest seat free"));
+        ` · host ${this.label(row.host_id)}`, row.guest_id ? ` · guest ${this.label(row.guest_id)}` : " · guest seat free"));
   }
 
   render() {
@@ -229,8 +250,8 @@ class RoomView {
     const playing = room.phase === "roleplay" && Boolean(role);
     this.input.disabled = !playing;
     this.send.disabled = !playing;
-    this.composer.hidden = room.stage === 3;
-    this.transcript.hidden = room.stage === 3;
+    this.play.hidden = room.stage === 3;
+    this.composerHint.textContent = playing ? "Enter sends, Shift+Enter starts a new line." : "You can type when the role-play starts.";
     this.results.hidden = room.stage !== 3;
     if (focused && document.activeElement?.id !== focused) document.getElementById(focused)?.focus();
     this.tick();
@@ -241,16 +262,16 @@ class RoomView {
     const other = this.state.otherPresence();
     let presence;
     if (other.status === "none") presence = "No guest yet";
-    else if (other.status === "joined") presence = `${this.name(this.state.otherId)}: joined`;
-    else if (other.status === "away") presence = h("span", {}, `${this.name(this.state.otherId)}: away, seat kept for `, h("span", { class: "away-left", "data-until": other.until }, "…"));
-    else presence = `${this.name(this.state.otherId)}: not here`;
+    else if (other.status === "joined") presence = `${this.name(this.state.otherId)} · joined`;
+    else if (other.status === "away") presence = h("span", {}, `${this.name(this.state.otherId)} · away, seat kept for `, h("span", { class: "away-left", "data-until": other.until }, "…"));
+    else presence = `${this.name(this.state.otherId)} · ${this.state.lastLeft?.user_id === this.state.otherId ? "left" : "not here"}`;
     replace(this.status,
       h("dl", { class: "facts" },
         h("div", {}, h("dt", {}, "Stage"), h("dd", { id: "room-stage", "data-stage": room.stage }, room.stage === 3 ? "3 (complete)" : String(room.stage))),
         room.stage !== 3 ? h("div", {}, h("dt", {}, "Round"), h("dd", { id: "room-round" }, String(room.round))) : null,
         h("div", {}, h("dt", {}, "Phase"), h("dd", { id: "room-phase", "data-phase": room.phase }, PHASES[room.phase] ?? room.phase)),
         role ? h("div", {}, h("dt", {}, "Your role"), h("dd", { id: "room-role", "data-role": role }, ROLES[role])) : null,
-        h("div", { class: "countdown-box" }, h("dt", {}, "Time left"), h("dd", { id: "countdown", role: "timer", "aria-live": "off" }, "—")),
+        room.stage !== 3 ? h("div", { class: "countdown-box" }, h("dt", {}, "Time left"), h("dd", { id: "countdown", role: "timer", "aria-live": "off" }, "—")) : null,
         h("div", {}, h("dt", {}, "Your peer"), h("dd", { id: "presence", "data-status": other.status }, presence))),
       room.case ? h("p", { class: "case" }, "Case: ", h("strong", {}, room.case.case_name),
         ` · ${room.case.target_profession} · ${room.case.domain} · ${room.case.difficulty_level}`) : null);
@@ -260,10 +281,14 @@ class RoomView {
     const brief = this.state.brief;
     this.brief.hidden = !brief;
     if (!brief) return this.brief.replaceChildren();
-    replace(this.brief,
-      h("h2", { id: "brief-h" }, `Your brief — ${ROLES[brief.role] ?? brief.role}`),
+    const details = h("details", { open: this.briefClosed ? null : true },
+      h("summary", {}, h("h2", { id: "brief-h" }, `Your brief — ${ROLES[brief.role] ?? brief.role}`)),
       h("p", { class: "muted" }, brief.case_name),
       h("div", { class: "brief-text", id: "brief-text", "data-role": brief.role }, brief.text.split(/\n+/).map((p) => h("p", {}, p))));
+    details.addEventListener("toggle", () => {
+      this.briefClosed = !details.open;
+    });
+    replace(this.brief, details);
   }
 
   renderControls() {
@@ -297,9 +322,11 @@ class RoomView {
       row.append(end);
       buttons.push(row);
     }
-    const leave = h("button", { type: "button", id: "btn-leave", class: "danger" }, "Leave room");
+    const leave = h("button", { type: "button", id: "btn-leave", class: "danger push-end" }, "Leave room");
     leave.addEventListener("click", () => this.leave());
-    buttons.push(h("div", { class: "actions end" }, leave));
+    const last = buttons.at(-1);
+    if (last?.classList?.contains("actions")) last.append(leave);
+    else buttons.push(h("div", { class: "actions end" }, leave));
     replace(this.controls, buttons);
   }
 
@@ -391,9 +418,9 @@ class RoomView {
   renderTranscript() {
     const room = this.state.room;
     if (!room) return;
-    const items = this.state.transcript(room.round).map((turn) => turnItem(turn, this.name(turn.speaker_id), false));
+    const items = this.state.transcript(room.round).map((turn) => turnItem(turn, this.name(turn.speaker_id), false, turn.speaker_id === this.app.api.user.id));
     for (const pending of this.state.pending.values()) {
-      if (pending.round === room.round) items.push(turnItem({ ...pending, speaker_id: this.app.api.user.id, role: this.state.role }, "You", true));
+      if (pending.round === room.round) items.push(turnItem({ ...pending, speaker_id: this.app.api.user.id, role: this.state.role }, "You", true, true));
     }
     replace(this.transcriptList, items.length ? items : h("li", { class: "empty" }, room.phase === "roleplay" ? "No turns yet: say hello." : "Turns appear here during the role-play."));
     this.transcriptList.scrollTop = this.transcriptList.scrollHeight;
@@ -428,15 +455,15 @@ class RoomView {
   roundResult(round) {
     const turns = Array.isArray(round.transcript) ? round.transcript : [];
     return h("article", { class: "card round-result", "data-round": round.round, "aria-labelledby": `round-${round.round}-h` },
-      h("h3", { id: `round-${round.round}-h` }, `Round ${round.round} · candidate ${this.name(round.candidate_id)}`),
+      h("h3", { id: `round-${round.round}-h` }, `Round ${round.round} · candidate ${this.label(round.candidate_id)}`),
       h("details", { open: true }, h("summary", {}, `Transcript (${turns.length} turns)`),
-        h("ol", { class: "transcript done" }, turns.map((t) => turnItem(t, this.name(t.speaker_id), false)))),
+        h("ol", { class: "transcript done" }, turns.map((t) => turnItem(t, this.name(t.speaker_id), false, t.speaker_id === this.app.api.user.id)))),
       renderAssessment(round.assessment));
   }
 }
 
-function turnItem(turn, who, pending) {
-  return h("li", { class: `turn ${turn.role ?? ""}${pending ? " pending" : ""}`, "data-seq": turn.seq ?? "", "data-client-turn-id": turn.client_turn_id ?? "", "data-pending": pending ? "true" : "false" },
+function turnItem(turn, who, pending, mine = false) {
+  return h("li", { class: `turn ${turn.role ?? ""}${pending ? " pending" : ""}${mine ? " mine" : ""}`, "data-seq": turn.seq ?? "", "data-client-turn-id": turn.client_turn_id ?? "", "data-pending": pending ? "true" : "false" },
     h("p", { class: "turn-who" }, h("strong", {}, who), turn.role ? ` · ${turn.role === "candidate" ? "candidate" : "interlocutor"}` : "",
       pending ? h("span", { class: "pending-tag" }, " · sending…") : null),
     h("p", { class: "turn-text" }, turn.text));
