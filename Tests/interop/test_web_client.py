@@ -404,6 +404,15 @@ def test_auth_errors_private_link_and_seat_give_back(web):
     guest = launch("guest")
     guest.sign_up(email("pguest"), "Eli", "Stone", "Resident")
     assert not guest.all(f'li.room[data-room-id="{room_id}"]')
+
+    # A public room appears on the guest's board, and disappears live when the host deletes it.
+    host.click("#create-private")  # back to public
+    host.button("Create room").click()
+    host.wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, 'section[aria-labelledby="mine-h"] li.room')) == 2)
+    public_id = next(e.get_attribute("data-room-id") for e in host.all('section[aria-labelledby="mine-h"] li.room') if e.get_attribute("data-room-id") != room_id)
+    guest.wait(lambda d: d.find_elements(By.CSS_SELECTOR, f'li.room[data-room-id="{public_id}"]'), message="public room never appeared")
+    host.room_item(public_id, 'section[aria-labelledby="mine-h"]').find_element(By.XPATH, ".//button[normalize-space()='Delete room']").click()
+    guest.wait(lambda d: not d.find_elements(By.CSS_SELECTOR, f'li.room[data-room-id="{public_id}"]'), message="deleted room still shown")
     guest.driver.get(link)
     guest.wait_text("main", "hosted by Dana Reyes (Consultant)")
     guest.screenshot("private-link")

@@ -342,6 +342,9 @@ function roomItem(room, me, notice) {
   if (isGuest && room.stage === 1 && !room.first_round_id) {
     actions.push(h("button", { type: "button", class: "secondary", onclick: () => giveBack(room, notice) }, "Give the seat back"));
   }
+  if (isHost && room.stage === 1 && !room.first_round_id) {
+    actions.push(h("button", { type: "button", class: "danger", onclick: () => deleteRoom(room, notice) }, "Delete room"));
+  }
   if (isHost && room.private) {
     const link = `${location.origin}/join/${encodeURIComponent(room.room_url)}`;
     actions.push(h("label", { class: "share" }, "Link to share ", h("input", { readonly: true, value: link, onfocus: (e) => e.target.select() })));
@@ -389,6 +392,19 @@ async function giveBack(room, notice) {
     app.boardListener?.();
     replace(notice, message("You gave the seat back.", "ok"));
     announce("You gave the seat back.");
+  } catch (error) {
+    replace(notice, message(error.message));
+  }
+}
+
+async function deleteRoom(room, notice) {
+  replace(notice);
+  try {
+    await app.api.rest("DELETE", `practice_rooms?id=eq.${room.id}`);
+    app.board?.rows.delete(room.id);
+    app.boardListener?.();
+    replace(notice, message("Room deleted.", "ok"));
+    announce("Room deleted.");
   } catch (error) {
     replace(notice, message(error.message));
   }
