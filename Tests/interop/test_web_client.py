@@ -266,6 +266,9 @@ def test_two_peers_play_both_rounds_while_the_board_watches(web):
             host.click("#btn-random")
         for peer in (host, guest):
             peer.wait(lambda d: "Case:" in d.find_element(By.CSS_SELECTOR, ".room-status").text, message="case not shown")
+        if round_number == 1:
+            host.screenshot("room-waiting-host")
+        for peer in (host, guest):
             peer.click("#btn-ready")
         guest.click("#btn-start")
         for peer in (host, guest):
@@ -400,6 +403,7 @@ def test_auth_errors_private_link_and_seat_give_back(web):
     link = host.visible('section[aria-labelledby="mine-h"] .share input').get_attribute("value")
     room_id = host.css('section[aria-labelledby="mine-h"] li.room').get_attribute("data-room-id")
     assert "/join/" in link
+    host.screenshot("board-host-private-room")
 
     guest = launch("guest")
     guest.sign_up(email("pguest"), "Eli", "Stone", "Resident")

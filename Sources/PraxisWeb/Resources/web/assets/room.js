@@ -250,7 +250,7 @@ class RoomView {
     const playing = room.phase === "roleplay" && Boolean(role);
     this.input.disabled = !playing;
     this.send.disabled = !playing;
-    this.play.hidden = room.stage === 3;
+    this.play.hidden = room.stage === 3 || room.phase === "waiting";
     this.composerHint.textContent = playing ? "Enter sends, Shift+Enter starts a new line." : "You can type when the role-play starts.";
     this.results.hidden = room.stage !== 3;
     if (focused && document.activeElement?.id !== focused) document.getElementById(focused)?.focus();
