@@ -133,6 +133,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The browser client (HTML, CSS, JavaScript modules) embedded as resources, and its routes.
+        .target(
+            name: "PraxisWeb",
+            dependencies: [
+                "PraxisHTTP",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [.copy("Resources/web")],
+            swiftSettings: swiftSettings
+        ),
         // Configuration, wiring, lifecycle, metrics.
         .target(
             name: "PraxisServer",
@@ -144,6 +155,7 @@ let package = Package(
                 "PraxisWebSocket",
                 "PraxisRealtime",
                 "PraxisAssessment",
+                "PraxisWeb",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

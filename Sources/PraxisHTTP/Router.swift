@@ -1,7 +1,7 @@
 public import NIOHTTP1
 
-/// Dispatches requests by method and path. A route's path is either exact (`/health`)
-/// or a prefix ending in `/` (`/rest/v1/`), which matches everything below it.
+/// Dispatches requests by method and path. A route's path is either exact (`/health`, and `/`
+/// itself) or a prefix ending in `/` (`/rest/v1/`), which matches everything below it.
 public struct Router: HTTPResponder {
     public typealias Handler = @Sendable (HTTPRequest) async -> HTTPResponse
 
@@ -11,7 +11,7 @@ public struct Router: HTTPResponder {
         var handler: Handler
 
         func matches(path candidate: String) -> Bool {
-            path.hasSuffix("/") ? candidate.hasPrefix(path) : candidate == path
+            path != "/" && path.hasSuffix("/") ? candidate.hasPrefix(path) : candidate == path
         }
     }
 

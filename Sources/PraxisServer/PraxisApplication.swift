@@ -4,6 +4,7 @@ import PraxisHTTP
 import PraxisWebSocket
 import PraxisRealtime
 import PraxisAssessment
+import PraxisWeb
 import NIOCore
 import NIOPosix
 public import Logging
@@ -96,8 +97,10 @@ public final class PraxisApplication: Sendable {
             webSocketRoutes["/ws/broadcast"] = BroadcastApplication()
         }
         let webSockets = WebSocketEndpoints(configuration: configuration.webSocket, routes: webSocketRoutes)
+        let web = try await Self.offLoop { try WebApp.embedded() }
         let router = Routes.make(
-            store: store, tokens: tokens, api: configuration.api, webSockets: webSockets, metrics: metrics, logger: logger
+            store: store, tokens: tokens, api: configuration.api, webSockets: webSockets, metrics: metrics,
+            web: web, anonKey: apiKeys.anon, logger: logger
         )
         let responder = InstrumentedResponder(inner: router, factory: factory)
         let server: HTTPServer

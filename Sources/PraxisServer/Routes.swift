@@ -3,13 +3,14 @@ import PraxisStore
 import Prometheus
 import PraxisAuth
 import PraxisWebSocket
+import PraxisWeb
 import Logging
 
 /// The server's route table.
 enum Routes {
     static func make(
         store: Store, tokens: TokenIssuer, api: APIConfiguration, webSockets: WebSocketEndpoints,
-        metrics: PrometheusCollectorRegistry, logger: Logger
+        metrics: PrometheusCollectorRegistry, web: WebApp, anonKey: String, logger: Logger
     ) -> Router {
         var router = Router()
         // A WebSocket path reached as plain HTTP is an upgrade that was refused: say why.
@@ -39,6 +40,7 @@ enum Routes {
             metrics.emit(into: &bytes)
             return HTTPResponse(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8", bytes: bytes)
         }
+        web.register(in: &router, anonKey: anonKey)
         return router
     }
 }
