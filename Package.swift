@@ -213,7 +213,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PraxisAuthTests",
-            dependencies: ["PraxisAuth"],
+            dependencies: ["PraxisAuth", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
