@@ -225,7 +225,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PraxisAuthTests",
-            dependencies: ["PraxisAuth"],
+            dependencies: ["PraxisAuth", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -6,6 +6,8 @@ import Crypto
 public final class TokenIssuer: Sendable {
     private let keys: JWTKeyCollection
     private let hmacKey: SymmetricKey
+    /// Where the auth side says that sessions ended; token holders (realtime channels) listen.
+    public let sessionEvents = SessionEvents()
 
     /// Shortest accepted secret, in bytes (HS256 wants a key at least as long as its hash).
     public static let minimumSecretBytes = 32
@@ -29,19 +31,36 @@ public final class TokenIssuer: Sendable {
         return APIKeys(anon: anon, serviceRole: service)
     }
 
-    /// Verifies an HS256 token synchronously (no actor hop): for hot paths on an event
-    /// loop, such as realtime joins. Same rules as `verify`.
+    /// The one token verifier, for HTTP and realtime alike (synchronous: no actor hop, so
+    /// hot paths on an event loop may call it).
+    ///
+    /// A token passes only when its header says exactly `alg: HS256` (and `typ`, when given,
+    /// is `JWT`), its HMAC-SHA256 signature is ours, its claims decode (`iss` = `praxis`,
+    /// `role`, `iat`, `exp`), it has not expired, and its role is one Praxis issues:
+    /// `anon` and `service_role` (the API keys) or `authenticated`, which must carry a
+    /// `sub` and the `session_id` of its login session (whether that session is still open
+    /// is the store's to say).
     public func verifyNow(_ token: String, now: Date = Date()) throws(TokenError) -> TokenClaims {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3,
             let headerData = Self.base64URLDecode(parts[0]),
             let header = try? JSONDecoder().decode([String: String].self, from: headerData), header["alg"] == "HS256",
+            header["typ"] == nil || header["typ"] == "JWT",
             let signature = Self.base64URLDecode(parts[2]),
             HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: Data((parts[0] + "." + parts[1]).utf8), using: hmacKey),
             let payload = Self.base64URLDecode(parts[1]),
             let claims = try? JSONDecoder().decode(TokenClaims.self, from: payload)
         else { throw .invalid }
         guard now.timeIntervalSince1970 < TimeInterval(claims.exp) else { throw .expired }
+        guard claims.iss == "praxis" else { throw .invalid }
+        switch claims.role {
+        case "anon", "service_role":
+            guard claims.sub == nil else { throw .invalid }
+        case "authenticated":
+            guard let sub = claims.sub, !sub.isEmpty, let session = claims.session_id, !session.isEmpty else { throw .invalid }
+        default:
+            throw .invalid
+        }
         return claims
     }
 
@@ -56,15 +75,9 @@ public final class TokenIssuer: Sendable {
         try await keys.sign(claims)
     }
 
-    /// The claims of `token` when its signature is ours and it has not expired.
+    /// The claims of `token` under the rules of ``verifyNow(_:now:)`` (the same verifier).
     public func verify(_ token: String) async throws(TokenError) -> TokenClaims {
-        do {
-            return try await keys.verify(token, as: TokenClaims.self)
-        } catch let error as JWTError where error.errorType == .claimVerificationFailure {
-            throw .expired
-        } catch {
-            throw .invalid
-        }
+        try verifyNow(token)
     }
 }
 

@@ -6,7 +6,7 @@
 /// | table | read | insert | update | delete |
 /// |---|---|---|---|---|
 /// | profiles | everyone | own (`user_id` = caller) | own | nobody |
-/// | practice_rooms | public rooms; private: host, guest, or the exact `room_url` (the link) | own (`host_id` = caller) | host; others only take a free seat or give theirs back before round 1 | host |
+/// | practice_rooms | public rooms; private: host, guest, or the exact `room_url` (the link) | own (`host_id` = caller) | host; others only take a free seat or give theirs back; the seat (`guest_id`) is fixed once round 1 has started | host, while no round is being played |
 /// | practice_rounds | the room's host and guest | server only | server only | nobody |
 /// | case_briefs, scenarios | published cases, without brief texts; admins: all | admins | admins | admins (archives) |
 /// | users | self; admins: all | auth API | admins | nobody |
@@ -150,9 +150,10 @@ public enum AccessPolicy {
     }
 
     /// Checks one update: `old` is the stored row, `new` the row after the change,
-    /// `changed` the columns whose value differs.
+    /// `changed` the columns whose value differs; `room` what the store knows of a
+    /// `practice_rooms` row beside the row itself (its engine's journaled phase).
     public static func checkUpdate(
-        _ table: String, old: Row, new: Row, changed: Set<String>, by caller: Caller
+        _ table: String, old: Row, new: Row, changed: Set<String>, room: RoomFacts = RoomFacts(), by caller: Caller
     ) throws(AccessDenied) {
         if caller.isService { return }
         guard let me = caller.userID else { throw .rowLevelSecurity(table) }
@@ -160,7 +161,7 @@ public enum AccessPolicy {
         case "profiles":
             guard old["user_id"] == .text(me), new["user_id"] == .text(me) else { throw .rowLevelSecurity(table) }
         case "practice_rooms":
-            try checkRoomUpdate(old: old, new: new, changed: changed, me: me)
+            try checkRoomUpdate(old: old, new: new, changed: changed, facts: room, me: me)
         case "case_briefs":
             guard caller.isAdmin else { throw .rowLevelSecurity(table) }
         case "users":
@@ -171,11 +172,23 @@ public enum AccessPolicy {
         }
     }
 
-    private static func checkRoomUpdate(old: Row, new: Row, changed: Set<String>, me: String) throws(AccessDenied) {
+    /// Whether a room's guest seat can no longer change: from the start of round 1 on
+    /// (the room left stage 1, has a first round, or a round is being played). A new guest
+    /// then would have rounds persisted under a seat they never took part in, or read round
+    /// 1's transcript (rounds are readable by the room's host and guest).
+    public static func seatIsFixed(_ room: Row, facts: RoomFacts) -> Bool {
+        room["stage"] != .integer(1) || !(room["first_round_id"] ?? .null).isNull || facts.roundLive
+    }
+
+    /// The rule of a room update by a signed-in user who is not the service role.
+    static func checkRoomUpdate(old: Row, new: Row, changed: Set<String>, facts: RoomFacts, me: String) throws(AccessDenied) {
         if changed.isEmpty { return }
         let isHost = old["host_id"] == .text(me)
         if old["stage"] == .integer(3) {
             throw AccessDenied("the room is complete (stage 3) and read-only")
+        }
+        if changed.contains("guest_id"), seatIsFixed(old, facts: facts) {
+            throw AccessDenied("the guest seat is fixed once round 1 has started: it can be taken or given back only before")
         }
         if isHost {
             let forbidden = changed.subtracting(hostEditableRoomColumns)
@@ -196,9 +209,6 @@ public enum AccessPolicy {
             return  // Taking a free seat.
         }
         if oldGuest == .text(me), newGuest.isNull {
-            guard old["stage"] == .integer(1), (old["first_round_id"] ?? .null).isNull else {
-                throw AccessDenied("the seat can be given back only before round 1 starts")
-            }
             return  // Giving the seat back.
         }
         throw AccessDenied("the guest seat can be taken only when free, and only by the caller")
@@ -213,6 +223,16 @@ public enum AccessPolicy {
         switch table {
         case "practice_rooms": return .equals("host_id", .text(me))
         default: return .never
+        }
+    }
+
+    /// Checks one delete the predicate of ``deletable(_:by:)`` let through: a room whose
+    /// round is being played is in use (409) for everyone but the service role, whose delete
+    /// the room engine then announces to the members.
+    public static func checkDelete(_ table: String, old: Row, room: RoomFacts = RoomFacts(), by caller: Caller) throws(AccessDenied) {
+        if caller.isService { return }
+        if table == "practice_rooms", room.roundLive {
+            throw AccessDenied.inUse("the room has a round in progress: end the round (or wait for it to end) before deleting the room")
         }
     }
 

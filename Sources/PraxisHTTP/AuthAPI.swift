@@ -139,7 +139,9 @@ package struct AuthAPI: Sendable {
         switch try await store.rotateRefreshToken(oldHash: Self.digest(old), newHash: Self.digest(next)) {
         case .rotated(let user, let sessionID):
             return try await session(user: user, sessionID: sessionID, refreshToken: next)
-        case .reused:
+        case .reused(let userID):
+            // The session is ended: its open channels close now, not when their tokens expire.
+            if let userID { tokens.sessionEvents.sessionsEnded(userID: userID) }
             throw AuthError(.badRequest, "refresh_token_already_used", "Invalid Refresh Token: Already Used")
         case .unknown:
             throw AuthError(.badRequest, "refresh_token_not_found", "Invalid Refresh Token: Refresh Token Not Found")
@@ -193,6 +195,7 @@ package struct AuthAPI: Sendable {
             throw AuthError(.badRequest, "validation_failed", "scope must be local, global or others")
         }
         try await store.endSessions(userID: user.id, sessionID: sessionID, scope: scope)
+        tokens.sessionEvents.sessionsEnded(userID: user.id)
         return .empty(.noContent)
     }
 

@@ -67,15 +67,18 @@ package struct RestAPI: Sendable {
             case .POST:
                 let rows = try Self.bodyRows(request)
                 let result = try await store.insert(table, InsertRequest(rows: rows, query: query, preferences: preferences), context: context)
+                usersChanged(table, result)
                 return try Self.renderWrite(result, status: .created, preferences: preferences, shape: shape, stripNulls: stripNulls)
             case .PATCH:
                 guard case .object(let patch) = try Self.body(request) else {
                     throw DataError.invalidBody("PATCH takes one JSON object")
                 }
                 let result = try await store.update(table, query: query, patch: patch, context: context)
+                usersChanged(table, result)
                 return try Self.renderWrite(result, status: .ok, preferences: preferences, shape: shape, stripNulls: stripNulls)
             case .DELETE:
                 let result = try await store.delete(table, query: query, context: context)
+                usersChanged(table, result)
                 return try Self.renderWrite(result, status: .ok, preferences: preferences, shape: shape, stripNulls: stripNulls)
             default:
                 throw DataError(.methodNotAllowed, code: "PGRST117", message: "Unsupported HTTP method: \(request.method)")
@@ -89,6 +92,18 @@ package struct RestAPI: Sendable {
     }
 
     // MARK: Pieces
+
+    /// Users deleted, disabled or otherwise changed through the data API: their open
+    /// realtime channels are checked again at once (a user whose id the answer does not
+    /// show: everyone's).
+    private func usersChanged(_ table: TableSchema, _ result: DataResult) {
+        guard table.name == "users", !result.rows.isEmpty else { return }
+        let events = authenticator.tokens.sessionEvents
+        for row in result.rows {
+            guard case .text(let id)? = row["id"] else { return events.sessionsEnded(userID: nil) }
+            events.sessionsEnded(userID: id)
+        }
+    }
 
     static func errorResponse(_ error: DataError, caller: Caller) -> HTTPResponse {
         let status: HTTPResponseStatus =

@@ -89,6 +89,13 @@ final class LiveRoom: @unchecked Sendable {
     private var inFlight = 0
     /// Set once the room left the registry (idle, or its journal failed): rejoin to reload.
     private(set) var evicted = false
+    /// Set once the room's row was deleted: every later command is answered with that.
+    private var deleted = false
+    /// The feed offset the seat (`machine.state.guestID`) is as of: the database's
+    /// `practice_rooms.guest_id` is the one truth, and an older read never moves it back.
+    private var seatAsOf: Int64
+    /// The seat as loaded, when the saved state had another guest: followed at `start`.
+    private var loadedSeat: String??
 
     init(loaded: LoadedRoom, loop: any EventLoop, registry: RoomRegistry, configuration: RoomConfiguration) {
         self.id = loaded.id
@@ -98,9 +105,11 @@ final class LiveRoom: @unchecked Sendable {
         self.type = loaded.type
         self.scheduledAt = Timestamp.parse(loaded.datetimeUTC)?.timeIntervalSince1970
         var state: RoomState
+        var loadedSeat: String??
         if let json = loaded.stateJSON, let saved = try? JSONDecoder().decode(RoomState.self, from: Data(json.utf8)) {
             state = saved
-            if state.guestID == nil { state.guestID = loaded.guestID }
+            // The row's seat wins over the saved state's (it changed while the room was not loaded).
+            if state.guestID != loaded.guestID { loadedSeat = .some(loaded.guestID) }
         } else {
             state = RoomState(hostID: loaded.hostID, guestID: loaded.guestID, stage: loaded.stage)
         }
@@ -129,6 +138,8 @@ final class LiveRoom: @unchecked Sendable {
         publishedOffset = loaded.latestOffset
         seenSinceScheduled = loaded.seenSinceScheduled
         noShows = loaded.noShows
+        seatAsOf = loaded.seatAsOf
+        self.loadedSeat = loadedSeat
         for command in loaded.commands {
             let key = command.userID + "\u{0}" + command.clientID
             commands[key] = CommandRecord(fingerprint: command.fingerprint, reply: Self.parse(command.replyJSON), waiters: [])
@@ -143,6 +154,10 @@ final class LiveRoom: @unchecked Sendable {
 
     /// Starts the timers of a freshly loaded room (a deadline that passed fires at once).
     func start() {
+        if case .some(let guest) = loadedSeat {
+            loadedSeat = nil
+            applySeat(guest)
+        }
         scheduleTimers()
         // Loaded for a timer or a check that turned out not to be needed: leave again soon.
         loop.assumeIsolated().scheduleTask(in: .seconds(5)) { [self] in self.evictIfIdle() }
@@ -150,14 +165,68 @@ final class LiveRoom: @unchecked Sendable {
 
     // MARK: Members
 
-    /// Whether `userID` is the host or guest (seating a guest the store has since seated).
-    func admits(_ userID: String, storedGuest: String?) -> Bool {
-        if machine.state.isParticipant(userID) { return true }
-        if storedGuest == userID, machine.seatGuest(userID) {
-            published.guestID = userID
-            return true
+    /// Why the topic rule of `room:<id>` refuses `caller`, or nil: with the room's seats now,
+    /// after following the stored seat read at `seat.asOf` when it is newer than the room's.
+    func admission(_ caller: Caller, channel: String, following seat: RoomSeat) -> String? {
+        followSeat(seat.guestID, asOf: seat.asOf)
+        do throws(AccessDenied) {
+            try AccessPolicy.checkTopic(channel, isPrivate: true, by: caller, room: (machine.state.hostID, machine.state.guestID))
+            return nil
+        } catch {
+            return error.message
         }
-        return false
+    }
+
+    /// The database's seat changed (`practice_rooms.guest_id`, through any path: the data
+    /// API's update or upsert, the service role) as of feed offset `asOf`: follow it. The
+    /// former guest's channels are closed with a `system` message saying why, and their
+    /// later commands and joins are refused; a round being played is cancelled.
+    func followSeat(_ guestID: String?, asOf: Int64) {
+        guard !evicted, asOf > seatAsOf else { return }
+        seatAsOf = asOf
+        applySeat(guestID)
+    }
+
+    private func applySeat(_ guestID: String?) {
+        let before = machine.state
+        let events = machine.followSeat(guestID)
+        guard !events.isEmpty else { return }
+        published.guestID = guestID
+        if events.contains(.roundCancelled(round: before.stage)) {
+            appliedTurns = []
+            phaseTimer?.cancel()
+            phaseTimer = nil
+        }
+        if let previous = before.guestID {
+            if let gone = away.removeValue(forKey: previous) { gone.timer.cancel() }
+            published.present.remove(previous)
+            closeMembers(of: previous, reason: "you are no longer this room's guest: the seat was given back or given to someone else")
+        }
+        commit(pending(events, before: before, leftReason: "seat_changed"), saveState: true, completion: nil)
+        scheduleTimers()
+        evictIfIdle()
+    }
+
+    /// The room's row was deleted (by its host between rounds, or by the service role at
+    /// any time): members are told (`system` message, then `phx_close`), waiting commands
+    /// get an error reply, and so does every later one.
+    func roomDeleted() {
+        guard !deleted else { return }
+        deleted = true
+        let reason = "the room was deleted"
+        for record in commands.values {
+            for waiter in record.waiters { send(reply: waiter, status: "error", response: Self.reason(reason)) }
+        }
+        commands = [:]
+        for member in members.values { Self.close(member, reason: reason) }
+        members = [:]
+        guard !evicted else { return }
+        evicted = true
+        phaseTimer?.cancel()
+        noShowTimer?.cancel()
+        for entry in away.values { entry.timer.cancel() }
+        away = [:]
+        registry?.evict(self)
     }
 
     /// Adds a member and answers its join with the snapshot; with `resume`, the missed
@@ -230,6 +299,7 @@ final class LiveRoom: @unchecked Sendable {
 
     /// Handles a command from a member; answers exactly once.
     func command(_ name: String, payload: [String: JSONValue], memberID: Int, reply: ReplyTarget) {
+        if deleted { return send(reply: reply, status: "error", response: Self.reason("the room was deleted")) }
         guard !evicted, let member = members[memberID] else {
             return send(reply: reply, status: "error", response: Self.reason("you are not in this room: join the room topic again"))
         }
@@ -328,7 +398,7 @@ final class LiveRoom: @unchecked Sendable {
                     replyJSON: answer.jsonString
                 )
             }
-            commit(pendingEvents, saveState: changesState, command: record) { [self] _ in
+            commit(pendingEvents, saveState: changesState, command: record, failureReply: reply) { [self] _ in
                 self.send(reply: reply, status: "ok", response: answer)
                 if let clientKey { self.answered(clientKey.key, response: answer) }
                 if isLeave { self.closeMembers(of: userID) }
@@ -496,6 +566,15 @@ final class LiveRoom: @unchecked Sendable {
                 ], round: round))
             case .stage(let stage):
                 result.append(PendingEvent(name: "stage", payload: ["stage": .number(Double(stage))]))
+            case .seat(let guestID, let previous):
+                result.append(PendingEvent(name: "seat", payload: [
+                    "guest_id": guestID.map(JSONValue.string) ?? .null, "previous_guest_id": previous.map(JSONValue.string) ?? .null,
+                    "reason": .string(guestID == nil ? "seat_given_back" : (previous == nil ? "seat_taken" : "seat_reassigned")),
+                ]))
+            case .roundCancelled(let round):
+                result.append(PendingEvent(name: "round_cancelled", payload: [
+                    "round": .number(Double(round)), "reason": .string("seat_changed"),
+                ], round: round))
             case .left(let userID, let phase):
                 result.append(PendingEvent(name: "left", payload: [
                     "user_id": .string(userID), "phase": .string(phase), "reason": .string(leftReason),
@@ -519,9 +598,12 @@ final class LiveRoom: @unchecked Sendable {
     /// were no events).
     private func commit(
         _ events: [PendingEvent], saveState: Bool, command: RoomCommandRecord? = nil, assessment: RoomAssessmentRecord? = nil,
-        completion: ((Int64) -> Void)?
+        failureReply: ReplyTarget? = nil, completion: ((Int64) -> Void)?
     ) {
-        guard let registry, !evicted else { return }
+        guard let registry, !evicted else {
+            if let failureReply { send(reply: failureReply, status: "error", response: Self.reason(deleted ? "the room was deleted" : "the room was reloaded: join the room topic again")) }
+            return
+        }
         let at = Timestamp.now()
         var records: [RoomEventRecord] = []
         var sent: [SentEvent] = []
@@ -569,7 +651,7 @@ final class LiveRoom: @unchecked Sendable {
             loop.execute {
                 room.value.durable(
                     result, sent: sentEvents, stateAfter: stateAfter, roundEnd: endedRound, endedTurns: transcriptOfEnded, caseID: caseOfEnded,
-                    completion: then.value
+                    failureReply: failureReply, completion: then.value
                 )
             }
         }
@@ -578,12 +660,11 @@ final class LiveRoom: @unchecked Sendable {
     /// Back on the loop after the journal wrote (or failed to write) an entry.
     private func durable(
         _ result: Result<Void, StoreError>, sent: [SentEvent], stateAfter: RoomState, roundEnd: RoomRoundRecord?, endedTurns: [JSONValue],
-        caseID: String?, completion: ((Int64) -> Void)?
+        caseID: String?, failureReply: ReplyTarget?, completion: ((Int64) -> Void)?
     ) {
         inFlight -= 1
         if case .failure(let error) = result {
-            registry?.logger.error("room journal write failed; the room is reloaded on the next join", metadata: ["room": "\(id)", "error": "\(error)"])
-            fail(reason: "the room could not save this: \(error.message)")
+            failed(error, reply: failureReply)
             return
         }
         let present = published.present
@@ -595,6 +676,7 @@ final class LiveRoom: @unchecked Sendable {
             recent.append(event)
             switch event.name {
             case "turn": transcript.append(event.turn ?? Self.parse(event.payloadJSON))
+            case "round_cancelled": transcript = []
             case "phase": startedRound = startedRound || event.payloadJSON.contains("\"phase\":\"preparation\"")
             default: break
             }
@@ -613,13 +695,38 @@ final class LiveRoom: @unchecked Sendable {
         evictIfIdle()
     }
 
-    /// The journal failed: answer nothing more, tell the members, leave the registry.
-    private func fail(reason: String) {
-        guard !evicted else { return }
+    /// A journal write failed: the command it carried gets an error reply at once and the
+    /// room stops (no command is applied meanwhile). Whether the room still exists is asked
+    /// off the loop: a deleted room (its journal rows had no room to belong to) tells its
+    /// members so; otherwise they get `phx_error` and the room reloads on the next join.
+    private func failed(_ error: StoreError, reply: ReplyTarget?) {
+        if let reply {
+            send(reply: reply, status: "error", response: Self.reason(deleted ? "the room was deleted" : "the room could not save this: try again"))
+        }
+        guard !evicted, !deleted else { return }
         evicted = true
         phaseTimer?.cancel()
         noShowTimer?.cancel()
         for entry in away.values { entry.timer.cancel() }
+        registry?.evict(self)
+        guard let registry else { return }
+        let store = registry.store
+        let room = NIOLoopBound(self, eventLoop: loop)
+        let loop = self.loop
+        let roomID = id
+        Task {
+            let exists = (try? await store.roomParticipants(id: roomID)) != nil
+            loop.execute {
+                let room = room.value
+                if !exists { return room.roomDeleted() }
+                registry.logger.error("room journal write failed; the room is reloaded on the next join", metadata: ["room": "\(roomID)", "error": "\(error)"])
+                room.failMembers(reason: "the room could not save this: \(error.message)")
+            }
+        }
+    }
+
+    /// After a failed journal write: waiting commands get an error, members a `phx_error`.
+    private func failMembers(reason: String) {
         for record in commands.values {
             for waiter in record.waiters { send(reply: waiter, status: "error", response: Self.reason(reason)) }
         }
@@ -629,7 +736,6 @@ final class LiveRoom: @unchecked Sendable {
             FanOut.broadcast(text: ByteBuffer(bytes: bytes), to: [member.connection])
         }
         members = [:]
-        registry?.evict(self)
     }
 
     /// Stores a round's assessment and its `assessment` event in one journal entry.
@@ -647,12 +753,17 @@ final class LiveRoom: @unchecked Sendable {
         registry?.evict(self)
     }
 
-    /// After `leave`: the user's channels on this room are closed.
-    private func closeMembers(of userID: String) {
+    /// After `leave` (or when the user lost the seat, with `reason`): the user's channels
+    /// on this room are closed.
+    private func closeMembers(of userID: String, reason: String? = nil) {
         for member in members.values where member.userID == userID {
             members[member.id] = nil
-            let bytes = PhoenixMessage(joinRef: member.joinRef, topic: member.topic, event: "phx_close", payload: .object([:])).encode(member.version)
-            FanOut.broadcast(text: ByteBuffer(bytes: bytes), to: [member.connection])
+            if let reason {
+                Self.close(member, reason: reason)
+            } else {
+                let bytes = PhoenixMessage(joinRef: member.joinRef, topic: member.topic, event: "phx_close", payload: .object([:])).encode(member.version)
+                FanOut.broadcast(text: ByteBuffer(bytes: bytes), to: [member.connection])
+            }
         }
         if !members.values.contains(where: { $0.userID == userID }) {
             published.present.remove(userID)
@@ -719,6 +830,18 @@ final class LiveRoom: @unchecked Sendable {
     }
 
     // MARK: Sending
+
+    /// Closes a member's channel as Supabase Realtime does when access ends: a `system`
+    /// message with status error and the reason, then `phx_close`.
+    static func close(_ member: Member, reason: String) {
+        let channel = member.topic.hasPrefix("realtime:") ? String(member.topic.dropFirst("realtime:".count)) : member.topic
+        let system = PhoenixMessage(topic: member.topic, event: "system", payload: .object([
+            "status": .string("error"), "extension": .string("system"), "channel": .string(channel), "message": .string(reason),
+        ])).encode(member.version)
+        let close = PhoenixMessage(joinRef: member.joinRef, topic: member.topic, event: "phx_close", payload: .object([:])).encode(member.version)
+        FanOut.broadcast(text: ByteBuffer(bytes: system), to: [member.connection])
+        FanOut.broadcast(text: ByteBuffer(bytes: close), to: [member.connection])
+    }
 
     private func send(reply: ReplyTarget, status: String, response: JSONValue) {
         let bytes = PhoenixMessage(

@@ -25,7 +25,8 @@ public final class RealtimeApplication: WebSocketApplication {
     ) {
         hub = RealtimeHub(store: store, tokens: tokens, epoch: epoch, configuration: configuration)
         rooms = RoomRegistry(store: store, configuration: roomConfiguration, assessor: assessor, group: group, logger: logger)
-        hub.start()
+        let rooms = self.rooms
+        hub.start(observer: { rooms.changed($0) })
         rooms.start()
     }
 

@@ -6,5 +6,4 @@ struct RealtimeError: Error, Sendable, Equatable {
     static let invalidToken = RealtimeError(reason: "invalid access token: signature or format is wrong")
     static let expiredToken = RealtimeError(reason: "access token has expired: refresh it and send access_token")
     static let signedOut = RealtimeError(reason: "the token's user is disabled or its session has ended (signed out): sign in again")
-    static let privateNeedsUser = RealtimeError(reason: "unauthorized: private channels need a signed-in user")
 }

@@ -56,12 +56,16 @@ final class RealtimeHub: Sendable {
         self.configuration = configuration
     }
 
-    /// Starts listening to committed changes.
-    func start() {
+    /// Starts listening to committed changes; `observer` (the rooms) hears them first, in
+    /// commit order, on the feed's queue.
+    func start(observer: (@Sendable ([ChangeRecord]) -> Void)? = nil) {
         store.setChangeListener { [weak self] records in
             guard let self else { return }
             // Hand off at once: the writer queue must not wait for fan-out.
-            self.feedQueue.async { self.deliver(records) }
+            self.feedQueue.async {
+                observer?(records)
+                self.deliver(records)
+            }
         }
     }
 

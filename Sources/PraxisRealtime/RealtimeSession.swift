@@ -16,7 +16,12 @@ final class RealtimeSession: WebSocketMessageHandler {
         var isPrivate: Bool
         /// For a room topic: the room (its member id is `memberID`).
         var room: LiveRoom?
-        var userID: String?
+        /// Who joined (or last refreshed the token): their rules apply, and their session
+        /// must stay open.
+        var caller: Caller
+        var sessionID: String?
+
+        var userID: String? { caller.userID }
     }
 
     private let connection: WebSocketConnection
@@ -29,6 +34,11 @@ final class RealtimeSession: WebSocketMessageHandler {
     private var heartbeatCheck: Scheduled<Void>?
     private var tokenTimers: [String: Scheduled<Void>] = [:]
     private var closed = false
+    /// The session-end listener's id (``SessionEvents``).
+    private var sessionListener: Int?
+    /// Counts session-end news heard: a check that read the store before news arrived is
+    /// done again.
+    private var sessionNews = 0
 
     init(connection: WebSocketConnection, hub: RealtimeHub, rooms: RoomRegistry, version: PhoenixMessage.Version, apiKey: String) {
         self.connection = connection
@@ -37,6 +47,11 @@ final class RealtimeSession: WebSocketMessageHandler {
         self.version = version
         self.apiKey = apiKey
         scheduleHeartbeatCheck()
+        let loop = connection.eventLoop
+        let me = NIOLoopBound(WeakSession(self), eventLoop: loop)
+        sessionListener = hub.tokens.sessionEvents.addListener { userID in
+            loop.execute { me.value.session?.sessionsEnded(userID: userID) }
+        }
     }
 
     // MARK: WebSocketMessageHandler
@@ -60,6 +75,7 @@ final class RealtimeSession: WebSocketMessageHandler {
 
     func closed(code: UInt16?) {
         closed = true
+        if let sessionListener { hub.tokens.sessionEvents.removeListener(sessionListener) }
         heartbeatCheck?.cancel()
         for timer in tokenTimers.values { timer.cancel() }
         for channel in channels.values { release(channel) }
@@ -134,9 +150,13 @@ final class RealtimeSession: WebSocketMessageHandler {
         let isPrivate = config["private"]?.bool == true
         do throws(RealtimeError) {
             (caller, expiry, sessionID) = try joiningCaller(message, payload: payload)
-            if isPrivate, caller.userID == nil, !caller.isService { throw RealtimeError.privateNeedsUser }
         } catch {
             return reply(message, status: "error", response: .object(["reason": .string(error.reason)]))
+        }
+        do throws(AccessDenied) {
+            try AccessPolicy.checkTopic(Self.channelName(message.topic), isPrivate: isPrivate, by: caller)
+        } catch {
+            return reply(message, status: "error", response: .object(["reason": .string(error.message)]))
         }
         var bindings: [ChangeBinding] = []
         do {
@@ -151,13 +171,14 @@ final class RealtimeSession: WebSocketMessageHandler {
             guard allowed else {
                 return self.reply(message, status: "error", response: .object(["reason": .string(RealtimeError.signedOut.reason)]))
             }
-            self.completeJoin(message, config: config, caller: caller, expiry: expiry, isPrivate: isPrivate, bindings: bindings)
+            self.completeJoin(message, config: config, caller: caller, sessionID: sessionID, expiry: expiry, isPrivate: isPrivate, bindings: bindings)
         }
     }
 
     /// A checked join: membership, reply, then (for snapshot or resume) the recovery.
     private func completeJoin(
-        _ message: PhoenixMessage, config: [String: JSONValue], caller: Caller, expiry: Int?, isPrivate: Bool, bindings: [ChangeBinding]
+        _ message: PhoenixMessage, config: [String: JSONValue], caller: Caller, sessionID: String?, expiry: Int?, isPrivate: Bool,
+        bindings: [ChangeBinding]
     ) {
         if let previous = channels.removeValue(forKey: message.topic) {
             release(previous)  // Rejoining a topic replaces the old membership.
@@ -174,7 +195,8 @@ final class RealtimeSession: WebSocketMessageHandler {
             broadcastSelf: broadcastConfig["self"]?.bool == true, presenceKey: presenceKey, buffering: buffering
         )
         channels[message.topic] = Channel(
-            memberID: memberID, joinRef: message.joinRef ?? message.ref, broadcastAck: broadcastConfig["ack"]?.bool == true, isPrivate: isPrivate
+            memberID: memberID, joinRef: message.joinRef ?? message.ref, broadcastAck: broadcastConfig["ack"]?.bool == true, isPrivate: isPrivate,
+            caller: caller, sessionID: sessionID
         )
         scheduleTokenExpiry(topic: message.topic, expiry: expiry)
         let response: [String: JSONValue] = ["postgres_changes": .array(bindings.map(\.replyJSON))]
@@ -270,28 +292,32 @@ final class RealtimeSession: WebSocketMessageHandler {
                 return self.reply(message, status: "error", response: .object(["reason": .string(RealtimeError.signedOut.reason)]))
             }
             if let previous = self.channels.removeValue(forKey: message.topic) { self.release(previous) }
-            self.enterRoom(message, roomID: roomID, userID: caller.userID ?? "", expiry: expiry, resume: resume, attempt: 1)
+            self.enterRoom(message, roomID: roomID, caller: caller, sessionID: sessionID, expiry: expiry, resume: resume, attempt: 1)
         }
     }
 
     /// Loads the room (off the loop), then joins it on the room's loop.
-    private func enterRoom(_ message: PhoenixMessage, roomID: String, userID: String, expiry: Int?, resume: Int64?, attempt: Int) {
+    private func enterRoom(
+        _ message: PhoenixMessage, roomID: String, caller: Caller, sessionID: String?, expiry: Int?, resume: Int64?, attempt: Int
+    ) {
+        let userID = caller.userID ?? ""
+        let news = sessionNews
+        let channelName = Self.channelName(message.topic)
         let rooms = self.rooms
         let loop = connection.eventLoop
         let session = NIOLoopBound(self, eventLoop: loop)
         let target = LiveRoom.ReplyTarget(connection: connection, topic: message.topic, version: version, joinRef: message.joinRef ?? message.ref, ref: message.ref)
         let memberTemplate = (connection: connection, topic: message.topic, version: version, joinRef: message.joinRef ?? message.ref)
         Task {
-            let room: LiveRoom?
-            let participants: (host: String, guest: String?)?
+            let loaded: (room: LiveRoom?, seat: RoomSeat?)
             do {
-                room = try await rooms.room(roomID, on: loop)
-                participants = try await rooms.store.roomParticipants(id: roomID)
+                let room = try await rooms.room(roomID, on: loop)
+                loaded = (room, try await rooms.store.roomSeat(id: roomID))
             } catch {
                 loop.execute { session.value.reply(message, status: "error", response: .object(["reason": .string("the room could not be loaded: \(error)")])) }
                 return
             }
-            guard let room, participants != nil else {
+            guard let room = loaded.room, let seat = loaded.seat else {
                 loop.execute { session.value.reply(message, status: "error", response: .object(["reason": .string("room not found")])) }
                 return
             }
@@ -303,14 +329,17 @@ final class RealtimeSession: WebSocketMessageHandler {
                         guard attempt < 5 else {
                             return session.value.reply(message, status: "error", response: .object(["reason": .string("the room could not be loaded: try again")]))
                         }
-                        session.value.enterRoom(message, roomID: roomID, userID: userID, expiry: expiry, resume: resume, attempt: attempt + 1)
+                        session.value.enterRoom(
+                            message, roomID: roomID, caller: caller, sessionID: sessionID, expiry: expiry, resume: resume, attempt: attempt + 1
+                        )
                     }
                     return
                 }
-                guard room.admits(userID, storedGuest: participants?.guest) else {
+                // The seat as the database says (the room follows a newer read), under the topic rules.
+                if let denied = room.admission(caller, channel: channelName, following: seat) {
                     let bytes = PhoenixMessage(
                         joinRef: message.joinRef, ref: message.ref, topic: message.topic, event: "phx_reply",
-                        payload: .object(["status": .string("error"), "response": .object(["reason": .string("only the room's host and guest may join this room")])])
+                        payload: .object(["status": .string("error"), "response": .object(["reason": .string(denied)])])
                     ).encode(memberTemplate.version)
                     FanOut.broadcast(text: ByteBuffer(bytes: bytes), to: [memberTemplate.connection])
                     return
@@ -322,9 +351,12 @@ final class RealtimeSession: WebSocketMessageHandler {
                         return
                     }
                     session.channels[message.topic] = Channel(
-                        memberID: memberID, joinRef: memberTemplate.joinRef, broadcastAck: false, isPrivate: true, room: room, userID: userID
+                        memberID: memberID, joinRef: memberTemplate.joinRef, broadcastAck: false, isPrivate: true, room: room,
+                        caller: caller, sessionID: sessionID
                     )
                     session.scheduleTokenExpiry(topic: message.topic, expiry: expiry)
+                    // A session ended while the room was being entered: check again now that the channel is known.
+                    if session.sessionNews != news { session.recheck(message.topic) }
                 }
                 if loop.inEventLoop { record() } else { loop.execute(record) }
                 room.join(
@@ -430,22 +462,68 @@ final class RealtimeSession: WebSocketMessageHandler {
         let (caller, expiry, sessionID): (Caller, Int?, String?)
         do throws(RealtimeError) {
             (caller, expiry, sessionID) = try authorise(token)
-            if channel.isPrivate, caller.userID == nil, !caller.isService { throw RealtimeError.privateNeedsUser }
         } catch {
             return closeChannel(message.topic, reason: error.reason)
         }
-        checkUser(caller, sessionID: sessionID) { [self] allowed in
+        if channel.room != nil, caller.userID == nil || caller.userID != channel.userID {
+            return closeChannel(message.topic, reason: "a room channel's token must stay the same user's")
+        }
+        // The topic's rule again, with the new token (a room's: with its seat as stored now).
+        checkAccess(topic: message.topic, caller: caller, sessionID: sessionID, isPrivate: channel.isPrivate, room: channel.room) { [self] denied in
             guard let current = self.channels[message.topic], current.memberID == channel.memberID else { return }
-            guard allowed else { return self.closeChannel(message.topic, reason: RealtimeError.signedOut.reason) }
-            if current.room != nil {
-                guard caller.userID != nil, caller.userID == current.userID else {
-                    return self.closeChannel(message.topic, reason: "a room channel's token must stay the same user's")
-                }
-            } else {
-                self.hub.updateCaller(channel.memberID, caller: caller)
-            }
+            if let denied { return self.closeChannel(message.topic, reason: denied) }
+            self.channels[message.topic]?.caller = caller
+            self.channels[message.topic]?.sessionID = sessionID
+            if current.room == nil { self.hub.updateCaller(channel.memberID, caller: caller) }
             self.scheduleTokenExpiry(topic: message.topic, expiry: expiry)
             if message.ref != nil { self.reply(message, status: "ok", response: .object([:])) }
+        }
+    }
+
+    /// Checks (off the loop) that a channel's caller may still have it: a user's session is
+    /// open and they are active, and the topic's rule admits them (for a room, with its
+    /// seat as stored now). Continues on the loop with the reason to close, or nil.
+    private func checkAccess(
+        topic: String, caller: Caller, sessionID: String?, isPrivate: Bool, room: LiveRoom?, then continuation: @escaping (String?) -> Void
+    ) {
+        let name = Self.channelName(topic)
+        if room == nil {
+            do throws(AccessDenied) {
+                try AccessPolicy.checkTopic(name, isPrivate: isPrivate, by: caller)
+            } catch {
+                return continuation(error.message)
+            }
+        }
+        checkUser(caller, sessionID: sessionID) { [self] allowed in
+            guard allowed else { return continuation(RealtimeError.signedOut.reason) }
+            guard let room else { return continuation(nil) }
+            let store = self.hub.store
+            let loop = self.connection.eventLoop
+            let next = NIOLoopBound(continuation, eventLoop: loop)
+            let roomID = room.id
+            Task {
+                let seat = try? await store.roomSeat(id: roomID)
+                room.loop.execute {
+                    let denied = seat.map { room.admission(caller, channel: name, following: $0) } ?? "room not found"
+                    loop.execute { next.value(denied) }
+                }
+            }
+        }
+    }
+
+    /// Some of `userID`'s sessions ended (news from the auth side): each of their channels
+    /// is checked again at once and closed when its session is over.
+    private func sessionsEnded(userID: String?) {
+        sessionNews += 1
+        for (topic, channel) in channels where channel.userID != nil && (userID == nil || channel.userID == userID) { recheck(topic) }
+    }
+
+    /// Checks a joined channel again (its session, its topic rule); closes it when denied.
+    private func recheck(_ topic: String) {
+        guard let channel = channels[topic] else { return }
+        checkAccess(topic: topic, caller: channel.caller, sessionID: channel.sessionID, isPrivate: channel.isPrivate, room: channel.room) { [self] denied in
+            guard let denied, let current = self.channels[topic], current.memberID == channel.memberID else { return }
+            self.closeChannel(topic, reason: denied)
         }
     }
 
@@ -455,11 +533,19 @@ final class RealtimeSession: WebSocketMessageHandler {
         guard let userID = caller.userID else { return continuation(true) }
         let store = hub.store
         let loop = connection.eventLoop
+        let news = sessionNews
+        let session = NIOLoopBound(WeakSession(self), eventLoop: loop)
         let next = NIOLoopBound(continuation, eventLoop: loop)
         Task {
             let found = try? await store.user(id: userID, sessionID: sessionID)
             let allowed = found.map { $0.0.isActive && $0.sessionOpen } ?? false
-            loop.execute { next.value(allowed) }
+            loop.execute {
+                // News of an ended session came while reading: read again.
+                if allowed, let current = session.value.session, current.sessionNews != news {
+                    return current.checkUser(caller, sessionID: sessionID, then: next.value)
+                }
+                next.value(allowed)
+            }
         }
     }
 
@@ -519,5 +605,14 @@ final class RealtimeSession: WebSocketMessageHandler {
 
     static func channelName(_ topic: String) -> String {
         topic.hasPrefix("realtime:") ? String(topic.dropFirst("realtime:".count)) : topic
+    }
+}
+
+/// A session held weakly: listeners and reads in flight must not keep a closed connection alive.
+private final class WeakSession {
+    weak var session: RealtimeSession?
+
+    init(_ session: RealtimeSession) {
+        self.session = session
     }
 }

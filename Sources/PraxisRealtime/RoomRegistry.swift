@@ -85,6 +85,24 @@ final class RoomRegistry: Sendable {
         }
     }
 
+    /// Committed changes, in commit order (from the change feed): a loaded room follows its
+    /// row's seat and learns that its row was deleted, whichever path changed it.
+    func changed(_ records: [ChangeRecord]) {
+        for change in records where change.table == "practice_rooms" {
+            guard case .text(let id)? = (change.record ?? change.oldRecord)?["id"],
+                let room = rooms.withLock({ $0[id] })
+            else { continue }
+            switch change.kind {
+            case .delete:
+                room.loop.execute { room.roomDeleted() }
+            case .insert, .update:
+                let guest: String? = if case .text(let seated)? = change.record?["guest_id"] { seated } else { nil }
+                let offset = change.offset
+                room.loop.execute { room.followSeat(guest, asOf: offset) }
+            }
+        }
+    }
+
     /// A new room member id (unique in this process).
     func nextMemberID() -> Int {
         memberIDs.add(1, ordering: .relaxed).newValue

@@ -154,6 +154,23 @@ public struct LoadedRoom: Sendable {
     public var noShows: Set<String>
     /// The latest accepted commands (at most the limit asked for), oldest first.
     public var commands: [RoomCommandRecord] = []
+    /// The change-feed offset the row was read at: `guestID` is the seat as of it (a
+    /// later change of the seat comes through the feed with a higher offset).
+    public var seatAsOf: Int64 = 0
+}
+
+/// A room's seats as stored, with the change-feed offset they were read at.
+public struct RoomSeat: Sendable, Equatable {
+    public var hostID: String
+    public var guestID: String?
+    /// Every committed change up to this feed offset is reflected.
+    public var asOf: Int64
+
+    public init(hostID: String, guestID: String?, asOf: Int64) {
+        self.hostID = hostID
+        self.guestID = guestID
+        self.asOf = asOf
+    }
 }
 
 /// A completed round waiting for its assessment (after a restart, say).

@@ -6,8 +6,9 @@ public import PraxisDomain
 public enum RefreshOutcome: Sendable, Equatable {
     /// The token was current: it is now spent and `newHash` replaces it.
     case rotated(user: UserRecord, sessionID: String)
-    /// The token was already used (or its session ended): the session is ended too.
-    case reused
+    /// The token was already used (or its session ended): the session is ended too. Carries
+    /// the session's user.
+    case reused(userID: String?)
     /// No such token.
     case unknown
 }
@@ -27,13 +28,14 @@ extension Store {
         }
     }
 
-    /// The user and whether their login session is still open (for access-token checks).
+    /// The user and whether their login session is still open (for access-token checks). A
+    /// token without a session (`sessionID` nil) has no open session.
     public func user(id: String, sessionID: String?) async throws -> (UserRecord, sessionOpen: Bool)? {
         try await pool.read { db in
             guard let user = try GRDB.Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id]).map(UserRecord.init) else {
                 return nil
             }
-            guard let sessionID else { return (user, true) }
+            guard let sessionID else { return (user, false) }
             let ended = try GRDB.Row.fetchOne(db, sql: "SELECT ended_at FROM auth_sessions WHERE id = ? AND user_id = ?", arguments: [sessionID, id])
             guard let ended else { return (user, false) }
             return (user, (ended["ended_at"] as String?) == nil)
@@ -107,7 +109,7 @@ extension Store {
             let ended: String? = token["ended_at"]
             if revoked || ended != nil {
                 try Self.endSession(db, sessionID: sessionID)
-                return .reused
+                return .reused(userID: token["user_id"])
             }
             let userID: String = token["user_id"]
             guard let user = try GRDB.Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [userID]).map(UserRecord.init),

@@ -201,6 +201,12 @@ extension Store {
                 let whereSQL = try plan.whereClause(&builder, extra: AccessPolicy.deletable(table.name, by: caller))
                 let rows = try Self.fetch(db, table: table, whereSQL: whereSQL, builder: builder, plan: nil)
                 for old in rows {
+                    let facts = table.name == "practice_rooms" ? try Self.roomFacts(db, roomID: old["id"] ?? .null) : RoomFacts()
+                    do throws(AccessDenied) {
+                        try AccessPolicy.checkDelete(table.name, old: old, room: facts, by: caller)
+                    } catch {
+                        throw Self.refused(error)
+                    }
                     var deleter = SQLBuilder()
                     try db.execute(
                         sql: "DELETE FROM \(SQLBuilder.quote(table.name)) WHERE \(SQLBuilder.quote(table.primaryKey)) = \(deleter.bind(old[table.primaryKey] ?? .null))",
@@ -257,6 +263,15 @@ extension Store {
         }
     }
 
+    /// A refusal of the access rules: 403 (42501), or 409 (55006, object in use) when the
+    /// row is busy now (a room whose round is being played).
+    static func refused(_ denied: AccessDenied) -> DataError {
+        if denied.inUse {
+            return DataError(.conflict, code: "55006", message: denied.message, hint: "try again once the round has ended")
+        }
+        return .forbidden(denied.message)
+    }
+
     private static func checkWritable(_ table: TableSchema) throws(DataError) {
         if table.isView {
             throw DataError(.methodNotAllowed, code: "55000", message: "\(table.name) is a read-only view")
@@ -309,10 +324,11 @@ extension Store {
         var new = old
         for (name, value) in patch { new[name] = value }
         let changed = Set(patch.keys.filter { (old[$0] ?? .null) != patch[$0]! })
+        let facts = table.name == "practice_rooms" ? try Self.roomFacts(db, roomID: old["id"] ?? .null) : RoomFacts()
         do throws(AccessDenied) {
-            try AccessPolicy.checkUpdate(table.name, old: old, new: new, changed: changed, by: context.caller)
+            try AccessPolicy.checkUpdate(table.name, old: old, new: new, changed: changed, room: facts, by: context.caller)
         } catch {
-            throw DataError.forbidden(error.message)
+            throw Self.refused(error)
         }
         let key = old[table.primaryKey] ?? .null
         guard !changed.isEmpty else { return key }

@@ -19,9 +19,15 @@ extension Store {
                 db, sql: "SELECT * FROM room_events WHERE room_id = ? ORDER BY \"offset\" DESC LIMIT ?", arguments: [id, eventLimit]
             ).reversed()
             let latest = try Int64.fetchOne(db, sql: "SELECT max(\"offset\") FROM room_events WHERE room_id = ?", arguments: [id]) ?? 0
+            // A round cancelled (its seat changed mid-round) keeps its turns in the journal, not in the round.
             let turns = stage < 3
                 ? try Self.roomEvents(
-                    db, sql: "SELECT * FROM room_events WHERE room_id = ? AND type = 'turn' AND round = ? ORDER BY seq", arguments: [id, stage]
+                    db,
+                    sql: """
+                        SELECT * FROM room_events WHERE room_id = ? AND type = 'turn' AND round = ? AND "offset" > coalesce(
+                            (SELECT max("offset") FROM room_events WHERE room_id = ? AND type = 'round_cancelled'), 0) ORDER BY seq
+                        """,
+                    arguments: [id, stage, id]
                 ) : []
             let maxSeq = try Int.fetchOne(db, sql: "SELECT max(seq) FROM room_events WHERE room_id = ?", arguments: [id]) ?? 0
             var cases: [String: CaseBrief] = [:]
@@ -52,14 +58,37 @@ extension Store {
                 latestOffset: latest, currentTurns: turns, maxSeq: maxSeq, cases: cases, seenSinceScheduled: Set(seen), noShows: Set(noShows)
             )
             room.commands = Array(commands)
+            room.seatAsOf = try Self.changeOffset(db)
             return room
         }
+    }
+
+    /// What the access rules need to know of a room beside its row: whether its engine
+    /// journaled a round being played (read in the caller's transaction).
+    static func roomFacts(_ db: Database, roomID: Value) throws -> RoomFacts {
+        guard case .text(let id) = roomID else { return RoomFacts() }
+        let phase = try String.fetchOne(db, sql: "SELECT phase FROM room_runtime WHERE room_id = ?", arguments: [id])
+        return RoomFacts(roundLive: phase == "preparation" || phase == "roleplay")
     }
 
     /// The room's host and guest as stored now (the guest may have been seated since the
     /// room was loaded).
     public func roomParticipants(id: String) async throws -> (host: String, guest: String?)? {
         try await pool.read { db in try GRDBRoomRow.participants(db, room: id) }
+    }
+
+    /// The room's seats as stored now, with the feed offset they are as of (nil: no room).
+    public func roomSeat(id: String) async throws -> RoomSeat? {
+        try await pool.read { db in
+            guard let seat = try GRDBRoomRow.participants(db, room: id) else { return nil }
+            return RoomSeat(hostID: seat.host, guestID: seat.guest, asOf: try Self.changeOffset(db))
+        }
+    }
+
+    /// The latest committed change-feed offset seen by this read (AUTOINCREMENT's
+    /// counter: trimming the log does not lower it).
+    static func changeOffset(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'realtime_changes'") ?? 0
     }
 
     /// A published case by id, briefs included.

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Testing
 
@@ -29,6 +30,47 @@ struct TokenIssuerTests {
         let past = Date().addingTimeInterval(-7200)
         let expired = try await issuer.sign(TokenClaims(role: "authenticated", sub: "u", issuedAt: past, expiresAt: past.addingTimeInterval(60)))
         #expect(throws: TokenError.expired) { try issuer.verifyNow(expired) }
+    }
+
+    /// A token signed like ours, with this header and these claims.
+    static func forge(header: String, claims: String, secret: String) -> String {
+        func b64(_ data: Data) -> String {
+            data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+                .replacingOccurrences(of: "=", with: "")
+        }
+        let signing = b64(Data(header.utf8)) + "." + b64(Data(claims.utf8))
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(signing.utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        return signing + "." + b64(Data(mac))
+    }
+
+    /// One verifier for HTTP (`verify`) and realtime (`verifyNow`): the header must say exactly
+    /// HS256, and a user token must carry its session.
+    @Test func theHeaderAndTheSessionAreChecked() async throws {
+        let secret = "secret-one-that-is-long-enough-for-hs256"
+        let issuer = try await TokenIssuer(secret: secret)
+        let exp = Int(Date().timeIntervalSince1970) + 600
+        let user = #"{"iss":"praxis","role":"authenticated","sub":"u1","aud":"authenticated","session_id":"s1","iat":1,"exp":\#(exp)}"#
+        let honest = Self.forge(header: #"{"alg":"HS256","typ":"JWT"}"#, claims: user, secret: secret)
+        #expect(try issuer.verifyNow(honest).session_id == "s1")
+        #expect(try await issuer.verify(honest).sub == "u1")
+        for header in [#"{"alg":"HS512","typ":"JWT"}"#, #"{"alg":"none"}"#, #"{"alg":"hs256"}"#, #"{"typ":"JWT"}"#, #"{"alg":"HS256","typ":"JWS"}"#] {
+            let token = Self.forge(header: header, claims: user, secret: secret)
+            #expect(throws: TokenError.invalid, "\(header)") { try issuer.verifyNow(token) }
+            await #expect(throws: TokenError.invalid, "\(header)") { try await issuer.verify(token) }
+        }
+        let claimsRefused = [
+            #"{"iss":"praxis","role":"authenticated","sub":"u1","iat":1,"exp":\#(exp)}"#,  // no session
+            #"{"iss":"praxis","role":"authenticated","sub":"u1","session_id":"","iat":1,"exp":\#(exp)}"#,
+            #"{"iss":"praxis","role":"authenticated","session_id":"s1","iat":1,"exp":\#(exp)}"#,  // no subject
+            #"{"iss":"other","role":"authenticated","sub":"u1","session_id":"s1","iat":1,"exp":\#(exp)}"#,
+            #"{"iss":"praxis","role":"supabase_admin","iat":1,"exp":\#(exp)}"#,
+            #"{"iss":"praxis","role":"anon","sub":"u1","iat":1,"exp":\#(exp)}"#,  // a key is nobody's
+        ]
+        for claims in claimsRefused {
+            let token = Self.forge(header: #"{"alg":"HS256","typ":"JWT"}"#, claims: claims, secret: secret)
+            #expect(throws: TokenError.invalid, "\(claims)") { try issuer.verifyNow(token) }
+            await #expect(throws: TokenError.invalid, "\(claims)") { try await issuer.verify(token) }
+        }
     }
 
     @Test func shortSecretsAreRefused() async {

@@ -266,7 +266,17 @@ def jwt_secret(server) -> str:
     return rows[0][0]
 
 
-def user_token(server, user_id: str, email: str, expires_in: int, secret: str | None = None) -> str:
+def open_session_id(server, user_id: str) -> str | None:
+    """The user's latest open login session, as the server would put in their tokens."""
+    rows = db_rows(server, "SELECT id FROM auth_sessions WHERE user_id = ? AND ended_at IS NULL "
+                           "ORDER BY created_at DESC LIMIT 1", (user_id,))
+    return rows[0][0] if rows else None
+
+
+def user_token(server, user_id: str, email: str, expires_in: int, secret: str | None = None,
+               session_id: str | None | bool = True) -> str:
+    """A user access token minted like the server's: `session_id` True takes the user's latest
+    open session, None leaves the claim out, a string is used as given."""
     now = int(time.time())
     claims = {
         "iss": "praxis",
@@ -277,6 +287,10 @@ def user_token(server, user_id: str, email: str, expires_in: int, secret: str | 
         "iat": now - 7200 if expires_in < 0 else now,
         "exp": now + expires_in,
     }
+    if session_id is True:
+        session_id = open_session_id(server, user_id)
+    if session_id is not None:
+        claims["session_id"] = session_id
     return jwt_hs256(claims, secret if secret is not None else jwt_secret(server))
 
 

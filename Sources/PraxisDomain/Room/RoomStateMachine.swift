@@ -42,6 +42,12 @@ public struct RoomStateMachine: Sendable {
         case roundEnded(round: Int, reason: EndReason)
         case stage(Int)
         case left(userID: String, phase: String)
+        /// The database's guest seat changed (given back, taken, or reassigned by the service
+        /// role): the room follows it.
+        case seat(guestID: String?, previousGuestID: String?)
+        /// The seat changed while the round was being played: the round is dropped, never
+        /// persisted (its turns were not all by the room's guest of now), and waits again.
+        case roundCancelled(round: Int)
     }
 
     public enum EndReason: String, Sendable, Equatable {
@@ -181,13 +187,33 @@ public struct RoomStateMachine: Sendable {
         value.rounded() == value ? String(Int(value)) : String(value)
     }
 
-    /// Seats `userID` as the guest when the seat is free (the data API seated them since
-    /// the room was loaded). Returns whether they are now the guest.
-    public mutating func seatGuest(_ userID: String) -> Bool {
-        if state.guestID == userID { return true }
-        guard state.guestID == nil, userID != state.hostID else { return false }
-        state.guestID = userID
-        return true
+    /// Follows the database's seat (`practice_rooms.guest_id`, the one truth): the former
+    /// guest is no longer present or ready; a round being played is cancelled (not
+    /// persisted) and the room waits again. No events when the seat is unchanged.
+    public mutating func followSeat(_ guestID: String?) -> [Event] {
+        guard guestID != state.guestID, guestID != state.hostID else { return [] }
+        let previous = state.guestID
+        var events: [Event] = []
+        switch state.phase {
+        case .preparation, .roleplay:
+            if let round = state.round {
+                state.phase = .waiting
+                state.phaseStartedAt = nil
+                state.acceptedTurns = [:]
+                events.append(.roundCancelled(round: round))
+                events.append(.phase(.waiting, round: round))
+            }
+        default:
+            break
+        }
+        if let previous {
+            state.present.remove(previous)
+            state.ready.remove(previous)
+        }
+        if !events.isEmpty { state.ready = [] }  // A cancelled round is readied again.
+        state.guestID = guestID
+        events.insert(.seat(guestID: guestID, previousGuestID: previous), at: 0)
+        return events
     }
 
     /// Records that the no-show check was done.

@@ -628,21 +628,34 @@ struct RoomTimersAndRoundsTests {
         }
     }
 
-    @Test func seatGuest() {
+    @Test func followSeatSeatsAndUnseatsAsTheDatabaseSays() {
         var room = RoomStateMachine(state: RoomState(hostID: host, guestID: nil))
-        let hostSeated = room.seatGuest(host)
-        #expect(!hostSeated, "the host cannot be their own guest")
+        #expect(room.followSeat(host) == [], "the host cannot be their own guest")
         #expect(room.state.guestID == nil)
         #expect(room.apply(.ready, by: guest, now: 0) == .failure(.notAParticipant))
-        let seated = room.seatGuest(guest)
-        #expect(seated)
+        #expect(room.followSeat(guest) == [.seat(guestID: guest, previousGuestID: nil)])
         #expect(room.state.guestID == guest)
-        let again = room.seatGuest(guest)
-        #expect(again, "seating the guest again is fine")
-        let other = room.seatGuest("someone-else")
-        #expect(!other, "the seat is taken")
-        #expect(room.state.guestID == guest)
+        #expect(room.followSeat(guest) == [], "the same seat again changes nothing")
         #expect(room.apply(.ready, by: guest, now: 0) == .success([.ready(userID: guest)]))
+        // Given back: the former guest is out, and not ready any more.
+        #expect(room.followSeat(nil) == [.seat(guestID: nil, previousGuestID: guest)])
+        #expect(room.state.guestID == nil && !room.state.ready.contains(guest))
+        #expect(room.apply(.ready, by: guest, now: 0) == .failure(.notAParticipant))
+        #expect(room.followSeat("someone-else") == [.seat(guestID: "someone-else", previousGuestID: nil)])
+        #expect(room.apply(.ready, by: "someone-else", now: 0) == .success([.ready(userID: "someone-else")]))
+    }
+
+    @Test func aSeatChangeMidRoundCancelsTheRound() throws {
+        for phase in [RoomSituation.Phase.preparation, .roleplay] {
+            var room = try RoomSituation(stage: 1, phase: phase).build()
+            let events = room.followSeat("newcomer")
+            #expect(events == [
+                .seat(guestID: "newcomer", previousGuestID: guest), .roundCancelled(round: 1), .phase(.waiting, round: 1),
+            ])
+            #expect(room.state.phase == .waiting && room.state.stage == 1 && room.state.ready.isEmpty && room.state.acceptedTurns.isEmpty)
+            #expect(room.apply(.turn(text: "still here?", clientTurnID: "late"), by: guest, now: RoomSituation.now) == .failure(.notAParticipant))
+            #expect(room.apply(.endRound, by: host, now: RoomSituation.now) == .failure(.wrongPhase(expected: "preparation or roleplay", actual: "waiting")))
+        }
     }
 
     @Test func markNoShowChecked() {
