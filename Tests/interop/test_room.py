@@ -766,6 +766,9 @@ async def test_bad_commands_are_refused_and_change_nothing(servers):
     guest = await RoomPeer.open(server, seated.guest, seated.id)
     check = Unchanged(server, seated, [host, guest])
     try:
+        # A join is answered before its presence event is durable: let the room settle (the host
+        # hears the guest arrive) before taking the first "before" snapshot.
+        await host.wait_event("presence", lambda p: p.get("user_id") == guest.user_id and p.get("status") == "joined")
         # ---- waiting, nothing chosen, nobody ready
         await check.refused(host, "start_round", {"client_id": "s-early"})
         await check.refused(host, "turn", {"client_turn_id": "t-early", "text": "Hello"},
