@@ -3,18 +3,34 @@ import NIOPosix
 public import NIOHTTP1
 import NIOExtras
 public import Logging
+import Synchronization
 
 /// The HTTP/1.1 listener: binds, serves, and shuts down gracefully (stops accepting,
 /// lets in-flight requests finish, then closes idle connections).
+///
+/// Descriptors are guarded at three points: every accepted connection passes the
+/// `ConnectionGate` (`--max-connections`, `--http-max-connections-per-ip`; refused ones get
+/// 503 and are closed at once); every HTTP connection runs under `HTTPTimeoutHandler`
+/// (header, body and keep-alive deadlines); and should `accept` fail anyway for want of
+/// descriptors (EMFILE, ENFILE), `AcceptPauseHandler` takes the listener out of the poll set
+/// for a moment instead of failing `accept` in a busy loop.
 public final class HTTPServer: Sendable {
     private let serverChannel: any Channel
-    private let quiesce: ServerQuiescingHelper
+    /// Dropped by `shutdown` while the loops still run: its deinit completes a promise on a
+    /// loop, which after the group stopped printed "ERROR: Cannot schedule tasks on an
+    /// EventLoop that has already shut down" at exit.
+    private let quiesce: Mutex<ServerQuiescingHelper?>
+    private let gate: ConnectionGate
     /// The port actually bound (useful when asked for port 0).
     public let localPort: Int
 
-    private init(serverChannel: any Channel, quiesce: ServerQuiescingHelper) {
+    /// How long accepting pauses after `accept` failed for want of descriptors or memory.
+    static let acceptPause = TimeAmount.milliseconds(200)
+
+    private init(serverChannel: any Channel, quiesce: ServerQuiescingHelper, gate: ConnectionGate) {
         self.serverChannel = serverChannel
-        self.quiesce = quiesce
+        self.quiesce = Mutex(quiesce)
+        self.gate = gate
         self.localPort = serverChannel.localAddress?.port ?? 0
     }
 
@@ -25,40 +41,78 @@ public final class HTTPServer: Sendable {
         upgraders: [any HTTPServerProtocolUpgrader & Sendable] = []
     ) async throws -> HTTPServer {
         let quiesce = ServerQuiescingHelper(group: group)
+        let log = ThrottledLogger(logger: logger)
+        let gate = ConnectionGate(maxTotal: configuration.effectiveMaxConnections, maxPerIP: configuration.maxConnectionsPerIP)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(quiesce.makeServerChannelHandler(channel: channel))
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(AcceptPauseHandler(pause: Self.acceptPause, log: log))
+                    try sync.addHandler(quiesce.makeServerChannelHandler(channel: channel))
                 }
             }
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let sync = channel.pipeline.syncOperations
-                    if upgraders.isEmpty {
-                        try sync.configureHTTPServerPipeline(withErrorHandling: true)
-                    } else {
-                        // After an upgrade the HTTP handler leaves the pipeline.
-                        try sync.configureHTTPServerPipeline(
-                            withServerUpgrade: (upgraders: upgraders, completionHandler: { context in
-                                context.pipeline.syncOperations.removeHandler(name: HTTPServerHandler.name, promise: nil)
-                            }),
-                            withErrorHandling: true
+                    let ip = channel.remoteAddress?.ipAddress ?? "unknown"
+                    let admission = gate.admit(ip: ip)
+                    guard admission == .admitted else {
+                        log.log(
+                            .warning, key: "refused-\(admission)",
+                            admission == .overTotal
+                                ? "connection refused: --max-connections (\(gate.openConnections) open) reached"
+                                : "connection refused: --http-max-connections-per-ip (\(configuration.maxConnectionsPerIP)) reached for \(ip)",
+                            metadata: ["peer": "\(ip)"]
                         )
+                        try channel.pipeline.syncOperations.addHandler(RefusedConnectionHandler(admission: admission))
+                        return
                     }
-                    try sync.addHandler(HTTPServerHandler(responder: responder, configuration: configuration), name: HTTPServerHandler.name)
+                    let ticket = NIOLoopBound(ConnectionTicket(gate: gate, ip: ip), eventLoop: channel.eventLoop)
+                    channel.closeFuture.whenComplete { _ in ticket.value.release() }
+                    try configure(
+                        pipeline: channel.pipeline.syncOperations, configuration: configuration, responder: responder, log: log,
+                        upgraders: upgraders, upgraded: { ticket.value.markUpgraded() }
+                    )
                 }
             }
             .bind(host: host, port: port)
             .get()
-        return HTTPServer(serverChannel: channel, quiesce: quiesce)
+        return HTTPServer(serverChannel: channel, quiesce: quiesce, gate: gate)
     }
+
+    /// The handlers of one HTTP connection (also used by the handler tests):
+    /// timeouts first (raw bytes), then NIO's codec, pipelining and upgrade, then ours.
+    static func configure(
+        pipeline sync: ChannelPipeline.SynchronousOperations, configuration: HTTPServerConfiguration, responder: any HTTPResponder,
+        log: ThrottledLogger?, upgraders: [any HTTPServerProtocolUpgrader & Sendable] = [], upgraded: @escaping @Sendable () -> Void = {}
+    ) throws {
+        try sync.addHandler(HTTPTimeoutHandler(configuration: configuration, log: log), name: HTTPTimeoutHandler.name)
+        if upgraders.isEmpty {
+            try sync.configureHTTPServerPipeline(withErrorHandling: false)
+        } else {
+            // After an upgrade the HTTP handlers leave the pipeline; WebSocket keeps its own time.
+            try sync.configureHTTPServerPipeline(
+                withServerUpgrade: (upgraders: upgraders, completionHandler: { context in
+                    let pipeline = context.pipeline.syncOperations
+                    pipeline.removeHandler(name: HTTPServerHandler.name, promise: nil)
+                    pipeline.removeHandler(name: HTTPTimeoutHandler.name, promise: nil)
+                    upgraded()
+                }),
+                withErrorHandling: false
+            )
+        }
+        try sync.addHandler(HTTPServerHandler(responder: responder, configuration: configuration, log: log), name: HTTPServerHandler.name)
+    }
+
+    /// Open client connections now (HTTP and WebSocket).
+    public var openConnections: Int { gate.openConnections }
 
     /// Stops accepting, finishes in-flight requests, closes every connection.
     public func shutdown() async {
+        guard let quiesce = quiesce.withLock({ $0.take() }) else { return }
         let promise = serverChannel.eventLoop.makePromise(of: Void.self)
         quiesce.initiateShutdown(promise: promise)
         try? await promise.futureResult.get()

@@ -6,7 +6,10 @@ import NIOWebSocket
 /// off the event loop, and writes the response back on the loop.
 ///
 /// `HTTPServerPipelineHandler` in front of it serialises pipelined requests, so one
-/// request is in flight per connection.
+/// request is in flight per connection. Tells `HTTPTimeoutHandler` where requests and
+/// responses begin and end (`HTTPRequestProgress`), answers requests the codec cannot parse
+/// (400, or 431 for an oversized head) and closes the connection after every answer that
+/// says `Connection: close`.
 final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -23,16 +26,19 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private let responder: any HTTPResponder
     private let configuration: HTTPServerConfiguration
+    private let log: ThrottledLogger?
     private var state = State.idle
 
-    init(responder: any HTTPResponder, configuration: HTTPServerConfiguration) {
+    init(responder: any HTTPResponder, configuration: HTTPServerConfiguration, log: ThrottledLogger? = nil) {
         self.responder = responder
         self.configuration = configuration
+        self.log = log
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
+            context.triggerUserOutboundEvent(HTTPRequestProgress.headReceived, promise: nil)
             if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > configuration.maxBodyBytes {
                 state = .discarding
                 write(context: context, response: Self.tooLarge(configuration.maxBodyBytes), head: head, keepAlive: false)
@@ -61,6 +67,7 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             guard case .receiving(let head, let body) = state else {
                 return
             }
+            context.triggerUserOutboundEvent(HTTPRequestProgress.requestEnded, promise: nil)
             state = .responding
             let request = HTTPRequest(
                 method: head.method, uri: head.uri, headers: head.headers, body: body,
@@ -84,7 +91,38 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         // A refused WebSocket upgrade arrives here as an error, then as a plain request,
         // which the router answers (400, 403, 426, 503). Nothing to do for the error itself.
         if error is NIOWebSocketUpgradeError { return }
+        if let parseError = error as? HTTPParserError {
+            respondToUnparsableRequest(context: context, error: parseError)
+            return
+        }
         context.fireErrorCaught(error)
+    }
+
+    /// The codec gave up on the bytes: answer once (unless an answer was already sent) and close.
+    /// NIO's own error handler is not installed: it answers without a body and leaves the
+    /// socket open.
+    private func respondToUnparsableRequest(context: ChannelHandlerContext, error: HTTPParserError) {
+        // A request cut short by the close itself (EOF, shutdown) is reported as a parse error
+        // while the channel goes inactive: nobody is left to answer.
+        guard context.channel.isActive else { return }
+        switch state {
+        case .discarding, .responding:
+            context.close(promise: nil)
+            return
+        case .idle, .receiving:
+            break
+        }
+        let response: HTTPResponse
+        if case .headerOverflow = error {
+            response = APIError(.requestHeaderFieldsTooLarge, code: "PGRST431", message: "the request head is too large").response
+        } else {
+            response = APIError(.badRequest, code: "PGRST400", message: "the request is not valid HTTP/1.1 (\(error))").response
+        }
+        log?.log(.notice, key: "http-parse-error", "unparsable HTTP request answered \(response.status.code)", metadata: [
+            "peer": "\(context.channel.remoteAddress?.ipAddress ?? "unknown")", "error": "\(error)",
+        ])
+        state = .discarding
+        write(context: context, response: response, head: HTTPRequestHead(version: .http1_1, method: .GET, uri: "/"), keepAlive: false)
     }
 
     private func write(context: ChannelHandlerContext, response: HTTPResponse, head: HTTPRequestHead, keepAlive: Bool) {
@@ -95,7 +133,8 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             headers.replaceOrAdd(name: "Access-Control-Expose-Headers", value: "Content-Range, Content-Location, X-Client-Info")
             headers.replaceOrAdd(name: "Vary", value: "Origin")
         }
-        if !keepAlive {
+        let closeAfter = !keepAlive || headers[canonicalForm: "connection"].contains { $0.lowercased() == "close" }
+        if closeAfter {
             headers.replaceOrAdd(name: "Connection", value: "close")
         }
         let responseHead = HTTPResponseHead(version: head.version, status: response.status, headers: headers)
@@ -110,7 +149,8 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         } else {
             state = .idle
         }
-        if !keepAlive {
+        context.triggerUserOutboundEvent(HTTPRequestProgress.responseEnded, promise: nil)
+        if closeAfter {
             done.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         }
     }

@@ -36,6 +36,20 @@ public final class RealtimeApplication: WebSocketApplication {
         rooms.stop()
     }
 
+    /// After `stop` and once the connections are closed: waits (at most `rounds` times) until
+    /// the room journal has written everything and every loop of `group` has run the work the
+    /// journal's completions handed to it, so nothing hops onto a loop after the group stops.
+    public func drain(group: any EventLoopGroup, rounds: Int = 20) async {
+        await hub.waitUntilDelivered()
+        for _ in 0..<rounds {
+            await rooms.journal.waitUntilWritten()
+            for loop in group.makeIterator() {
+                try? await loop.submit {}.get()
+            }
+            if !rooms.journal.hasWork { return }
+        }
+    }
+
 
     /// The API key (`apikey` query parameter) must be this server's anon or service key;
     /// `vsn` must be 1.0.0 or 2.0.0.

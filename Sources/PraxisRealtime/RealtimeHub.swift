@@ -73,6 +73,11 @@ final class RealtimeHub: Sendable {
         store.setChangeListener(nil)
     }
 
+    /// Returns once the change batches handed to the feed queue so far are delivered.
+    func waitUntilDelivered() async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in feedQueue.async { done.resume() } }
+    }
+
     // MARK: Membership
 
     func add(

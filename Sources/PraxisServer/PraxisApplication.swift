@@ -30,6 +30,8 @@ public final class PraxisApplication: Sendable {
     private let server: HTTPServer
     /// Our own group when a thread count was configured; nil on the shared singleton.
     private let ownedGroup: MultiThreadedEventLoopGroup?
+    /// The loops everything runs on (ours, or the shared singleton).
+    private var group: any EventLoopGroup { ownedGroup ?? MultiThreadedEventLoopGroup.singleton }
     private let realtime: RealtimeApplication
     private let logger: Logger
 
@@ -125,13 +127,19 @@ public final class PraxisApplication: Sendable {
         )
     }
 
-    /// Stops accepting, lets in-flight requests finish, closes connections and the store.
+    /// Stops in order: stop accepting and close every connection (in-flight requests finish,
+    /// WebSockets get 1001 "going away"); stop the room sweep and the change feed; let the room
+    /// journal write what the closing connections left and the loops run its completions; then
+    /// stop the event loops (our own group only) and close the store. Nothing is scheduled on a
+    /// loop after its group stopped.
     public func shutdown() async {
         logger.info("praxis shutting down")
         await server.shutdown()
         realtime.stop()
+        await realtime.drain(group: group)
         try? await ownedGroup?.shutdownGracefully()
         try? store.close()
+        logger.info("praxis stopped")
     }
 
     private static func openStore(path: String, synchronousFull: Bool, checkpointInterval: Double?) async throws -> Store {

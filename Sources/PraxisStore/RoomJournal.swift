@@ -64,6 +64,21 @@ public final class RoomJournal: Sendable {
         if start { queue.async { self.drain() } }
     }
 
+    /// Whether entries are waiting or being written.
+    public var hasWork: Bool {
+        state.withLock { !$0.pending.isEmpty || $0.writing }
+    }
+
+    /// Returns once every entry appended so far is written and its completion has run
+    /// (graceful shutdown waits for this before the event loops the completions hop to stop).
+    public func waitUntilWritten() async {
+        while true {
+            // The journal's queue is serial: this runs after the drain in progress, if any.
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in queue.async { done.resume() } }
+            if state.withLock({ $0.pending.isEmpty && !$0.writing }) { return }
+        }
+    }
+
     /// Transactions written and entries they held, since start.
     public var counts: (batches: Int, entries: Int) {
         state.withLock { ($0.batches, $0.entries) }

@@ -36,6 +36,21 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest accepted request body in bytes; larger gets 413 (env PRAXIS_MAX_BODY_BYTES). Default 1048576.")
     var maxBodyBytes: Int?
 
+    @Option(help: "Seconds to receive a complete request head (from the accept, or from a keep-alive connection's next byte); then 408 and close (env PRAXIS_HTTP_HEADER_TIMEOUT). Default 10.")
+    var httpHeaderTimeout: Double?
+
+    @Option(help: "Seconds to receive a request body after its head; then 408 and close (env PRAXIS_HTTP_BODY_TIMEOUT). Default 30.")
+    var httpBodyTimeout: Double?
+
+    @Option(help: "Seconds a keep-alive connection may wait for its next request before it is closed (env PRAXIS_HTTP_IDLE_TIMEOUT). Default 60.")
+    var httpIdleTimeout: Double?
+
+    @Option(help: "Most HTTP connections per client IP (an upgraded WebSocket counts under --ws-max-connections-per-ip instead); more get 503 (env PRAXIS_HTTP_MAX_CONNECTIONS_PER_IP). Default 256.")
+    var httpMaxConnectionsPerIp: Int?
+
+    @Option(help: "Most client connections, HTTP and WebSocket; more get 503 and are closed at once (env PRAXIS_MAX_CONNECTIONS). Default: the open-file limit minus 128.")
+    var maxConnections: Int?
+
     @Option(help: "Event-loop threads, 0 = one per core (env PRAXIS_THREADS). Default 0.")
     var threads: Int?
 
@@ -154,7 +169,8 @@ struct Serve: AsyncParsableCommand {
             ("--rest-max-filters", restMaxFilters), ("--rest-max-order-terms", restMaxOrderTerms),
             ("--rest-max-filter-values", restMaxFilterValues),
             ("--room-replay-limit", roomReplayLimit), ("--room-max-turn-characters", roomMaxTurnCharacters),
-            ("--room-max-pending-writes", roomMaxPendingWrites),
+            ("--room-max-pending-writes", roomMaxPendingWrites), ("--http-max-connections-per-ip", httpMaxConnectionsPerIp),
+            ("--max-connections", maxConnections),
         ] {
             if let value, value < 1 { throw ValidationError("invalid value '\(value)' for '\(name)': must be at least 1") }
         }
@@ -168,6 +184,7 @@ struct Serve: AsyncParsableCommand {
         for (name, value) in [
             ("--ws-ping-interval", wsPingInterval), ("--ws-idle-timeout", wsIdleTimeout), ("--ws-close-timeout", wsCloseTimeout),
             ("--ws-slow-consumer-timeout", wsSlowConsumerTimeout), ("--realtime-heartbeat-timeout", realtimeHeartbeatTimeout),
+            ("--http-header-timeout", httpHeaderTimeout), ("--http-body-timeout", httpBodyTimeout), ("--http-idle-timeout", httpIdleTimeout),
             ("--room-grace", roomGrace), ("--room-sweep-interval", roomSweepInterval), ("--room-min-phase-seconds", roomMinPhaseSeconds), ("--assessor-timeout", assessorTimeout),
         ] {
             if let value, !(value > 0) { throw ValidationError("invalid value '\(value)' for '\(name)': must be more than 0 seconds") }
@@ -234,6 +251,20 @@ struct Serve: AsyncParsableCommand {
             passwordHashCost, "PRAXIS_PASSWORD_HASH_COST", default: configuration.api.passwordHashLogN
         ) { Int($0).flatMap { (10...20).contains($0) ? $0 : nil } }
         let seconds: (String) -> Double? = { Double($0).flatMap { $0 > 0 ? $0 : nil } }
+        let duration: (Duration) -> Double = { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
+        var http = configuration.http
+        http.headerTimeout = .seconds(try Environment.resolve(
+            httpHeaderTimeout, "PRAXIS_HTTP_HEADER_TIMEOUT", default: duration(http.headerTimeout), parse: seconds))
+        http.bodyTimeout = .seconds(try Environment.resolve(
+            httpBodyTimeout, "PRAXIS_HTTP_BODY_TIMEOUT", default: duration(http.bodyTimeout), parse: seconds))
+        http.idleTimeout = .seconds(try Environment.resolve(
+            httpIdleTimeout, "PRAXIS_HTTP_IDLE_TIMEOUT", default: duration(http.idleTimeout), parse: seconds))
+        http.maxConnectionsPerIP = try Environment.resolve(
+            httpMaxConnectionsPerIp, "PRAXIS_HTTP_MAX_CONNECTIONS_PER_IP", default: http.maxConnectionsPerIP, parse: positive)
+        http.maxConnections = try Environment.resolve(
+            maxConnections.map { Optional($0) }, "PRAXIS_MAX_CONNECTIONS", default: http.maxConnections
+        ) { positive($0).map { Optional($0) } }
+        configuration.http = http
         let flag: (String) -> Bool = { ["1", "true", "yes"].contains(Environment.value($0)?.lowercased() ?? "") }
         var ws = configuration.webSocket
         ws.maxMessageBytes = try Environment.resolve(wsMaxMessageBytes, "PRAXIS_WS_MAX_MESSAGE_BYTES", default: ws.maxMessageBytes, parse: positive)

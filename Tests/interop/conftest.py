@@ -49,14 +49,17 @@ class Server:
         return self.process.returncode
 
 
-def start_server(db: Path, *args: str, env: dict | None = None, timeout: float = 30) -> Server:
-    """Starts `praxis serve --port 0 --db DB ARGS…` and waits for its listening line."""
+def start_server(db: Path, *args: str, env: dict | None = None, timeout: float = 30,
+                 preexec_fn=None) -> Server:
+    """Starts `praxis serve --port 0 --db DB ARGS…` and waits for its listening line.
+    `preexec_fn` runs in the child before exec (e.g. to lower its open-file limit)."""
     process = subprocess.Popen(
         [BIN, "serve", "--port", "0", "--db", str(db), "--log-level", "warning", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, **(env or {})},
+        preexec_fn=preexec_fn,
     )
     output: list[str] = []
     found: list[tuple[str, int]] = []
