@@ -78,6 +78,9 @@ final class Checkpointer: @unchecked Sendable {
     let frameBytes: Int
     /// WAL frames past which a round ends with a RESTART; 0: never.
     let restartFrames: Int
+    /// `journal_size_limit`: a WAL file larger than this (after one large transaction, say)
+    /// is truncated by the next round even when no commit follows; -1: never.
+    let journalSizeLimit: Int
     private let readerWaitMilliseconds: Int
     private let busyTimeoutMilliseconds: Int
     private let meter: Mutex<WALMeter?> = Mutex(nil)
@@ -88,7 +91,9 @@ final class Checkpointer: @unchecked Sendable {
     private let roundQueued = Atomic<Bool>(false)
     private let metric = Metric()
 
-    init(path: String, pool: DatabasePool, frameBytes: Int, restartBytes: Int?, readerWait: Double, busyTimeout: Double) throws {
+    init(
+        path: String, pool: DatabasePool, frameBytes: Int, restartBytes: Int?, journalSizeLimit: Int, readerWait: Double, busyTimeout: Double
+    ) throws {
         var configuration = Configuration()
         configuration.label = "praxis.checkpoint"
         connection = try DatabaseQueue(path: path, configuration: configuration)
@@ -96,6 +101,7 @@ final class Checkpointer: @unchecked Sendable {
         self.path = path
         self.frameBytes = frameBytes
         restartFrames = restartBytes.map { max(1, $0 / frameBytes) } ?? 0
+        self.journalSizeLimit = journalSizeLimit
         readerWaitMilliseconds = max(0, Int(readerWait * 1000))
         busyTimeoutMilliseconds = Int(busyTimeout * 1000)
         timer = DispatchSource.makeTimerSource(queue: queue)
@@ -168,7 +174,10 @@ final class Checkpointer: @unchecked Sendable {
                 if complete { $0.passiveComplete += 1 }
                 $0.lastWALFrames = frames
             }
-            if restartFrames > 0, log >= restartFrames { frames = try restart() }
+            // SQLite cuts the file back to journal_size_limit only at the first commit after
+            // the WAL started over: an idle server would keep a large file. TRUNCATE does it now.
+            let oversized = journalSizeLimit >= 0 && Self.fileSize(path + "-wal") > journalSizeLimit
+            if (restartFrames > 0 && log >= restartFrames) || oversized { frames = try restart(truncate: oversized) }
         } catch {
             metric.errors.increment()
             statistics.withLock { $0.failures += 1 }
@@ -176,14 +185,15 @@ final class Checkpointer: @unchecked Sendable {
         publish(frames: frames)
     }
 
-    /// `wal_checkpoint(RESTART)` on the writer's connection; returns the frames left in the WAL.
-    private func restart() throws -> Int {
+    /// `wal_checkpoint(RESTART)` (or TRUNCATE) on the writer's connection; returns the
+    /// frames left in the WAL.
+    private func restart(truncate: Bool) throws -> Int {
         let queued = DispatchTime.now().uptimeNanoseconds
         let (busy, log, hold) = try pool.writeWithoutTransaction { db -> (Int, Int, UInt64) in
             let held = DispatchTime.now().uptimeNanoseconds
             try db.execute(sql: "PRAGMA busy_timeout = \(readerWaitMilliseconds)")
             defer { try? db.execute(sql: "PRAGMA busy_timeout = \(busyTimeoutMilliseconds)") }
-            let row = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(RESTART)")
+            let row = try Row.fetchOne(db, sql: truncate ? "PRAGMA wal_checkpoint(TRUNCATE)" : "PRAGMA wal_checkpoint(RESTART)")
             return (row?[0] ?? 1, row?[1] ?? -1, DispatchTime.now().uptimeNanoseconds - held)
         }
         let ended = DispatchTime.now().uptimeNanoseconds

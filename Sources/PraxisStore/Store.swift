@@ -75,7 +75,7 @@ public final class Store: Sendable {
                 do {
                     checkpointer = try Checkpointer(
                         path: path, pool: pool, frameBytes: frameBytes, restartBytes: configuration.walRestartBytes,
-                        readerWait: configuration.checkpointReaderWait, busyTimeout: configuration.busyTimeoutSeconds
+                        journalSizeLimit: configuration.journalSizeLimitBytes, readerWait: configuration.checkpointReaderWait, busyTimeout: configuration.busyTimeoutSeconds
                     )
                 } catch {
                     throw StoreError.cannotOpen(path: path, reason: "checkpoint connection: \(error)")

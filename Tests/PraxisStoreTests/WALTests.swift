@@ -115,6 +115,26 @@ import Testing
         try store.close()
     }
 
+    @Test func anIdleWALIsCutBackToTheLimitWithoutAnotherCommit() async throws {
+        let temp = try TemporaryDatabase()
+        var configuration = Self.boundedConfiguration(path: temp.path)
+        // No round but the one below (none asked for by commits, none on the timer).
+        configuration.checkpointInterval = 3600
+        configuration.walRestartBytes = nil
+        configuration.walMaxBytes = nil
+        let store = try Store.open(configuration)
+        // One transaction larger than journal_size_limit (it has to fit in the WAL whole).
+        try await store.pool.write { db in
+            for index in 0..<400 {
+                try db.execute(sql: "INSERT INTO praxis_settings (key, value) VALUES (?, ?)", arguments: ["big-\(index)", String(repeating: "x", count: 4000)])
+            }
+        }
+        #expect(Checkpointer.fileSize(temp.path + "-wal") > configuration.journalSizeLimitBytes)
+        store.checkpointRound()
+        #expect(Checkpointer.fileSize(temp.path + "-wal") <= configuration.journalSizeLimitBytes)
+        try store.close()
+    }
+
     @Test func theWriterCheckpointsItselfWhenBackgroundOnesFallBehind() async throws {
         let temp = try TemporaryDatabase()
         // Background rounds too rare to matter: only the writer's safety net keeps the WAL short.
