@@ -90,7 +90,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "WAL size in bytes past which the writer itself checkpoints (RESTART) after a commit, before answering it: the safety net when background checkpoints fall behind; 0: never (env PRAXIS_DB_WAL_MAX_BYTES). Default 134217728.")
     var dbWalMaxBytes: Int?
 
-    @Option(help: "SQLite journal_size_limit: bytes the WAL file is cut back to when it starts over; -1: never cut (env PRAXIS_DB_JOURNAL_SIZE_LIMIT_BYTES). Default 67108864.")
+    @Option(help: "SQLite journal_size_limit: bytes the WAL file is cut back to when it starts over; -1 (written --db-journal-size-limit-bytes=-1): never cut (env PRAXIS_DB_JOURNAL_SIZE_LIMIT_BYTES). Default 67108864.")
     var dbJournalSizeLimitBytes: Int?
 
     @Option(help: "Seconds a RESTART checkpoint waits, holding the writer, for readers on an older snapshot before it gives up until the next round (env PRAXIS_DB_CHECKPOINT_READER_WAIT). Default 0.1.")
