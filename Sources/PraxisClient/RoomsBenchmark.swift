@@ -30,6 +30,9 @@ public enum RoomsBenchmark {
         /// Characters per turn.
         public var turnSize = 120
         public var serverPID: Int32?
+        /// Seconds between interval reports while turns are sent (nil: none): turns acked,
+        /// their ack latency, and the server's WAL, database size and memory.
+        public var reportEvery: Double?
         /// After sending, how long to wait for the last replies and deliveries.
         public var drainTimeout: Double { max(10, duration) }
 
@@ -71,8 +74,39 @@ public enum RoomsBenchmark {
         public var firstError: String?
         public var clientCPUSeconds: Double
         public var serverCPUSeconds: Double?
+        /// The server at the start and the end of sending turns (its /metrics and memory).
+        var serverBefore: ServerProbe.Sample?
+        var serverAfter: ServerProbe.Sample?
+        /// One entry per `reportEvery` interval.
+        public var intervals: [Interval] = []
+
+        /// Bytes the server appended to its WAL while turns were sent (nil when its
+        /// /metrics does not say).
+        public var walWrittenBytes: Int? {
+            guard let before = serverBefore?.walWrittenBytes, let after = serverAfter?.walWrittenBytes else { return nil }
+            return after - before
+        }
+        /// The server's WAL file and database file after sending turns, and its memory.
+        public var walBytesAfter: Int? { serverAfter?.walBytes }
+        public var databaseBytesAfter: Int? { serverAfter?.databaseBytes }
+        public var serverRSSKiBAfter: Int? { serverAfter?.rssKiB }
 
         public var errors: Int { errorReplies + orderViolations + unexpectedCloses + setupFailures + max(0, turnsSent - turnsAcked) }
+    }
+
+    /// One interval of the sending phase (`reportEvery`).
+    public struct Interval: Sendable {
+        /// Seconds since turns began, at the interval's end.
+        public var endSeconds: Double
+        public var turnsAcked: Int
+        /// Ack latency of the turns acknowledged in the interval.
+        public var ack: LatencySummary
+        /// The server at the interval's end: its WAL file, database file, memory.
+        public var walBytes: Int?
+        public var databaseBytes: Int?
+        public var rssKiB: Int?
+        /// Bytes the server appended to its WAL during the interval.
+        public var walWrittenBytes: Int?
     }
 
     public struct SetupError: Error, CustomStringConvertible {
@@ -181,6 +215,9 @@ public enum RoomsBenchmark {
         progress("\(peers.count / 2)/\(configuration.rooms) rooms in role-play after \(formatted(setupSeconds, digits: 1)) s")
 
         // 3. Turns at the total rate, spread evenly over the peers.
+        let probe = await ServerProbe.open(host: configuration.host, port: configuration.port, pid: configuration.serverPID, eventLoop: group.next())
+        let sampleBefore = await probe.sample()
+        for recorder in recorders { _ = try? await recorder.takeInterval() }
         let serverBefore = configuration.serverPID.flatMap(ProcessProbe.cpuSeconds(pid:))
         let clientBefore = ProcessProbe.ownCPUSeconds()
         let start = MonotonicClock.now()
@@ -189,6 +226,12 @@ public enum RoomsBenchmark {
         for peer in peers { peer.startTurns(interval: interval, until: stopAt) }
         let sent: @Sendable () -> Int = { recorders.reduce(0) { $0 + $1.sent } }
         let acked: @Sendable () -> Int = { recorders.reduce(0) { $0 + $1.acked } }
+        let reporter: Task<[Interval], Never>? = configuration.reportEvery.map { every in
+            Task {
+                await Self.intervals(every: every, start: start, duration: configuration.duration, recorders: recorders, probe: probe,
+                    before: sampleBefore, progress: progress)
+            }
+        }
         await withProgress(progress, line: {
             let elapsed = MonotonicClock.seconds(since: start)
             return "t=\(Int(elapsed))s turns sent=\(sent()) acked=\(acked()) (\(Int(Double(acked()) / max(elapsed, 0.001)))/s) "
@@ -203,6 +246,9 @@ public enum RoomsBenchmark {
             }
         }
         let turnSeconds = MonotonicClock.seconds(since: start)
+        let intervals = await reporter?.value ?? []
+        let sampleAfter = await probe.sample()
+        await probe.close()
         let clientCPU = ProcessProbe.ownCPUSeconds() - clientBefore
         let serverCPU = serverBefore.flatMap { before in configuration.serverPID.flatMap(ProcessProbe.cpuSeconds(pid:)).map { $0 - before } }
         let turnsSent = sent()
@@ -237,8 +283,46 @@ public enum RoomsBenchmark {
             deliveries: deliveries, expectedDeliveries: 2 * turnsAcked, roundsEnded: ended,
             roundEndLatency: endHistogram.summary, errorReplies: recorders.reduce(0) { $0 + $1.errorReplies },
             orderViolations: recorders.reduce(0) { $0 + $1.orderViolations }, unexpectedCloses: counters.unexpectedCloses.load(ordering: .relaxed),
-            setupFailures: setup.failed.load(ordering: .relaxed), firstError: errors.text, clientCPUSeconds: clientCPU, serverCPUSeconds: serverCPU
+            setupFailures: setup.failed.load(ordering: .relaxed), firstError: errors.text, clientCPUSeconds: clientCPU, serverCPUSeconds: serverCPU,
+            serverBefore: sampleBefore, serverAfter: sampleAfter, intervals: intervals
         )
+    }
+
+    /// Every `every` seconds of the sending phase: the turns acknowledged in the interval,
+    /// their latency, and the server's figures; each also reported as a progress line.
+    static func intervals(
+        every: Double, start: UInt64, duration: Double, recorders: [RoomsLoopRecorder], probe: ServerProbe, before: ServerProbe.Sample,
+        progress: @escaping @Sendable (String) -> Void
+    ) async -> [Interval] {
+        var intervals: [Interval] = []
+        var written = before.walWrittenBytes
+        var index = 1
+        while Double(index) * every <= duration + 0.001 {
+            let end = start + UInt64(Double(index) * every * 1e9)
+            let now = MonotonicClock.now()
+            if end > now { try? await Task.sleep(for: .nanoseconds(Int64(end - now))) }
+            var histogram = LatencyHistogram()
+            for recorder in recorders {
+                if let part = try? await recorder.takeInterval() { histogram.add(part) }
+            }
+            let sample = await probe.sample()
+            let interval = Interval(
+                endSeconds: MonotonicClock.seconds(since: start), turnsAcked: histogram.count, ack: histogram.summary, walBytes: sample.walBytes,
+                databaseBytes: sample.databaseBytes, rssKiB: sample.rssKiB,
+                walWrittenBytes: written.flatMap { old in sample.walWrittenBytes.map { $0 - old } }
+            )
+            written = sample.walWrittenBytes
+            intervals.append(interval)
+            func mb(_ bytes: Int?) -> String { bytes.map { formatted(Double($0) / 1_048_576, digits: 1) + " MiB" } ?? "-" }
+            let perTurn = interval.walWrittenBytes.map { interval.turnsAcked > 0 ? formatted(Double($0) / Double(interval.turnsAcked) / 1024, digits: 1) + " KiB" : "-" } ?? "-"
+            progress(
+                "interval t=\(Int(interval.endSeconds.rounded()))s: \(interval.turnsAcked) turns acked, ack p50 \(formatted(interval.ack.p50, digits: 2)) "
+                    + "p99 \(formatted(interval.ack.p99, digits: 2)) max \(formatted(interval.ack.max, digits: 2)) ms; server WAL \(mb(sample.walBytes)), "
+                    + "database \(mb(sample.databaseBytes)), RSS \(mb(sample.rssKiB.map { $0 * 1024 })), WAL written per turn \(perTurn)"
+            )
+            index += 1
+        }
+        return intervals
     }
 
 }
@@ -253,6 +337,7 @@ final class RoomsLoopRecorder: @unchecked Sendable {
     private let orderCount = Atomic<Int>(0)
     /// Only on `eventLoop`.
     private var acks = LatencyHistogram()
+    private var intervalAcks = LatencyHistogram()
     private var ends = LatencyHistogram()
 
     init(eventLoop: any EventLoop) {
@@ -268,12 +353,21 @@ final class RoomsLoopRecorder: @unchecked Sendable {
     func turnSent() { sentCount.wrappingAdd(1, ordering: .relaxed) }
     func turnAcked(latency: UInt64) {
         acks.record(nanoseconds: latency)
+        intervalAcks.record(nanoseconds: latency)
         ackedCount.wrappingAdd(1, ordering: .relaxed)
     }
     func roundEnded(latency: UInt64) { ends.record(nanoseconds: latency) }
     func delivered() { deliveryCount.wrappingAdd(1, ordering: .relaxed) }
     func errorReply() { errorCount.wrappingAdd(1, ordering: .relaxed) }
     func orderViolation() { orderCount.wrappingAdd(1, ordering: .relaxed) }
+
+    /// The acks recorded since the last call (and starts a new interval).
+    func takeInterval() async throws -> LatencyHistogram {
+        try await eventLoop.submit {
+            defer { self.intervalAcks = LatencyHistogram() }
+            return self.intervalAcks
+        }.get()
+    }
 
     func histograms() async throws -> (LatencyHistogram, LatencyHistogram) {
         try await eventLoop.submit { (self.acks, self.ends) }.get()

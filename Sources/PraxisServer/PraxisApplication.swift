@@ -61,9 +61,7 @@ public final class PraxisApplication: Sendable {
         logger: Logger = Logger(label: "praxis"),
         metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
     ) async throws -> PraxisApplication {
-        let store = try await Self.openStore(
-            path: configuration.databasePath, synchronousFull: configuration.synchronousFull, checkpointInterval: configuration.checkpointInterval
-        )
+        let store = try await Self.openStore(configuration)
         let secret = try await Self.offLoop { try store.jwtSecret(provided: configuration.jwtSecret) }
         let tokens = try await TokenIssuer(secret: secret)
         let apiKeys = try await tokens.apiKeys()
@@ -142,10 +140,13 @@ public final class PraxisApplication: Sendable {
         logger.info("praxis stopped")
     }
 
-    private static func openStore(path: String, synchronousFull: Bool, checkpointInterval: Double?) async throws -> Store {
-        try await offLoop {
-            try Store.open(StoreConfiguration(path: path, synchronousFull: synchronousFull, checkpointInterval: checkpointInterval))
-        }
+    private static func openStore(_ configuration: ServerConfiguration) async throws -> Store {
+        let store = StoreConfiguration(
+            path: configuration.databasePath, synchronousFull: configuration.synchronousFull, checkpointInterval: configuration.checkpointInterval,
+            walRestartBytes: configuration.walRestartBytes, walMaxBytes: configuration.walMaxBytes,
+            journalSizeLimitBytes: configuration.journalSizeLimitBytes, checkpointReaderWait: configuration.checkpointReaderWait
+        )
+        return try await offLoop { try Store.open(store) }
     }
 
     /// Runs blocking work on a thread of its own (never an event loop).

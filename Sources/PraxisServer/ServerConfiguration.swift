@@ -3,6 +3,7 @@ public import PraxisWebSocket
 public import PraxisRealtime
 public import Logging
 public import PraxisAssessment
+import PraxisStore
 
 /// Everything `praxis serve` can be told. Every field has a documented default.
 public struct ServerConfiguration: Sendable {
@@ -19,7 +20,16 @@ public struct ServerConfiguration: Sendable {
     public var synchronousFull: Bool = true
     /// Seconds between WAL checkpoints run beside the writer; nil: the writer checkpoints
     /// inside its commits (SQLite's default). Default 0.5.
-    public var checkpointInterval: Double? = 0.5
+    public var checkpointInterval: Double? = StoreConfiguration.Defaults.checkpointInterval
+    /// WAL bytes past which a background checkpoint is RESTART; nil: passive only. Default 32 MiB.
+    public var walRestartBytes: Int? = StoreConfiguration.Defaults.walRestartBytes
+    /// WAL bytes past which the writer checkpoints (RESTART) after a commit; nil: never. Default 128 MiB.
+    public var walMaxBytes: Int? = StoreConfiguration.Defaults.walMaxBytes
+    /// SQLite `journal_size_limit` (the WAL file is cut back to it when the WAL starts over);
+    /// -1: never. Default 64 MiB.
+    public var journalSizeLimitBytes: Int = StoreConfiguration.Defaults.journalSizeLimitBytes
+    /// Seconds a RESTART checkpoint waits for readers while it holds the writer. Default 0.1.
+    public var checkpointReaderWait: Double = StoreConfiguration.Defaults.checkpointReaderWait
     /// The JWT signing secret; nil (default) uses the one kept in the database.
     public var jwtSecret: String?
     /// HTTP limits (body size, CORS).

@@ -9,6 +9,7 @@ enum Migrations {
         migrator.registerMigration("v2: auth sessions", migrate: v2AuthSessions)
         migrator.registerMigration("v3: realtime change log", migrate: v3RealtimeChanges)
         migrator.registerMigration("v4: room journal", migrate: v4RoomJournal)
+        migrator.registerMigration("v5: room events type index without turns", migrate: v5RoomEventsTypeIndex)
         return migrator
     }
 
@@ -351,5 +352,14 @@ enum Migrations {
                 \(Schema.timestampColumn("updated_at", defaultNow: true))
             ) WITHOUT ROWID
             """)
+    }
+
+    /// The index of room events by type held every turn too, so each turn wrote a third
+    /// B-tree page to the WAL for an index no turn query uses (turns are found through
+    /// `room_events_turn_client`). Only the presence and no-show lookups need it: it now
+    /// holds those events alone, by room. About a quarter fewer WAL bytes per turn.
+    static func v5RoomEventsTypeIndex(_ db: Database) throws {
+        try db.execute(sql: "DROP INDEX room_events_type")
+        try db.execute(sql: "CREATE INDEX room_events_room_type ON room_events(room_id, type) WHERE type = 'presence' OR type = 'no_show'")
     }
 }

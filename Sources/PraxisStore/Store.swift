@@ -15,17 +15,22 @@ public final class Store: Sendable {
     /// on every `withLock`, so the chain (and each call's cost) grew with every write.
     let changeListener = Mutex<ChangeListenerBox?>(nil)
     /// Runs WAL checkpoints beside the writer (nil when the writer checkpoints itself).
-    private let checkpointer: Checkpointer?
+    let checkpointer: Checkpointer?
+    /// Counts the frames the writer's commits append to the WAL.
+    let walMeter: WALMeter
 
-    private init(pool: DatabasePool, configuration: StoreConfiguration, checkpointer: Checkpointer?) {
+    private init(pool: DatabasePool, configuration: StoreConfiguration, checkpointer: Checkpointer?, walMeter: WALMeter) {
         self.pool = pool
         self.configuration = configuration
         self.checkpointer = checkpointer
+        self.walMeter = walMeter
     }
 
     /// Stops background checkpoints and closes every connection.
     public func close() throws {
         checkpointer?.stop()
+        let meter = walMeter
+        pool.writeWithoutTransaction { db in meter.uninstall(from: db) }
         try pool.close()
     }
 
@@ -56,23 +61,50 @@ public final class Store: Sendable {
         // WAL with synchronous=FULL: a committed transaction survives a power cut, so an
         // acknowledged write is never lost. Set on the writer after GRDB opened the pool:
         // GRDB sets NORMAL when it turns WAL on, after any prepareDatabase hook.
+        let checkpointer: Checkpointer?
+        let meter: WALMeter
         do {
-            try pool.writeWithoutTransaction { db in
+            let pageSize = try pool.writeWithoutTransaction { db -> Int in
                 try db.execute(sql: configuration.synchronousFull ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
+                try db.execute(sql: "PRAGMA journal_size_limit = \(max(-1, configuration.journalSizeLimitBytes))")
                 if configuration.checkpointInterval != nil { try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
+                return try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
             }
+            let frameBytes = pageSize + 24
+            if configuration.checkpointInterval != nil {
+                do {
+                    checkpointer = try Checkpointer(
+                        path: path, pool: pool, frameBytes: frameBytes, restartBytes: configuration.walRestartBytes,
+                        journalSizeLimit: configuration.journalSizeLimitBytes, readerWait: configuration.checkpointReaderWait, busyTimeout: configuration.busyTimeoutSeconds
+                    )
+                } catch {
+                    throw StoreError.cannotOpen(path: path, reason: "checkpoint connection: \(error)")
+                }
+            } else {
+                checkpointer = nil
+            }
+            let restartDue: @Sendable () -> Void = { [weak checkpointer] in checkpointer?.requestRound() }
+            // SQLite's own threshold, kept by the meter when the writer checkpoints itself.
+            let autocheckpoint = checkpointer == nil ? try pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint") ?? 0 } : 0
+            meter = WALMeter(
+                autocheckpointFrames: autocheckpoint,
+                restartFrames: checkpointer?.restartFrames ?? 0,
+                maxFrames: checkpointer == nil ? 0 : configuration.walMaxBytes.map { max(1, $0 / frameBytes) } ?? 0,
+                readerWaitMilliseconds: Int32(clamping: Int(configuration.checkpointReaderWait * 1000)),
+                busyTimeoutMilliseconds: Int32(clamping: Int(configuration.busyTimeoutSeconds * 1000)),
+                onRestartDue: restartDue
+            )
+            // After `wal_autocheckpoint`, which installs (or removes) SQLite's own WAL hook.
+            pool.writeWithoutTransaction { db in meter.install(on: db) }
+        } catch let error as StoreError {
+            throw error
         } catch {
             throw StoreError.cannotOpen(path: path, reason: "\(error)")
         }
-        var checkpointer: Checkpointer?
         if let interval = configuration.checkpointInterval {
-            do {
-                checkpointer = try Checkpointer(path: path, interval: .milliseconds(Int(interval * 1000)))
-            } catch {
-                throw StoreError.cannotOpen(path: path, reason: "checkpoint connection: \(error)")
-            }
+            checkpointer?.start(interval: .milliseconds(Int(interval * 1000)), meter: meter)
         }
-        let store = Store(pool: pool, configuration: configuration, checkpointer: checkpointer)
+        let store = Store(pool: pool, configuration: configuration, checkpointer: checkpointer, walMeter: meter)
         if migrate { try store.migrate() }
         return store
     }

@@ -1,5 +1,14 @@
 /// How the store opens its SQLite file.
 public struct StoreConfiguration: Sendable {
+    /// The defaults, in one place (the server's configuration and `praxis serve` use them).
+    public enum Defaults {
+        public static let checkpointInterval: Double = 0.5
+        public static let walRestartBytes = 32 << 20
+        public static let walMaxBytes = 128 << 20
+        public static let journalSizeLimitBytes = 64 << 20
+        public static let checkpointReaderWait: Double = 0.1
+    }
+
     /// Path of the SQLite file. Default `./praxis.sqlite`.
     public var path: String
     /// How long a write waits for a competing writer (another process) before failing.
@@ -17,14 +26,41 @@ public struct StoreConfiguration: Sendable {
     /// writer checkpoint inside its commits (SQLite's default). Default 0.5.
     public var checkpointInterval: Double?
 
+    /// WAL size (bytes of frames) past which a background checkpoint is a RESTART one: it
+    /// holds the writer while it copies the frames the passive pass before it left, so
+    /// the next commit starts the WAL over. Under continuous writes and reads a PASSIVE
+    /// checkpoint never catches up (checkpoint starvation) and the WAL would grow without
+    /// bound. nil: passive checkpoints only. Default 32 MiB. Only with `checkpointInterval`.
+    public var walRestartBytes: Int?
+
+    /// WAL size (bytes of frames) past which the writer itself runs the RESTART checkpoint
+    /// right after the commit that got there, before that commit is answered: a safety net
+    /// for when the background checkpoints fall behind (starved of CPU). nil: never.
+    /// Default 128 MiB. Only with `checkpointInterval`.
+    public var walMaxBytes: Int?
+
+    /// `PRAGMA journal_size_limit` of the writer: when the WAL starts over, its file is cut
+    /// back to this many bytes. -1: never cut. Default 64 MiB.
+    public var journalSizeLimitBytes: Int
+
+    /// Longest a RESTART checkpoint waits for readers still on an older snapshot, while it
+    /// holds the writer; then it gives up for this round (it still copied what it could).
+    /// Commits wait at most about this long plus the copy. Default 0.1 s.
+    public var checkpointReaderWait: Double
+
     public init(
         path: String = "./praxis.sqlite", busyTimeoutSeconds: Double = 5, maximumReaderCount: Int = 8, synchronousFull: Bool = true,
-        checkpointInterval: Double? = 0.5
+        checkpointInterval: Double? = Defaults.checkpointInterval, walRestartBytes: Int? = Defaults.walRestartBytes,
+        walMaxBytes: Int? = Defaults.walMaxBytes, journalSizeLimitBytes: Int = Defaults.journalSizeLimitBytes, checkpointReaderWait: Double = Defaults.checkpointReaderWait
     ) {
         self.checkpointInterval = checkpointInterval
         self.synchronousFull = synchronousFull
         self.path = path
         self.busyTimeoutSeconds = busyTimeoutSeconds
         self.maximumReaderCount = maximumReaderCount
+        self.walRestartBytes = walRestartBytes
+        self.walMaxBytes = walMaxBytes
+        self.journalSizeLimitBytes = journalSizeLimitBytes
+        self.checkpointReaderWait = checkpointReaderWait
     }
 }

@@ -27,7 +27,12 @@ extension Bench {
                 ack_mean_ms, deliveries, expected_deliveries (2 × turns acked), rounds_ended, round_end_p50_ms, \
                 round_end_p99_ms, round_end_max_ms, error_replies, order_violations, unexpected_closes, \
                 setup_failures, errors, first_error, client_cpu_seconds, server_pid, server_cpu_seconds, \
-                server_cpu_ms_per_turn (null without --server-pid).
+                server_cpu_ms_per_turn (null without --server-pid); from the server's /metrics (null when it does \
+                not say): wal_written_bytes (what its writer appended to the WAL while turns were sent), \
+                wal_written_bytes_per_turn (per acknowledged turn), wal_bytes_after and database_bytes_after (file \
+                sizes at the end), server_rss_kib_after; and intervals (with --report-every: one object per interval \
+                with end_seconds, turns_acked, ack_p50_ms, ack_p99_ms, ack_max_ms, wal_bytes, database_bytes, \
+                server_rss_kib, wal_written_bytes).
                 """
         )
 
@@ -57,6 +62,9 @@ extension Bench {
         @Option(help: "Characters per turn (1...4000). Default 120.")
         var turnSize: Int = 120
 
+        @Option(help: "Seconds between interval reports while turns are sent (1...duration): turns acked, ack latency, the server's WAL and database size (its /metrics) and memory (with --server-pid). Default: none.")
+        var reportEvery: Double?
+
         func validate() throws {
             try BenchLimits.check(rooms, in: 1...(BenchLimits.maxConnections / 2), flag: "--rooms")
             try BenchLimits.check(rate, in: 1...(BenchLimits.maxChangeRate * 10), flag: "--rate")
@@ -66,6 +74,9 @@ extension Bench {
             try BenchLimits.check(users, in: 2...1000, flag: "--users")
             try BenchLimits.check(concurrency, in: 1...BenchLimits.maxConcurrency, flag: "--concurrency")
             try BenchLimits.check(turnSize, in: 1...4000, flag: "--turn-size")
+            if let reportEvery, !(reportEvery >= 1 && reportEvery <= duration) {
+                throw ValidationError("invalid value '\(reportEvery)' for '--report-every': must be 1 second up to --duration")
+            }
             if options.parsedURL?.path != nil {
                 throw ValidationError("'--url' of rooms is the server's base, http://HOST:PORT, without a path")
             }
@@ -84,6 +95,7 @@ extension Bench {
             configuration.users = users
             configuration.concurrency = concurrency
             configuration.turnSize = turnSize
+            configuration.reportEvery = reportEvery
             let report: RoomsBenchmark.Report
             do {
                 report = try await RoomsBenchmark.run(configuration, progress: benchProgress)
@@ -91,6 +103,16 @@ extension Bench {
                 throw CommandFailure(message: "rooms benchmark failed: \(error)")
             }
             let perTurn = report.serverCPUSeconds.flatMap { report.turnsAcked > 0 ? $0 * 1000 / Double(report.turnsAcked) : nil }
+            let walPerTurn = report.walWrittenBytes.flatMap { report.turnsAcked > 0 ? Double($0) / Double(report.turnsAcked) : nil }
+            let intervals: [JSONField] = report.intervals.map { interval in
+                .object([
+                    "end_seconds": .double(interval.endSeconds), "turns_acked": .int(interval.turnsAcked), "ack_p50_ms": .double(interval.ack.p50),
+                    "ack_p99_ms": .double(interval.ack.p99), "ack_max_ms": .double(interval.ack.max),
+                    "wal_bytes": .optional(interval.walBytes.map(JSONField.int)), "database_bytes": .optional(interval.databaseBytes.map(JSONField.int)),
+                    "server_rss_kib": .optional(interval.rssKiB.map(JSONField.int)),
+                    "wal_written_bytes": .optional(interval.walWrittenBytes.map(JSONField.int)),
+                ])
+            }
             let fields: [String: JSONField] = [
                 "benchmark": "rooms", "url": .string(configuration.realtimeURL), "rooms": .int(rooms), "rooms_ready": .int(report.roomsReady),
                 "peers": .int(report.peersConnected), "rate": .int(rate), "duration": .double(duration), "users": .int(users),
@@ -107,6 +129,12 @@ extension Bench {
                 "server_pid": .optional(options.serverPid.map { .int(Int($0)) }),
                 "server_cpu_seconds": .optional(report.serverCPUSeconds.map(JSONField.double)),
                 "server_cpu_ms_per_turn": .optional(perTurn.map(JSONField.double)),
+                "wal_written_bytes": .optional(report.walWrittenBytes.map(JSONField.int)),
+                "wal_written_bytes_per_turn": .optional(walPerTurn.map(JSONField.double)),
+                "wal_bytes_after": .optional(report.walBytesAfter.map(JSONField.int)),
+                "database_bytes_after": .optional(report.databaseBytesAfter.map(JSONField.int)),
+                "server_rss_kib_after": .optional(report.serverRSSKiBAfter.map(JSONField.int)),
+                "intervals": .array(intervals),
             ]
             var summary = [
                 "rooms \(configuration.realtimeURL): \(report.roomsReady)/\(rooms) rooms in role-play (\(report.peersConnected) peers, \(users) users) "
@@ -125,6 +153,13 @@ extension Bench {
             ]
             if let server = report.serverCPUSeconds {
                 summary.append("  server CPU      \(fixed(server)) s, \(perTurn.map { fixed($0, 3) } ?? "-") ms per turn")
+            }
+            if let written = report.walWrittenBytes {
+                summary.append(
+                    "  server WAL      \(fixed(Double(written) / 1_048_576, 1)) MiB written (\(walPerTurn.map { fixed($0 / 1024, 1) } ?? "-") KiB per turn); "
+                        + "after: WAL file \(report.walBytesAfter.map { fixed(Double($0) / 1_048_576, 1) } ?? "-") MiB, "
+                        + "database \(report.databaseBytesAfter.map { fixed(Double($0) / 1_048_576, 1) } ?? "-") MiB"
+                )
             }
             try options.finish(summary: summary, json: fields)
         }

@@ -99,6 +99,18 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds between WAL checkpoints run beside the writer, off its commits; 0 lets the writer checkpoint inside its commits (env PRAXIS_DB_CHECKPOINT_INTERVAL). Default 0.5.")
     var dbCheckpointInterval: Double?
 
+    @Option(help: "WAL size in bytes past which a background checkpoint is RESTART (holds the writer for the frames left, so the WAL starts over); 0: passive checkpoints only (env PRAXIS_DB_WAL_RESTART_BYTES). Default 33554432.")
+    var dbWalRestartBytes: Int?
+
+    @Option(help: "WAL size in bytes past which the writer itself checkpoints (RESTART) after a commit, before answering it: the safety net when background checkpoints fall behind; 0: never (env PRAXIS_DB_WAL_MAX_BYTES). Default 134217728.")
+    var dbWalMaxBytes: Int?
+
+    @Option(help: "SQLite journal_size_limit: bytes the WAL file is cut back to when it starts over; -1 (written --db-journal-size-limit-bytes=-1): never cut (env PRAXIS_DB_JOURNAL_SIZE_LIMIT_BYTES). Default 67108864.")
+    var dbJournalSizeLimitBytes: Int?
+
+    @Option(help: "Seconds a RESTART checkpoint waits, holding the writer, for readers on an older snapshot before it gives up until the next round (env PRAXIS_DB_CHECKPOINT_READER_WAIT). Default 0.1.")
+    var dbCheckpointReaderWait: Double?
+
     @Option(help: "Seconds a dropped room peer keeps its seat, and after the scheduled time before a no-show (env PRAXIS_ROOM_GRACE). Default 60.")
     var roomGrace: Double?
 
@@ -210,10 +222,32 @@ struct Serve: AsyncParsableCommand {
         if let dbCheckpointInterval, !(dbCheckpointInterval >= 0 && dbCheckpointInterval <= 3600) {
             throw ValidationError("invalid value '\(dbCheckpointInterval)' for '--db-checkpoint-interval': must be 0...3600 seconds")
         }
-        let checkpoint = try Environment.resolve(dbCheckpointInterval, "PRAXIS_DB_CHECKPOINT_INTERVAL", default: 0.5) {
+        let checkpoint = try Environment.resolve(dbCheckpointInterval, "PRAXIS_DB_CHECKPOINT_INTERVAL", default: StoreConfiguration.Defaults.checkpointInterval) {
             Double($0).flatMap { $0 >= 0 && $0 <= 3600 ? $0 : nil }
         }
         configuration.checkpointInterval = checkpoint > 0 ? checkpoint : nil
+        for (flag, value) in [("--db-wal-restart-bytes", dbWalRestartBytes), ("--db-wal-max-bytes", dbWalMaxBytes)] {
+            if let value, value < 0 { throw ValidationError("invalid value '\(value)' for '\(flag)': must be 0 (off) or more bytes") }
+        }
+        if let dbJournalSizeLimitBytes, dbJournalSizeLimitBytes < -1 {
+            throw ValidationError("invalid value '\(dbJournalSizeLimitBytes)' for '--db-journal-size-limit-bytes': must be -1 (no limit) or more")
+        }
+        if let dbCheckpointReaderWait, !(dbCheckpointReaderWait >= 0 && dbCheckpointReaderWait <= 60) {
+            throw ValidationError("invalid value '\(dbCheckpointReaderWait)' for '--db-checkpoint-reader-wait': must be 0...60 seconds")
+        }
+        let nonNegative: (String) -> Int? = { Int($0).flatMap { $0 >= 0 ? $0 : nil } }
+        let restartBytes = try Environment.resolve(
+            dbWalRestartBytes, "PRAXIS_DB_WAL_RESTART_BYTES", default: StoreConfiguration.Defaults.walRestartBytes, parse: nonNegative
+        )
+        configuration.walRestartBytes = restartBytes > 0 ? restartBytes : nil
+        let maxBytes = try Environment.resolve(dbWalMaxBytes, "PRAXIS_DB_WAL_MAX_BYTES", default: StoreConfiguration.Defaults.walMaxBytes, parse: nonNegative)
+        configuration.walMaxBytes = maxBytes > 0 ? maxBytes : nil
+        configuration.journalSizeLimitBytes = try Environment.resolve(
+            dbJournalSizeLimitBytes, "PRAXIS_DB_JOURNAL_SIZE_LIMIT_BYTES", default: StoreConfiguration.Defaults.journalSizeLimitBytes
+        ) { Int($0).flatMap { $0 >= -1 ? $0 : nil } }
+        configuration.checkpointReaderWait = try Environment.resolve(
+            dbCheckpointReaderWait, "PRAXIS_DB_CHECKPOINT_READER_WAIT", default: StoreConfiguration.Defaults.checkpointReaderWait
+        ) { Double($0).flatMap { $0 >= 0 && $0 <= 60 ? $0 : nil } }
         configuration.synchronousFull = try Environment.resolve(dbSynchronous?.lowercased(), "PRAXIS_DB_SYNCHRONOUS", default: "full") {
             ["full", "normal"].contains($0.lowercased()) ? $0.lowercased() : nil
         } == "full"
