@@ -20,7 +20,7 @@ public struct RoomState: Sendable, Equatable, Codable {
     /// Turns accepted in the current round by speaker and client turn id
     /// (`RoomStateMachine.turnKey`), with the seq and text they got.
     /// Not encoded: the store rebuilds it from the turn journal.
-    public var acceptedTurns: [String: AcceptedTurn] = [:]
+    public var acceptedTurns = TurnIndex()
     /// When the current phase began (seconds since 1970), for round durations.
     public var phaseStartedAt: Double?
     /// Whether the no-show check (scheduled time plus grace) has been done.
