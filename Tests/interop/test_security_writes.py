@@ -94,19 +94,26 @@ def test_upsert_merge_is_the_update_rule(server):
 # ---------------------------------------------------------------- 2. on_conflict oracles
 
 
+def conflict_answers(server, token: str, table: str, column: str, guesses) -> list[tuple[int, dict]]:
+    """The answers to `ignore-duplicates` upserts naming `column` as the conflict target, one per
+    guessed value; each must have written nothing."""
+    answers = []
+    for guess in guesses:
+        with nothing_written(server):
+            response = httpx.post(
+                f"{server.url}/rest/v1/{table}?on_conflict={column}",
+                headers=rest_headers(server, token, Prefer="resolution=ignore-duplicates"),
+                json={column: guess},
+            )
+        answers.append((response.status_code, response.json()))
+    return answers
+
+
 @pytest.mark.parametrize("column", ["actor_brief", "candidate_brief"])
 def test_on_conflict_on_a_brief_says_nothing_about_its_text(demo_server, column):
     user = user_with_profile(demo_server, "prober")
     stored = service_client(demo_server).table("case_briefs").select(column).limit(1).execute().data[0][column]
-    answers = []
-    for guess in (stored, "a text nobody wrote"):
-        with nothing_written(demo_server):
-            response = httpx.post(
-                f"{demo_server.url}/rest/v1/case_briefs?on_conflict={column}",
-                headers=rest_headers(demo_server, user.access_token, Prefer="resolution=ignore-duplicates"),
-                json={column: guess},
-            )
-        answers.append((response.status_code, response.json()))
+    answers = conflict_answers(demo_server, user.access_token, "case_briefs", column, (stored, "a text nobody wrote"))
     assert answers[0] == answers[1]
     assert answers[0][0] == 403
 
@@ -115,15 +122,8 @@ def test_on_conflict_on_a_brief_says_nothing_about_its_text(demo_server, column)
 def test_on_conflict_on_users_says_nothing_about_other_users(demo_server, column):
     user = user_with_profile(demo_server, "prober")
     admin = service_client(demo_server).table("users").select("*").eq("role", "admin").execute().data[0]
-    answers = []
-    for guess in (admin[column], "nobody@example.test" if column != "id" else "00000000-0000-4000-8000-000000000000"):
-        with nothing_written(demo_server):
-            response = httpx.post(
-                f"{demo_server.url}/rest/v1/users?on_conflict={column}",
-                headers=rest_headers(demo_server, user.access_token, Prefer="resolution=ignore-duplicates"),
-                json={column: guess},
-            )
-        answers.append((response.status_code, response.json()))
+    miss = "nobody@example.test" if column != "id" else "00000000-0000-4000-8000-000000000000"
+    answers = conflict_answers(demo_server, user.access_token, "users", column, (admin[column], miss))
     assert answers[0] == answers[1]
     assert answers[0][0] == 403
 
