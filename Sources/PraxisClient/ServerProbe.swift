@@ -14,25 +14,30 @@ final class ServerProbe: Sendable {
         var rssKiB: Int?
     }
 
-    private let connection: BenchHTTPConnection?
+    private let host: String
+    private let port: Int
     private let pid: Int32?
+    private let eventLoop: any EventLoop
 
-    private init(connection: BenchHTTPConnection?, pid: Int32?) {
-        self.connection = connection
+    private init(host: String, port: Int, pid: Int32?, eventLoop: any EventLoop) {
+        self.host = host
+        self.port = port
         self.pid = pid
+        self.eventLoop = eventLoop
     }
 
     static func open(host: String, port: Int, pid: Int32?, eventLoop: any EventLoop) async -> ServerProbe {
-        let connection = try? await BenchHTTPConnection.connect(host: host, port: port, eventLoop: eventLoop)
-        return ServerProbe(connection: connection, pid: pid)
+        ServerProbe(host: host, port: port, pid: pid, eventLoop: eventLoop)
     }
 
+    /// Reads the figures, on a connection of its own: samples are a minute apart, longer than
+    /// the server keeps an idle keep-alive connection (`--http-idle-timeout`).
     func sample() async -> Sample {
         var sample = Sample(rssKiB: pid.flatMap(ProcessProbe.rssKiB(pid:)))
-        guard let connection,
-            let answer = try? await connection.request(method: .GET, uri: "/metrics", headers: [], body: nil, timeout: .seconds(10)),
-            answer.status == 200
-        else { return sample }
+        guard let connection = try? await BenchHTTPConnection.connect(host: host, port: port, eventLoop: eventLoop) else { return sample }
+        let answer = try? await connection.request(method: .GET, uri: "/metrics", headers: [], body: nil, timeout: .seconds(10))
+        await connection.close()
+        guard let answer, answer.status == 200 else { return sample }
         let values = Self.parse(answer.bodyText)
         sample.walBytes = values["praxis_db_wal_bytes"].map { Int($0) }
         sample.databaseBytes = values["praxis_db_file_bytes"].map { Int($0) }
@@ -40,7 +45,7 @@ final class ServerProbe: Sendable {
         return sample
     }
 
-    func close() async { await connection?.close() }
+    func close() async {}
 
     /// Unlabelled samples of the Prometheus text format, by name.
     static func parse(_ text: String) -> [String: Double] {
