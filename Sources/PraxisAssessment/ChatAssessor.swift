@@ -21,6 +21,18 @@ public struct ChatAssessor: Assessor {
     /// The largest reply body read (1 MiB); larger replies are a fallback.
     static let maxReplyBytes = 1 << 20
 
+    /// One session for every request of the process, never invalidated: on Linux, invalidating
+    /// a session while its timed-out request is still being torn down crashed the process
+    /// (swift-corelibs-foundation; seen once in CI, in the timeout test). Each request carries
+    /// its own timeout, and `withDeadline` bounds the wait whatever the session does.
+    static let session: URLSession = {
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
+        configuration.urlCache = nil
+        configuration.httpCookieStorage = nil
+        return URLSession(configuration: configuration)
+    }()
+
     public init(configuration: ChatAssessorConfiguration, logger: Logger = Logger(label: "praxis.assessment")) {
         self.configuration = configuration
         self.logger = logger
@@ -65,13 +77,7 @@ public struct ChatAssessor: Assessor {
         request.httpBody = Data(Self.requestBody(model: configuration.model, input: input).jsonString.utf8)
 
         let finalRequest = request
-        let sessionConfiguration = URLSessionConfiguration.ephemeral
-        sessionConfiguration.timeoutIntervalForRequest = timeout
-        sessionConfiguration.timeoutIntervalForResource = timeout
-        sessionConfiguration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        let session = URLSession(configuration: sessionConfiguration)
-        defer { session.invalidateAndCancel() }
-
+        let session = Self.session
         let timeoutReason = "the model endpoint did not answer within \(Self.seconds(timeout))"
         let exchange = await Self.withDeadline(seconds: timeout, onTimeout: .failure(Failure(reason: timeoutReason))) {
             () async -> Result<(Data, Int), Failure> in

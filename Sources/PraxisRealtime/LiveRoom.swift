@@ -36,8 +36,16 @@ final class LiveRoom: @unchecked Sendable {
         let offset: Int64
         let name: String
         let payloadJSON: String
-        /// The payload as a value, for turns (kept in the transcript).
-        var turn: JSONValue? = nil
+    }
+
+    /// What a join read from the journal of the events the room no longer keeps in memory:
+    /// those with offsets below `before`.
+    struct JournalRead {
+        var before: Int64
+        /// The current round's turns (nil: not needed).
+        var turns: [RoomEventRecord]?
+        /// A resume's missed events (nil: not needed).
+        var missed: [RoomEventRecord]?
     }
 
     /// An accepted command, remembered by client id for idempotent repeats.
@@ -70,15 +78,20 @@ final class LiveRoom: @unchecked Sendable {
     private var published: RoomState
     private var roundIDs: [String?]
     private var cases: [String: CaseBrief]
-    /// The current round's turns as applied (some may not be durable yet).
-    private var appliedTurns: [JSONValue]
-    /// The current round's durable turns.
-    private var transcript: [JSONValue]
-    /// The latest durable events, for resume.
+    /// How many turns the current round has as applied (some may not be durable yet). The
+    /// turns themselves are in the journal (and the latest in `recent`), not held here.
+    private var appliedTurnCount: Int
+    /// The offset of the latest durable `round_ended` or `round_cancelled`: the current
+    /// round's transcript is the `turn` events after it.
+    private var transcriptFrom: Int64
+    /// The latest durable events (`configuration.recentEvents` to twice that), for resumes
+    /// and snapshots without a read.
     private var recent: [SentEvent]
     private var nextOffset: Int64
     private var publishedOffset: Int64
     private var members: [Int: Member] = [:]
+    /// Joins waiting for a journal read (a member whose channel closed meanwhile is removed).
+    private var joining: [Int: Member] = [:]
     private var away: [String: (until: Double, timer: Scheduled<Void>)] = [:]
     private var commands: [String: CommandRecord] = [:]
     private var commandOrder: [String] = []
@@ -114,10 +127,8 @@ final class LiveRoom: @unchecked Sendable {
             state = RoomState(hostID: loaded.hostID, guestID: loaded.guestID, stage: loaded.stage)
         }
         state.present = []
-        var turns: [JSONValue] = []
         for event in loaded.currentTurns {
             let payload = Self.parse(event.payloadJSON)
-            turns.append(payload)
             if let clientID = event.clientID, let seq = event.seq, let speaker = event.userID ?? payload.object?["speaker_id"]?.string {
                 state.acceptedTurns[RoomStateMachine.turnKey(speaker: speaker, clientTurnID: clientID)] =
                     AcceptedTurn(seq: seq, text: payload.object?["text"]?.string ?? "")
@@ -126,13 +137,14 @@ final class LiveRoom: @unchecked Sendable {
         state.nextSeq = max(state.nextSeq, loaded.maxSeq + 1)
         machine = RoomStateMachine(
             state: state, maxTurnCharacters: configuration.maxTurnCharacters,
-            timingBounds: configuration.minPhaseSeconds...max(configuration.minPhaseSeconds, configuration.maxPhaseSeconds)
+            timingBounds: configuration.minPhaseSeconds...max(configuration.minPhaseSeconds, configuration.maxPhaseSeconds),
+            maxTurnsPerRound: configuration.maxTurnsPerRound
         )
         published = state
         roundIDs = loaded.roundIDs
         cases = loaded.cases
-        appliedTurns = turns
-        transcript = turns
+        appliedTurnCount = loaded.currentTurns.count
+        transcriptFrom = loaded.transcriptFrom
         recent = loaded.recentEvents.map { SentEvent(offset: $0.offset, name: $0.type, payloadJSON: $0.payloadJSON) }
         nextOffset = loaded.latestOffset + 1
         publishedOffset = loaded.latestOffset
@@ -193,7 +205,7 @@ final class LiveRoom: @unchecked Sendable {
         guard !events.isEmpty else { return }
         published.guestID = guestID
         if events.contains(.roundCancelled(round: before.stage)) {
-            appliedTurns = []
+            appliedTurnCount = 0
             phaseTimer?.cancel()
             phaseTimer = nil
         }
@@ -230,20 +242,83 @@ final class LiveRoom: @unchecked Sendable {
     }
 
     /// Adds a member and answers its join with the snapshot; with `resume`, the missed
-    /// events follow when they are still kept.
+    /// events follow when there are at most `replayLimit` of them. What the room no longer
+    /// keeps in memory (older turns of the round being played, older missed events) is read
+    /// from the journal first, off the loop.
     func join(_ member: Member, resume: Int64?, reply: ReplyTarget) {
+        let oldestKept = recent.first?.offset ?? (publishedOffset + 1)
+        // The round's turns before the memory's first event, when there can be any.
+        let turnsBefore = appliedTurnCount > 0 && transcriptFrom + 1 < oldestKept
+        var missedAfter: Int64?
+        if let resume, resume <= publishedOffset, resume < oldestKept - 1, publishedOffset - resume <= Int64(configuration.replayLimit) {
+            missedAfter = resume
+        }
+        guard turnsBefore || missedAfter != nil, let store = registry?.store else {
+            return finishJoin(member, resume: resume, reply: reply, read: nil)
+        }
+        joining[member.id] = member
+        let room = NIOLoopBound(self, eventLoop: loop)
+        let loop = self.loop
+        let (roomID, from, limit, replayLimit) = (id, transcriptFrom, configuration.maxTurnsPerRound, configuration.replayLimit)
+        Task {
+            let read: Result<JournalRead, any Error>
+            do {
+                let turns = turnsBefore
+                    ? try await store.roomEvents(roomID: roomID, after: from, before: oldestKept, limit: limit, turnsOnly: true) : nil
+                var missed: [RoomEventRecord]?
+                if let missedAfter {
+                    missed = try await store.roomEvents(roomID: roomID, after: missedAfter, before: oldestKept, limit: replayLimit, turnsOnly: false)
+                }
+                read = .success(JournalRead(before: oldestKept, turns: turns, missed: missed))
+            } catch {
+                read = .failure(error)
+            }
+            loop.execute {
+                let room = room.value
+                guard room.joining.removeValue(forKey: member.id) != nil else { return }
+                switch read {
+                case .failure:
+                    room.send(reply: reply, status: "error", response: Self.reason("the room could not be read: join the room topic again"))
+                    room.evictIfIdle()
+                case .success(let read):
+                    // Trimmed past what was read meanwhile (a burst of events): read again.
+                    if let first = room.recent.first?.offset, first > read.before {
+                        return room.join(member, resume: resume, reply: reply)
+                    }
+                    room.finishJoin(member, resume: resume, reply: reply, read: read)
+                }
+            }
+        }
+    }
+
+    /// The second half of `join`, on the loop, with what was read from the journal (if any).
+    private func finishJoin(_ member: Member, resume: Int64?, reply: ReplyTarget, read: JournalRead?) {
+        if evicted {
+            return send(reply: reply, status: "error", response: Self.reason(deleted ? "the room was deleted" : "the room was reloaded: join the room topic again"))
+        }
         let wasPresent = members.values.contains { $0.userID == member.userID }
         members[member.id] = member
         _ = machine.arrived(member.userID)
         published.present.insert(member.userID)
+        // Events of memory come after what was read (the read stops where memory began).
+        let memoryAfter = (read?.before ?? 0) - 1
+        var transcript: [JSONValue] = []
+        for event in read?.turns ?? [] where event.offset > transcriptFrom { transcript.append(Self.parse(event.payloadJSON)) }
+        for event in recent where event.name == "turn" && event.offset > max(transcriptFrom, memoryAfter) {
+            transcript.append(Self.parse(event.payloadJSON))
+        }
         var replay: [SentEvent]?
         if let resume, resume <= publishedOffset {
-            // The last `replayLimit` events (the buffer is trimmed in steps, so it may hold more).
-            let oldestKept = max(recent.first?.offset ?? (publishedOffset + 1), publishedOffset - Int64(configuration.replayLimit) + 1)
-            if resume >= oldestKept - 1 { replay = recent.filter { $0.offset > resume } }
+            let oldestKept = recent.first?.offset ?? (publishedOffset + 1)
+            if resume >= oldestKept - 1 {
+                replay = recent.filter { $0.offset > resume }
+            } else if let missed = read?.missed {
+                replay = missed.filter { $0.offset > resume }.map { SentEvent(offset: $0.offset, name: $0.type, payloadJSON: $0.payloadJSON) }
+                    + recent.filter { $0.offset > max(resume, memoryAfter) }
+            }
         }
         scheduleTimers()
-        var response = snapshot(for: member.userID)
+        var response = snapshot(for: member.userID, transcript: transcript)
         response["recovered"] = .bool(replay != nil)
         send(reply: reply, status: "ok", response: .object(response))
         for event in replay ?? [] {
@@ -265,6 +340,7 @@ final class LiveRoom: @unchecked Sendable {
     /// Removes a member. When it was the user's last connection, a dropped peer is marked
     /// away for the grace period; one that left is gone.
     func remove(memberID: Int, dropped: Bool) {
+        if joining.removeValue(forKey: memberID) != nil { return evictIfIdle() }
         guard let member = members.removeValue(forKey: memberID) else { return }
         let stillHere = members.values.contains { $0.userID == member.userID }
         if !stillHere {
@@ -562,7 +638,7 @@ final class LiveRoom: @unchecked Sendable {
                 if case .roleplay = before.phase, let started = before.phaseStartedAt { duration = max(0, now - started) }
                 result.append(PendingEvent(name: "round_ended", payload: [
                     "round": .number(Double(round)), "reason": .string(reason.rawValue), "round_id": .string(UUID().uuidString.lowercased()),
-                    "turns": .number(Double(appliedTurns.count)), "duration_seconds": .number(Double(Int(duration.rounded()))),
+                    "turns": .number(Double(appliedTurnCount)), "duration_seconds": .number(Double(Int(duration.rounded()))),
                 ], round: round))
             case .stage(let stage):
                 result.append(PendingEvent(name: "stage", payload: ["stage": .number(Double(stage))]))
@@ -608,19 +684,18 @@ final class LiveRoom: @unchecked Sendable {
         var records: [RoomEventRecord] = []
         var sent: [SentEvent] = []
         var roundEnd: RoomRoundRecord?
-        var endedTurns: [JSONValue] = []
         for var event in events {
             let offset = nextOffset
             nextOffset += 1
             event.payload["offset"] = .number(Double(offset))
             event.payload["at"] = .string(at)
-            if event.name == "turn" { appliedTurns.append(.object(event.payload)) }
+            if event.name == "turn" { appliedTurnCount += 1 }
             if event.name == "round_ended", let round = event.round, let roundID = event.payload["round_id"]?.string {
-                endedTurns = appliedTurns
-                appliedTurns = []
+                appliedTurnCount = 0
+                // The round's row gets its transcript from the journal, in the same transaction.
                 roundEnd = RoomRoundRecord(
                     roundID: roundID, round: round, candidateID: round == 1 ? machine.state.hostID : (machine.state.guestID ?? ""),
-                    caseID: machine.state.caseIDs[round - 1], transcriptJSON: JSONValue.array(endedTurns).jsonString,
+                    caseID: machine.state.caseIDs[round - 1],
                     durationSeconds: Self.integer(event.payload["duration_seconds"]),
                     newStage: round + 1
                 )
@@ -630,7 +705,7 @@ final class LiveRoom: @unchecked Sendable {
                 offset: offset, type: event.name, round: event.round, clientID: event.clientID, seq: event.seq, payloadJSON: json, at: at,
                 userID: event.userID
             ))
-            sent.append(SentEvent(offset: offset, name: event.name, payloadJSON: json, turn: event.name == "turn" ? .object(event.payload) : nil))
+            sent.append(SentEvent(offset: offset, name: event.name, payloadJSON: json))
         }
         let stateAfter = machine.state
         var stateRecord: (phase: String, json: String)?
@@ -643,14 +718,13 @@ final class LiveRoom: @unchecked Sendable {
         let room = NIOLoopBound(self, eventLoop: loop)
         let loop = self.loop
         let endedRound = roundEnd
-        let transcriptOfEnded = endedTurns
         let caseOfEnded = roundEnd.flatMap { $0.caseID }
         let sentEvents = sent
         let then = NIOLoopBound(completion, eventLoop: loop)
         registry.journal.append(entry) { result in
             loop.execute {
                 room.value.durable(
-                    result, sent: sentEvents, stateAfter: stateAfter, roundEnd: endedRound, endedTurns: transcriptOfEnded, caseID: caseOfEnded,
+                    result, sent: sentEvents, stateAfter: stateAfter, roundEnd: endedRound, caseID: caseOfEnded,
                     failureReply: failureReply, completion: then.value
                 )
             }
@@ -659,7 +733,7 @@ final class LiveRoom: @unchecked Sendable {
 
     /// Back on the loop after the journal wrote (or failed to write) an entry.
     private func durable(
-        _ result: Result<Void, StoreError>, sent: [SentEvent], stateAfter: RoomState, roundEnd: RoomRoundRecord?, endedTurns: [JSONValue],
+        _ result: Result<Void, StoreError>, sent: [SentEvent], stateAfter: RoomState, roundEnd: RoomRoundRecord?,
         caseID: String?, failureReply: ReplyTarget?, completion: ((Int64) -> Void)?
     ) {
         inFlight -= 1
@@ -675,22 +749,18 @@ final class LiveRoom: @unchecked Sendable {
             publishedOffset = event.offset
             recent.append(event)
             switch event.name {
-            case "turn": transcript.append(event.turn ?? Self.parse(event.payloadJSON))
-            case "round_cancelled": transcript = []
+            case "round_ended", "round_cancelled": transcriptFrom = event.offset
             case "phase": startedRound = startedRound || event.payloadJSON.contains("\"phase\":\"preparation\"")
             default: break
             }
         }
-        if recent.count > configuration.replayLimit * 2 { recent.removeFirst(recent.count - configuration.replayLimit) }
-        if let roundEnd {
-            roundIDs[roundEnd.round - 1] = roundEnd.roundID
-            transcript = []
-        }
+        if recent.count > configuration.recentEvents * 2 { recent.removeFirst(recent.count - configuration.recentEvents) }
+        if let roundEnd { roundIDs[roundEnd.round - 1] = roundEnd.roundID }
         Self.sendEvents(sent, to: Array(members.values))
         if startedRound { sendBriefs() }
         completion?(publishedOffset)
         if let roundEnd {
-            registry?.assess(roomID: id, roundID: roundEnd.roundID, round: roundEnd.round, caseID: caseID, turns: endedTurns)
+            registry?.assess(roomID: id, roundID: roundEnd.roundID, round: roundEnd.round, caseID: caseID)
         }
         evictIfIdle()
     }
@@ -748,7 +818,7 @@ final class LiveRoom: @unchecked Sendable {
 
     /// Leaves the registry when nothing needs the room in memory.
     private func evictIfIdle() {
-        guard !evicted, members.isEmpty, away.isEmpty, inFlight == 0, phaseTimer == nil, noShowTimer == nil else { return }
+        guard !evicted, members.isEmpty, joining.isEmpty, away.isEmpty, inFlight == 0, phaseTimer == nil, noShowTimer == nil else { return }
         evicted = true
         registry?.evict(self)
     }
@@ -774,7 +844,7 @@ final class LiveRoom: @unchecked Sendable {
     // MARK: Snapshot and briefs
 
     /// The join reply for `userID`: state as of the last durable event, its brief only.
-    private func snapshot(for userID: String) -> [String: JSONValue] {
+    private func snapshot(for userID: String, transcript: [JSONValue]) -> [String: JSONValue] {
         let state = published
         let caseID = state.round.flatMap { state.caseIDs[$0 - 1] }
         var room: [String: JSONValue] = [

@@ -5,9 +5,16 @@ public struct RoomConfiguration: Sendable {
     public var graceSeconds: Double
     /// How often rooms scheduled in the last 24 hours are checked for no-shows. Default 30 s.
     public var sweepIntervalSeconds: Double
-    /// Events each loaded room keeps in memory for resume; an older offset gets a snapshot
-    /// with `recovered: false`. Default 1,000.
+    /// Most events a resume replays (from memory, or from the journal for events the room no
+    /// longer keeps in memory); an offset further back gets a snapshot with
+    /// `recovered: false`. Default 1,000.
     public var replayLimit: Int
+    /// Latest events each loaded room keeps in memory, for resumes and snapshots without a
+    /// read (older ones are read from the journal). Default 64.
+    public var recentEvents: Int = 64
+    /// Most turns one round accepts: the next is refused with a reason (a round's turns are
+    /// bounded however fast a peer sends). Default 2,000.
+    public var maxTurnsPerRound: Int = 2000
     /// Longest turn, in characters. Default 4,000.
     public var maxTurnCharacters: Int
     /// Client ids of accepted commands remembered per room for idempotent repeats. Default 1,024.

@@ -37,8 +37,7 @@ final class RoomRegistry: Sendable {
             do {
                 for id in try await store.roomsMidRound() { _ = try await room(id, on: nil) }
                 for round in try await store.unassessedRounds() {
-                    let turns = (try? JSONDecoder().decode(JSONValue.self, from: Data(round.transcriptJSON.utf8)))?.array ?? []
-                    assess(roomID: round.roomID, roundID: round.roundID, round: round.round, caseID: round.caseID, turns: turns)
+                    assess(roomID: round.roomID, roundID: round.roundID, round: round.round, caseID: round.caseID, transcriptJSON: round.transcriptJSON)
                 }
             } catch {
                 logger.error("rooms could not be recovered", metadata: ["error": "\(error)"])
@@ -65,7 +64,7 @@ final class RoomRegistry: Sendable {
                 defer { _ = self.loading.withLock { $0.removeValue(forKey: id) } }
                 if let room = self.rooms.withLock({ $0[id] }) { return room }
                 guard let loaded = try await self.store.loadRoom(
-                    id: id, eventLimit: self.configuration.replayLimit, commandLimit: self.configuration.rememberedCommands
+                    id: id, eventLimit: self.configuration.recentEvents, commandLimit: self.configuration.rememberedCommands
                 ) else { return nil }
                 let room = LiveRoom(loaded: loaded, loop: loop ?? self.group.next(), registry: self, configuration: self.configuration)
                 self.rooms.withLock { $0[id] = room }
@@ -111,11 +110,26 @@ final class RoomRegistry: Sendable {
     // MARK: Assessment
 
     /// Assesses a finished round off the loops; the room stores it and tells its members.
-    func assess(roomID: String, roundID: String, round: Int, caseID: String?, turns: [JSONValue]) {
+    /// Assesses a completed round, its transcript read from the store (as written with the
+    /// round) unless given, and journals the assessment through the room.
+    func assess(roomID: String, roundID: String, round: Int, caseID: String?, transcriptJSON: String? = nil) {
         let store = self.store
         let assessor = self.assessor
         let logger = self.logger
         Task { [weak self] in
+            let json: String
+            if let transcriptJSON {
+                json = transcriptJSON
+            } else {
+                do {
+                    guard let stored = try await store.roundTranscript(roundID: roundID) else { return }
+                    json = stored
+                } catch {
+                    logger.error("a round's transcript could not be read for its assessment", metadata: ["round": "\(roundID)", "error": "\(error)"])
+                    return
+                }
+            }
+            let turns = (try? JSONDecoder().decode(JSONValue.self, from: Data(json.utf8)))?.array ?? []
             let transcript = turns.compactMap(Self.transcriptTurn)
             let brief = try? await caseID.asyncFlatMap { try await store.caseBrief(id: $0) }
             let assessment = await assessor.assess(AssessmentInput(

@@ -28,24 +28,24 @@ public struct RoomEventRecord: Sendable, Equatable {
 }
 
 /// A round that ended: written as one `practice_rounds` row together with the room's round
-/// id and stage, in the transaction that journals the end.
+/// id and stage, in the transaction that journals the end. The row's transcript is built
+/// there from the round's journaled `turn` events (after its last `round_cancelled`, if
+/// any), in offset order: the journal is the turns' one home, and nothing holds a round's
+/// turns in memory to write them.
 public struct RoomRoundRecord: Sendable, Equatable {
     public var roundID: String
     public var round: Int
     public var candidateID: String
     public var caseID: String?
-    /// The turns as a JSON array.
-    public var transcriptJSON: String
     public var durationSeconds: Int
     /// The room's stage after this round (2 or 3).
     public var newStage: Int
 
-    public init(roundID: String, round: Int, candidateID: String, caseID: String?, transcriptJSON: String, durationSeconds: Int, newStage: Int) {
+    public init(roundID: String, round: Int, candidateID: String, caseID: String?, durationSeconds: Int, newStage: Int) {
         self.roundID = roundID
         self.round = round
         self.candidateID = candidateID
         self.caseID = caseID
-        self.transcriptJSON = transcriptJSON
         self.durationSeconds = durationSeconds
         self.newStage = newStage
     }
@@ -140,11 +140,14 @@ public struct LoadedRoom: Sendable {
     public var roundIDs: [String?]
     /// The saved state (JSON), nil for a room the engine never ran.
     public var stateJSON: String?
-    /// The latest events, oldest first (at most the replay limit).
+    /// The latest events, oldest first (at most the limit asked for).
     public var recentEvents: [RoomEventRecord]
     public var latestOffset: Int64
     /// The current round's turns, in seq order.
     public var currentTurns: [RoomEventRecord]
+    /// The offset of the latest `round_ended` or `round_cancelled` event (0: none): the
+    /// current round's turns are the `turn` events after it.
+    public var transcriptFrom: Int64 = 0
     public var maxSeq: Int
     /// Cases chosen for the rounds, by id.
     public var cases: [String: CaseBrief]

@@ -59,6 +59,9 @@ extension Store {
             )
             room.commands = Array(commands)
             room.seatAsOf = try Self.changeOffset(db)
+            room.transcriptFrom = try Int64.fetchOne(
+                db, sql: "SELECT max(\"offset\") FROM room_events WHERE room_id = ? AND type IN ('round_ended', 'round_cancelled')", arguments: [id]
+            ) ?? 0
             return room
         }
     }
@@ -113,6 +116,31 @@ extension Store {
             )
             guard let id else { return nil }
             return try Self.caseBrief(db, id: id, publishedOnly: true)
+        }
+    }
+
+    /// The room's journaled events with `after < offset < before`, oldest first, at most
+    /// `limit` of them (the oldest ones), only `turn` events when `turnsOnly`: what a join
+    /// needs of the events a loaded room no longer keeps in memory (a resume's missed
+    /// events, the current round's transcript).
+    public func roomEvents(roomID: String, after: Int64, before: Int64, limit: Int, turnsOnly: Bool) async throws -> [RoomEventRecord] {
+        try await pool.read { db in
+            try Self.roomEvents(
+                db,
+                sql: """
+                    SELECT * FROM room_events WHERE room_id = ? AND "offset" > ? AND "offset" < ? AND (? = 0 OR type = 'turn')
+                    ORDER BY "offset" LIMIT ?
+                    """,
+                arguments: [roomID, after, before, turnsOnly ? 1 : 0, limit]
+            )
+        }
+    }
+
+    /// A completed round's transcript (a JSON array of its turns), nil when there is no
+    /// such round.
+    public func roundTranscript(roundID: String) async throws -> String? {
+        try await pool.read { db in
+            try String.fetchOne(db, sql: "SELECT transcript FROM practice_rounds WHERE id = ?", arguments: [roundID])
         }
     }
 
@@ -187,12 +215,19 @@ extension Store {
     func persistRound(_ db: Database, roomID: String, round: RoomRoundRecord, collector: ChangeCollector) throws {
         guard let rooms = Catalog.table("practice_rooms"), let rounds = Catalog.table("practice_rounds") else { return }
         let oldRoom = try Self.storedRow(db, table: rooms, key: .text(roomID))
+        // The transcript from the journal: the round's turns after its last cancellation,
+        // written earlier in this transaction or in earlier ones.
         try db.execute(
             sql: """
                 INSERT INTO practice_rounds (id, room_id, round, candidate_id, case_briefs_id, transcript, status, duration_seconds)
-                VALUES (?, ?, ?, ?, ?, ?, 'completed', ?)
+                VALUES (?1, ?2, ?3, ?4, ?5, (
+                    SELECT coalesce(json_group_array(json(payload)), '[]') FROM (
+                        SELECT payload FROM room_events WHERE room_id = ?2 AND type = 'turn' AND round = ?3 AND "offset" > coalesce(
+                            (SELECT max("offset") FROM room_events WHERE room_id = ?2 AND type = 'round_cancelled' AND round = ?3), 0)
+                        ORDER BY "offset")
+                ), 'completed', ?6)
                 """,
-            arguments: [round.roundID, roomID, round.round, round.candidateID, round.caseID, round.transcriptJSON, round.durationSeconds]
+            arguments: [round.roundID, roomID, round.round, round.candidateID, round.caseID, round.durationSeconds]
         )
         try collector.capture(db, table: rounds.name, kind: .insert, record: try Self.storedRow(db, table: rounds, key: .text(round.roundID)), oldRecord: nil)
         let column = round.round == 1 ? "first_round_id" : "second_round_id"

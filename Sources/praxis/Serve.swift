@@ -117,8 +117,14 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds between no-show sweeps of rooms scheduled in the last 24 hours (env PRAXIS_ROOM_SWEEP_INTERVAL). Default 30.")
     var roomSweepInterval: Double?
 
-    @Option(help: "Events each loaded room keeps for resume (env PRAXIS_ROOM_REPLAY_LIMIT). Default 1000.")
+    @Option(help: "Most room events a resume replays, from memory or the journal (env PRAXIS_ROOM_REPLAY_LIMIT). Default 1000.")
     var roomReplayLimit: Int?
+
+    @Option(help: "Latest events each loaded room keeps in memory; older ones are read from the journal (env PRAXIS_ROOM_RECENT_EVENTS). Default 64.")
+    var roomRecentEvents: Int?
+
+    @Option(help: "Most turns one round accepts (env PRAXIS_ROOM_MAX_TURNS_PER_ROUND). Default 2000.")
+    var roomMaxTurnsPerRound: Int?
 
     @Option(help: "Longest room turn in characters (env PRAXIS_ROOM_MAX_TURN_CHARACTERS). Default 4000.")
     var roomMaxTurnCharacters: Int?
@@ -181,6 +187,7 @@ struct Serve: AsyncParsableCommand {
             ("--rest-max-filters", restMaxFilters), ("--rest-max-order-terms", restMaxOrderTerms),
             ("--rest-max-filter-values", restMaxFilterValues),
             ("--room-replay-limit", roomReplayLimit), ("--room-max-turn-characters", roomMaxTurnCharacters),
+            ("--room-recent-events", roomRecentEvents), ("--room-max-turns-per-round", roomMaxTurnsPerRound),
             ("--room-max-pending-writes", roomMaxPendingWrites), ("--http-max-connections-per-ip", httpMaxConnectionsPerIp),
             ("--max-connections", maxConnections),
         ] {
@@ -325,6 +332,9 @@ struct Serve: AsyncParsableCommand {
         rooms.sweepIntervalSeconds = try Environment.resolve(
             roomSweepInterval, "PRAXIS_ROOM_SWEEP_INTERVAL", default: rooms.sweepIntervalSeconds, parse: seconds)
         rooms.replayLimit = try Environment.resolve(roomReplayLimit, "PRAXIS_ROOM_REPLAY_LIMIT", default: rooms.replayLimit, parse: positive)
+        rooms.recentEvents = try Environment.resolve(roomRecentEvents, "PRAXIS_ROOM_RECENT_EVENTS", default: rooms.recentEvents, parse: positive)
+        rooms.maxTurnsPerRound = try Environment.resolve(
+            roomMaxTurnsPerRound, "PRAXIS_ROOM_MAX_TURNS_PER_ROUND", default: rooms.maxTurnsPerRound, parse: positive)
         rooms.maxTurnCharacters = try Environment.resolve(
             roomMaxTurnCharacters, "PRAXIS_ROOM_MAX_TURN_CHARACTERS", default: rooms.maxTurnCharacters, parse: positive)
         rooms.maxJournalPending = try Environment.resolve(

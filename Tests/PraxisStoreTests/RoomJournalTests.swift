@@ -351,7 +351,7 @@ struct RoomJournalTests {
             ],
             state: stateRecord(state),
             roundEnd: RoomRoundRecord(
-                roundID: roundID, round: 1, candidateID: fixture.host, caseID: fixture.case1, transcriptJSON: transcript, durationSeconds: 123, newStage: 2
+                roundID: roundID, round: 1, candidateID: fixture.host, caseID: fixture.case1, durationSeconds: 123, newStage: 2
             )
         )
         #expect(await journal.append(end).succeeded)
@@ -402,7 +402,7 @@ struct RoomJournalTests {
             roomID: room,
             events: [event(6, "round_ended", round: 2, payload: ["round_id": secondID]), event(7, "stage", payload: ["stage": 3])],
             roundEnd: RoomRoundRecord(
-                roundID: secondID, round: 2, candidateID: fixture.guest, caseID: fixture.case2, transcriptJSON: "[]", durationSeconds: 0, newStage: 3
+                roundID: secondID, round: 2, candidateID: fixture.guest, caseID: fixture.case2, durationSeconds: 0, newStage: 3
             )
         )
         #expect(await journal.append(second).succeeded)
@@ -434,7 +434,7 @@ struct RoomJournalTests {
             events: [event(1, "round_ended", round: 1), event(2, "stage", payload: ["stage": 2])],
             state: ("waiting", jsonText(["stage": 2])),
             roundEnd: RoomRoundRecord(
-                roundID: newID(), round: 1, candidateID: fixture.host, caseID: newID(), transcriptJSON: "[]", durationSeconds: 5, newStage: 2
+                roundID: newID(), round: 1, candidateID: fixture.host, caseID: newID(), durationSeconds: 5, newStage: 2
             )
         )
         guard case .failure = await journal.append(entry) else {
@@ -536,7 +536,7 @@ struct RoomJournalTests {
         state.stage = 2
         #expect(await journal.append(RoomJournalEntry(
             roomID: room, events: [event(6, "round_ended", round: 1), event(7, "stage"), event(8, "phase", round: 2)], state: stateRecord(state),
-            roundEnd: RoomRoundRecord(roundID: roundID, round: 1, candidateID: host, caseID: fixture.case1, transcriptJSON: "[]", durationSeconds: 60, newStage: 2)
+            roundEnd: RoomRoundRecord(roundID: roundID, round: 1, candidateID: host, caseID: fixture.case1, durationSeconds: 60, newStage: 2)
         )).succeeded)
 
         // Round 2 (a draft case), mid role-play; turns journaled out of seq order.
@@ -603,6 +603,45 @@ struct RoomJournalTests {
         #expect(done.stage == 3 && done.currentTurns.isEmpty && done.maxSeq == 1 && done.latestOffset == 1)
     }
 
+    /// The round's row takes its transcript from the journal: the round's turns after its
+    /// last cancellation, in offset order, those written in the same transaction included;
+    /// loading the room says where the current round's turns begin, and reads of older
+    /// events come back in offset order.
+    @Test func aRoundsTranscriptIsItsJournaledTurnsAfterTheLastCancellation() async throws {
+        let temp = try TemporaryDatabase()
+        let store = try temp.open()
+        let fixture = try RoomFixture.make(store)
+        let room = try fixture.room(store)
+        let journal = RoomJournal(store: store)
+        let cancelled = [
+            turnEvent(1, seq: 1, round: 1, clientID: "h-1", speaker: fixture.host, text: "dropped"),
+            event(2, "round_cancelled", round: 1, payload: ["round": 1, "reason": "seat_changed"]),
+        ]
+        #expect(await journal.append(RoomJournalEntry(roomID: room, events: cancelled)).succeeded)
+        let kept = [
+            turnEvent(3, seq: 2, round: 1, clientID: "h-1", speaker: fixture.host, text: "Good morning."),
+            event(4, "presence", payload: ["user_id": fixture.guest, "status": "joined"]),
+            turnEvent(5, seq: 3, round: 1, clientID: "g-1", speaker: fixture.guest, text: "Morning, doctor."),
+        ]
+        #expect(await journal.append(RoomJournalEntry(roomID: room, events: Array(kept.prefix(2)))).succeeded)
+        let loaded = try #require(try await store.loadRoom(id: room, eventLimit: 2))
+        #expect(loaded.transcriptFrom == 2 && loaded.currentTurns.map(\.offset) == [3] && loaded.recentEvents.map(\.offset) == [3, 4])
+        #expect(try await store.roomEvents(roomID: room, after: 0, before: 4, limit: 10, turnsOnly: false).map(\.offset) == [1, 2, 3])
+        #expect(try await store.roomEvents(roomID: room, after: 2, before: 9, limit: 10, turnsOnly: true).map(\.offset) == [3])
+        #expect(try await store.roomEvents(roomID: room, after: 0, before: 9, limit: 2, turnsOnly: false).map(\.offset) == [1, 2])
+
+        let roundID = newID()
+        let end = RoomJournalEntry(
+            roomID: room, events: [kept[2], event(6, "round_ended", round: 1, payload: ["round_id": roundID])],
+            roundEnd: RoomRoundRecord(roundID: roundID, round: 1, candidateID: fixture.host, caseID: fixture.case1, durationSeconds: 60, newStage: 2)
+        )
+        #expect(await journal.append(end).succeeded)
+        let transcript = try #require(try await store.roundTranscript(roundID: roundID))
+        #expect(transcript == "[" + [kept[0], kept[2]].map(\.payloadJSON).joined(separator: ",") + "]")
+        #expect(try await store.roundTranscript(roundID: newID()) == nil)
+        #expect(try await store.loadRoom(id: room, eventLimit: 10)?.transcriptFrom == 6)
+    }
+
     // MARK: (e) assessments
 
     @Test func saveAssessmentStoresOnceAndReportsTheSecondTime() async throws {
@@ -612,10 +651,9 @@ struct RoomJournalTests {
         let room = try fixture.room(store)
         let journal = RoomJournal(store: store)
         let roundID = newID()
-        let transcript = jsonText(["not": "an array, but JSON"])
         #expect(await journal.append(RoomJournalEntry(
             roomID: room, events: [event(1, "round_ended", round: 1)],
-            roundEnd: RoomRoundRecord(roundID: roundID, round: 1, candidateID: fixture.host, caseID: fixture.case1, transcriptJSON: transcript, durationSeconds: 200, newStage: 2)
+            roundEnd: RoomRoundRecord(roundID: roundID, round: 1, candidateID: fixture.host, caseID: fixture.case1, durationSeconds: 200, newStage: 2)
         )).succeeded)
         #expect(try await store.unassessedRounds().map(\.roundID) == [roundID])
         let heard = HeardChanges()

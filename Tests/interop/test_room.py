@@ -91,7 +91,7 @@ def reused(cid: str) -> str:
 
 @dataclass
 class Servers:
-    main: object       # defaults but --room-grace 300, --room-replay-limit 40
+    main: object       # defaults but --room-grace 300, --room-replay-limit 40, --room-recent-events 4
     fast: object       # --room-min-phase-seconds 2: phases the server ends by time, in seconds
     assessor: object   # --assessor-url of a fake chat-completions endpoint
     fake: FakeAssessor
@@ -103,8 +103,10 @@ def servers(tmp_path_factory):
     fake = FakeAssessor()
     started = []
     try:
+        # --room-recent-events 4: snapshots and resumes on this server read the journal for
+        # all but the latest few events, so every test here goes through that path.
         started.append(start_server(directory / "main.sqlite", "--demo", "--room-grace", "300",
-                                    "--room-replay-limit", "40", *FAST_HASH))
+                                    "--room-replay-limit", "40", "--room-recent-events", "4", *FAST_HASH))
         started.append(start_server(directory / "fast.sqlite", "--demo", "--room-grace", "300",
                                     "--room-min-phase-seconds", "2", *FAST_HASH))
         started.append(start_server(directory / "assessor.sqlite", "--demo", "--room-grace", "300", *FAST_HASH,
@@ -976,10 +978,59 @@ async def test_a_dropped_peer_resumes_with_exactly_the_events_it_missed(servers)
         assert late.snapshot["recovered"] is False, \
             f"100 missed events are beyond --room-replay-limit 40: {late.snapshot['offset'] - seen} events later"
         assert len(late.snapshot["transcript"]) == 4 + 1 + 100, "the snapshot still holds every turn"
+        assert [t["client_turn_id"] for t in late.snapshot["transcript"]][-3:] == ["flood-97", "flood-98", "flood-99"]
         await late.heartbeat()
         assert late.events("turn") == [], "nothing is replayed after a snapshot"
+
+        # Fewer missed than --room-replay-limit but far more than the room keeps in memory
+        # (--room-recent-events 4): replayed exactly, the older part from the journal.
+        seen = late.last_offset()
+        mark = len(host.phoenix.log)
+        await late.drop()
+        await host.wait_event("presence", lambda p: p.get("user_id") == guest.user_id and p.get("status") == "away",
+                              start=mark)
+        for i in range(20):
+            await host.ok("turn", {"client_turn_id": f"gap-{i}", "text": f"Still there? ({i})"})
+        again = await RoomPeer.open(server, staged.guest, staged.id, resume_offset=seen)
+        peers.append(again)
+        assert again.snapshot["recovered"] is True, again.snapshot
+        assert len(again.snapshot["transcript"]) == 4 + 1 + 100 + 20
+        tail = await host.ok("turn", {"client_turn_id": "gap-end", "text": "Good."})
+        await again.wait_event("turn", lambda p: p.get("client_turn_id") == "gap-end")
+        expected = [(e.name, e.payload) for e in host.events() if seen < e.payload["offset"] <= tail["offset"]]
+        got = [(e.name, e.payload) for e in again.events(start=again.join_index)]
+        assert got == expected, f"got {[(n, p['offset']) for n, p in got]}\nwant {[(n, p['offset']) for n, p in expected]}"
+        assert [p["client_turn_id"] for n, p in got if n == "turn"] == [f"gap-{i}" for i in range(20)] + ["gap-end"]
     finally:
         await close_all(*peers)
+
+
+@pytest.mark.timeout(60)
+async def test_a_round_takes_at_most_its_turn_limit(tmp_path):
+    """--room-max-turns-per-round 3: the fourth turn is refused with its reason and nothing is sent;
+    a repeat of an accepted turn is still answered; the ended round's transcript has the three."""
+    server = start_server(tmp_path / "turns.sqlite", "--demo", "--room-max-turns-per-round", "3", *FAST_HASH)
+    peers = []
+    try:
+        case = cases_of(server)[0]
+        staged = await run(seated_room, server, "turn-limit")
+        host, guest = await to_roleplay(server, staged, case)
+        peers += [host, guest]
+        for i in range(3):
+            peer = host if i % 2 == 0 else guest
+            await peer.ok("turn", {"client_turn_id": f"t-{i}", "text": f"Turn {i}."})
+        await guest.refused("turn", {"client_turn_id": "t-3", "text": "One too many."},
+                            "this round has reached its limit of 3 turns: end the round")
+        repeat = await host.ok("turn", {"client_turn_id": "t-0", "text": "Turn 0."})
+        assert repeat["repeated"] is True, repeat
+        await host.ok("end_round", {"client_id": "end-1"})
+        await host.wait_event("round_ended")
+        round_ended = host.payloads("round_ended")[-1]
+        assert round_ended["turns"] == 3, round_ended
+        assert [p["client_turn_id"] for p in host.payloads("turn")] == ["t-0", "t-1", "t-2"], host.payloads("turn")
+    finally:
+        await close_all(*peers)
+        server.stop()
 
 
 @pytest.mark.timeout(60)

@@ -120,13 +120,17 @@ public struct RoomTiming: Sendable, Equatable, Codable {
     }
 }
 
-/// A turn the room accepted: its seq, and its text (a repeated client id must carry the same text).
+/// A turn the room accepted: its seq, and a digest of its text (a repeated client id must
+/// carry the same text; the text itself is in the room's journal).
 public struct AcceptedTurn: Sendable, Equatable {
     public var seq: Int
-    public var text: String
+    private var textDigest: UInt64
 
     public init(seq: Int, text: String) {
         self.seq = seq
-        self.text = text
+        self.textDigest = TurnIndex.digest(text)
     }
+
+    /// Whether `text` is the text this turn was accepted with.
+    public func carries(_ text: String) -> Bool { TurnIndex.digest(text) == textDigest }
 }

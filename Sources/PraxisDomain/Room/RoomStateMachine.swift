@@ -7,11 +7,17 @@ public struct RoomStateMachine: Sendable {
     public let maxTurnCharacters: Int
     /// The range each phase length may be set to (`setTiming`).
     public let timingBounds: ClosedRange<Double>
+    /// Most turns one round accepts (a repeat of an accepted one is always answered).
+    public let maxTurnsPerRound: Int
 
-    public init(state: RoomState, maxTurnCharacters: Int = 4000, timingBounds: ClosedRange<Double> = RoomTiming.allowedSeconds) {
+    public init(
+        state: RoomState, maxTurnCharacters: Int = 4000, timingBounds: ClosedRange<Double> = RoomTiming.allowedSeconds,
+        maxTurnsPerRound: Int = 2000
+    ) {
         self.state = state
         self.maxTurnCharacters = maxTurnCharacters
         self.timingBounds = timingBounds
+        self.maxTurnsPerRound = maxTurnsPerRound
     }
 
     /// A command from a peer.
@@ -124,10 +130,11 @@ public struct RoomStateMachine: Sendable {
             guard let role = state.role(of: userID) else { return .failure(.notAParticipant) }
             let key = Self.turnKey(speaker: userID, clientTurnID: clientTurnID)
             if let accepted = state.acceptedTurns[key] {
-                guard accepted.text == text else { return .failure(.invalid("client_turn_id \(clientTurnID) was already used for a different turn")) }
+                guard accepted.carries(text) else { return .failure(.invalid("client_turn_id \(clientTurnID) was already used for a different turn")) }
                 events.append(.turn(seq: accepted.seq, round: round, speakerID: userID, role: role, text: text, clientTurnID: clientTurnID, repeated: true))
                 return .success(events)
             }
+            guard state.acceptedTurns.count < maxTurnsPerRound else { return .failure(.turnLimit(maxTurnsPerRound)) }
             let seq = state.nextSeq
             state.nextSeq += 1
             state.acceptedTurns[key] = AcceptedTurn(seq: seq, text: text)
@@ -241,6 +248,9 @@ public struct RoomError: Error, Sendable, Equatable, CustomStringConvertible {
         RoomError(reason: "not allowed in phase \(actual) (needs \(expected))")
     }
     public static func invalid(_ reason: String) -> RoomError { RoomError(reason: reason) }
+    public static func turnLimit(_ limit: Int) -> RoomError {
+        RoomError(reason: "this round has reached its limit of \(limit) turns: end the round")
+    }
 
     public var description: String { reason }
 }

@@ -144,6 +144,22 @@ struct RoomStateMachineTests {
         #expect(next.first == .turn(seq: 2, round: 1, speakerID: guest, role: .interlocutor, text: "reply", clientTurnID: "b", repeated: false))
     }
 
+    /// A round takes at most `maxTurnsPerRound` turns (memory and the transcript stay bounded
+    /// however fast a peer sends); a repeat of an accepted turn is still answered, and the
+    /// next round starts counting again.
+    @Test func aRoundTakesAtMostItsTurnLimit() {
+        var room = inRoleplay()
+        room = RoomStateMachine(state: room.state, maxTurnsPerRound: 3)
+        for turn in 1...3 { ok(&room, .turn(text: "turn \(turn)", clientTurnID: "t\(turn)"), by: turn == 2 ? guest : host, at: 200) }
+        #expect(refused(&room, .turn(text: "one more", clientTurnID: "t4"), by: guest, at: 201) == .turnLimit(3))
+        #expect(RoomError.turnLimit(3).reason == "this round has reached its limit of 3 turns: end the round")
+        let again = ok(&room, .turn(text: "turn 1", clientTurnID: "t1"), by: host, at: 202)
+        #expect(again.first == .turn(seq: 1, round: 1, speakerID: host, role: .candidate, text: "turn 1", clientTurnID: "t1", repeated: true))
+        #expect(refused(&room, .turn(text: "other text", clientTurnID: "t1"), by: host, at: 202) != nil)
+        ok(&room, .endRound, by: host, at: 203)
+        #expect(room.state.stage == 2 && room.state.acceptedTurns.isEmpty)
+    }
+
     @Test func endRoundOnlyWhileTimed() {
         var room = machine()
         #expect(refused(&room, .endRound, by: host) == .wrongPhase(expected: "preparation or roleplay", actual: "waiting"))

@@ -16,8 +16,8 @@ struct TurnIndexTests {
         // A refused command restores the saved copy; what it inserts next is its own.
         var restored = saved
         restored["c"] = AcceptedTurn(seq: 2, text: "other")
-        #expect(restored["c"]?.text == "other" && restored["b"] == nil)
-        #expect(index["c"] == nil && index["b"]?.text == "two", "the newer copy is untouched")
+        #expect(restored["c"]?.carries("other") == true && restored["b"] == nil)
+        #expect(index["c"] == nil && index["b"]?.carries("two") == true, "the newer copy is untouched")
         index["d"] = AcceptedTurn(seq: 3, text: "three")
         #expect(index.count == 3 && restored.count == 2)
     }
@@ -45,5 +45,17 @@ struct TurnIndexTests {
             #expect(saved.acceptedTurns.sharesLog(with: state.acceptedTurns), "turn \(turn) copied the index")
         }
         #expect(state.acceptedTurns.count == 5000 && state.acceptedTurns["h\u{0}1"]?.seq == 1)
+    }
+
+    /// The index keeps a digest of each turn's text, not the text: a repeat is told apart from
+    /// a different turn under the same client id all the same.
+    @Test func aTurnRemembersWhichTextItCarries() {
+        let turn = AcceptedTurn(seq: 4, text: "I have had this cough for three weeks.")
+        #expect(turn.carries("I have had this cough for three weeks."))
+        #expect(!turn.carries("I have had this cough for three weeks"))
+        #expect(!turn.carries(""))
+        var index = TurnIndex()
+        index["g\u{0}t1"] = turn
+        #expect(index["g\u{0}t1"] == turn && index["g\u{0}t2"] == nil && index["h\u{0}t1"] == nil)
     }
 }
