@@ -965,16 +965,22 @@ async def test_a_dropped_peer_resumes_with_exactly_the_events_it_missed(servers)
 
         # More events missed than the room keeps (--room-replay-limit 40): the snapshot, no replay.
         # (The room may keep more than the limit for a while; 100 missed events are beyond any reading.)
-        seen = back.last_offset()
-        mark = len(host.phoenix.log)
+        async def resume_after_missing(gone, turns: int, prefix: str):
+            """`gone` drops; once the host sees it away, the host sends `turns` turns; the guest
+            resumes from the last offset `gone` saw. Returns (that offset, the resumed peer)."""
+            seen = gone.last_offset()
+            mark = len(host.phoenix.log)
+            await gone.drop()
+            await host.wait_event("presence", lambda p: p.get("user_id") == guest.user_id and p.get("status") == "away",
+                                  start=mark)
+            for i in range(turns):
+                await host.ok("turn", {"client_turn_id": f"{prefix}-{i}", "text": f"Line {i} ({prefix})."})
+            resumed = await RoomPeer.open(server, staged.guest, staged.id, resume_offset=seen)
+            peers.append(resumed)
+            return seen, resumed
+
         await ahead.close()
-        await back.drop()
-        await host.wait_event("presence", lambda p: p.get("user_id") == guest.user_id and p.get("status") == "away",
-                              start=mark)
-        for i in range(100):
-            await host.ok("turn", {"client_turn_id": f"flood-{i}", "text": f"Line {i} of a long monologue."})
-        late = await RoomPeer.open(server, staged.guest, staged.id, resume_offset=seen)
-        peers.append(late)
+        seen, late = await resume_after_missing(back, 100, "flood")
         assert late.snapshot["recovered"] is False, \
             f"100 missed events are beyond --room-replay-limit 40: {late.snapshot['offset'] - seen} events later"
         assert len(late.snapshot["transcript"]) == 4 + 1 + 100, "the snapshot still holds every turn"
@@ -984,15 +990,7 @@ async def test_a_dropped_peer_resumes_with_exactly_the_events_it_missed(servers)
 
         # Fewer missed than --room-replay-limit but far more than the room keeps in memory
         # (--room-recent-events 4): replayed exactly, the older part from the journal.
-        seen = late.last_offset()
-        mark = len(host.phoenix.log)
-        await late.drop()
-        await host.wait_event("presence", lambda p: p.get("user_id") == guest.user_id and p.get("status") == "away",
-                              start=mark)
-        for i in range(20):
-            await host.ok("turn", {"client_turn_id": f"gap-{i}", "text": f"Still there? ({i})"})
-        again = await RoomPeer.open(server, staged.guest, staged.id, resume_offset=seen)
-        peers.append(again)
+        seen, again = await resume_after_missing(late, 20, "gap")
         assert again.snapshot["recovered"] is True, again.snapshot
         assert len(again.snapshot["transcript"]) == 4 + 1 + 100 + 20
         tail = await host.ok("turn", {"client_turn_id": "gap-end", "text": "Good."})
