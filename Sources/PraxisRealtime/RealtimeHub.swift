@@ -134,6 +134,11 @@ final class RealtimeHub: Sendable {
 
     /// Relays a broadcast to the topic's members (the sender too when it asked for `self`).
     func broadcast(from sender: Int, payload: JSONValue) {
+        broadcast(from: sender, payloadJSON: Array(payload.jsonString.utf8))
+    }
+
+    /// The same with the payload already encoded.
+    func broadcast(from sender: Int, payloadJSON: [UInt8]) {
         let recipients = state.withLock { state -> [Member] in
             guard let channel = state.members[sender]?.channel else { return [] }
             return (state.topics[channel] ?? []).compactMap { id in
@@ -141,7 +146,29 @@ final class RealtimeHub: Sendable {
                 return member
             }
         }
-        send(event: "broadcast", payloadJSON: Array(payload.jsonString.utf8), to: recipients)
+        send(event: "broadcast", payloadJSON: payloadJSON, to: recipients)
+    }
+
+    /// Relays a broadcast that comes from no channel (the REST API, a binary push) to the members
+    /// of a channel, `except` one: a JSON payload as a text `broadcast` to every member (encoded
+    /// once per topic and version); a binary one as a vsn 2.0.0 `user_broadcast` frame to the
+    /// vsn 2.0.0 members only (v1 members never receive binary payloads).
+    func publish(topic: String, isPrivate: Bool, event: String, payload: BroadcastPayload, except: Int? = nil) {
+        let channel = Self.channel(topic: topic, isPrivate: isPrivate)
+        let recipients = state.withLock { state in
+            (state.topics[channel] ?? []).compactMap { id in id == except ? nil : state.members[id] }
+        }
+        switch payload {
+        case .json(let json):
+            send(event: "broadcast", payloadJSON: BroadcastPayload.envelope(event: event, payloadJSON: json), to: recipients)
+        case .binary(let bytes):
+            var byTopic: [String: [WebSocketConnection]] = [:]
+            for member in recipients where member.version == .v2 { byTopic[member.topic, default: []].append(member.connection) }
+            for (topic, connections) in byTopic {
+                guard let frame = BinaryBroadcast.encodeUserBroadcast(topic: topic, event: event, payload: bytes, json: false) else { continue }
+                FanOut.broadcast(text: ByteBuffer(bytes: frame), binary: true, to: connections)
+            }
+        }
     }
 
     // MARK: Presence
