@@ -277,6 +277,13 @@ final class RealtimeSession: WebSocketMessageHandler {
                 "message": .string("Subscribed to PostgreSQL"),
             ]))
         }
+        // Supabase's replication handshake (`config.broadcast.replication_ready`): the feed is live at join.
+        if Self.isTrue(message.payload.object?["config"]?.object?["broadcast"]?.object?["replication_ready"]) {
+            push(topic: message.topic, event: "system", payload: .object([
+                "status": .string("ok"), "extension": .string("system"), "channel": .string(Self.channelName(message.topic)),
+                "message": .string("Replication connection established"),
+            ]))
+        }
         if let channel = channels[message.topic] {
             push(topic: message.topic, event: "presence_state", payload: hub.presenceState(of: channel.memberID))
         }
@@ -658,6 +665,15 @@ final class RealtimeSession: WebSocketMessageHandler {
 
     private func send(_ message: PhoenixMessage) {
         connection.send(text: ByteBuffer(bytes: message.encode(version)))
+    }
+
+    /// A flag as Supabase casts it: `true`, or the text `"true"`.
+    static func isTrue(_ value: JSONValue?) -> Bool {
+        switch value {
+        case .bool(let flag)?: flag
+        case .string(let text)?: text.lowercased() == "true"
+        default: false
+        }
     }
 
     static func channelName(_ topic: String) -> String {

@@ -49,6 +49,7 @@ struct BroadcastAPI: Sendable {
     /// topic may hold `/` as `%2F`), the payload from the body.
     static func singleMessage(_ request: HTTPRequest) throws(APIBroadcastRefusal) -> [APIBroadcast] {
         let rawPath = request.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        guard rawPath.hasPrefix(path + "/") else { throw invalid("the path is /realtime/v1/api/broadcast/<topic>/events/<event>") }
         let segments = rawPath.dropFirst(path.count + 1).split(separator: "/", omittingEmptySubsequences: false).map {
             QueryString.percentDecode(String($0), plusAsSpace: false)
         }
@@ -66,7 +67,10 @@ struct BroadcastAPI: Sendable {
         case "application/json":
             guard !body.isEmpty else { throw invalid("payload can't be blank") }
             guard let value = json(body) else { throw invalid("the body is not JSON") }
-            payload = .json(Array(value.jsonString.utf8))
+            // As Supabase's JSON parser does: a body that is not an object arrives as {"_json": value}
+            // (clients parse a broadcast's payload as an object).
+            let object: JSONValue = if case .object = value { value } else { .object(["_json": value]) }
+            payload = .json(Array(object.jsonString.utf8))
         default:
             throw APIBroadcastRefusal(
                 status: 415, message: "Unsupported media type",

@@ -421,3 +421,41 @@ async def test_a_binary_push_needs_a_joined_topic_and_v1_cannot_send_binary(serv
     finally:
         await v2.close()
         await v1.close()
+
+
+# ====================================================================== readiness, payload forms
+
+
+@pytest.mark.parametrize("flag", [True, "true"])
+async def test_replication_ready_is_announced_at_once_when_asked(server, flag):
+    client = await Phoenix.connect(server)
+    try:
+        payload = join_payload()
+        payload["config"]["broadcast"]["replication_ready"] = flag
+        ref, reply = await client.join("ready", payload)
+        assert reply["payload"]["status"] == "ok", reply
+        _, system = await client.wait_for(lambda m: m["event"] == "system", what="the replication ready message")
+        assert system["payload"] == {"status": "ok", "extension": "system", "channel": "ready",
+                                     "message": "Replication connection established"}
+        _, state = await client.wait_for(lambda m: m["event"] == "presence_state", what="presence_state")
+        assert client.log.index(system) < client.log.index(state)
+        await client.join_ok("plain", join_payload())  # not asked: no such message
+        assert (await client.heartbeat())["payload"]["status"] == "ok"
+        assert [m for m in client.on("plain", "system")] == []
+    finally:
+        await close_all(client)
+
+
+async def test_http_send_payloads_that_are_not_objects_arrive_wrapped_as_supabase_does(server):
+    listener = await realtime_client(server)
+    sender = await realtime_client(server)
+    try:
+        sink = Sink()
+        await subscribe(listener.channel("values", options()).on_broadcast("*", sink))
+        channel = sender.channel("values", options())
+        for value in ("text", 42, [1, {"a": None}], {"ü": "✓"}):
+            await channel.http_send("v", value)
+        await sink.wait_count(4)
+        assert [payload for _, payload in seen(sink)] == [{"_json": "text"}, {"_json": 42}, {"_json": [1, {"a": None}]}, {"ü": "✓"}]
+    finally:
+        await close_all(listener, sender)
