@@ -162,7 +162,7 @@ async def test_batch_broadcast_is_all_or_nothing_under_the_topic_rules(server):
 
 
 @pytest.mark.parametrize("case", ["no apikey", "bad bearer", "bad body", "no messages", "payload not an object",
-                                  "bad path", "bad media type", "room topic"])
+                                  "bad path", "bad media type", "room topic", "binary topic over 255 bytes"])
 async def test_rest_broadcast_errors_are_json_4xx(server, case):
     url, kwargs, status = {
         "no apikey": (API, {"headers": {"Content-Type": "application/json"}, "json": {"messages": []}}, 401),
@@ -175,6 +175,9 @@ async def test_rest_broadcast_errors_are_json_4xx(server, case):
         "bad media type": (API + "/t/events/e", {"headers": headers(server, content_type="text/plain"), "content": b"x"}, 415),
         "room topic": (API + "/room:7f0c0000-0000-4000-8000-000000000000/events/e",
                        {"headers": headers(server), "json": {}}, 403),
+        # realtime:<topic> must fit the one-byte size of a user_broadcast frame.
+        "binary topic over 255 bytes": (API + "/" + "t" * 247 + "/events/e",
+                                        {"headers": headers(server, content_type="application/octet-stream"), "content": b"x"}, 422),
     }[case]
     response = await post(server.url + url, **kwargs)
     assert response.status_code == status, response.text
