@@ -28,6 +28,7 @@ public final class RealtimeApplication: WebSocketApplication {
     ) {
         hub = RealtimeHub(store: store, tokens: tokens, epoch: epoch, configuration: configuration)
         apiRate = Mutex(RateBucket(limit: configuration.maxAPIBroadcastsPerSecond))
+        hub.resumeBroadcastIDs(after: (try? store.lastBroadcastID()) ?? 0)
         rooms = RoomRegistry(store: store, configuration: roomConfiguration, assessor: assessor, group: group, logger: logger)
         let rooms = self.rooms
         hub.start(observer: { rooms.changed($0) })

@@ -26,11 +26,14 @@ public struct RealtimeConfiguration: Sendable {
     /// Broadcasts the REST API (`/realtime/v1/api/broadcast…`) accepts per second, all senders
     /// together; more get 429. Default 100 (Supabase's events per second).
     public var maxAPIBroadcastsPerSecond: Int
+    /// Private-channel broadcasts kept in the database for `config.broadcast.replay` (the newest
+    /// ones; older ones are deleted). Default 100,000.
+    public var broadcastLogSize: Int
 
     public init(
         heartbeatTimeout: Double = 150, maxChannelsPerConnection: Int = 100, maxReplay: Int = 10_000, maxJoinsPerSecond: Int = 100,
         maxMessagesPerSecond: Int = 100, maxPresencePerSecond: Int = 10, maxPayloadBytes: Int = 3_000_000,
-        maxAPIBroadcastsPerSecond: Int = 100
+        maxAPIBroadcastsPerSecond: Int = 100, broadcastLogSize: Int = 100_000
     ) {
         self.heartbeatTimeout = heartbeatTimeout
         self.maxChannelsPerConnection = maxChannelsPerConnection
@@ -40,5 +43,6 @@ public struct RealtimeConfiguration: Sendable {
         self.maxPresencePerSecond = maxPresencePerSecond
         self.maxPayloadBytes = maxPayloadBytes
         self.maxAPIBroadcastsPerSecond = maxAPIBroadcastsPerSecond
+        self.broadcastLogSize = broadcastLogSize
     }
 }

@@ -27,6 +27,9 @@ final class RealtimeHub: Sendable {
         let presenceKey: String
         /// While a resume or snapshot is being prepared, changes wait here; nil once live.
         var buffer: [ChangeRecord]?
+        /// The last logged broadcast id when it joined: broadcast replay sends logged ones up to
+        /// it, the later ones reached it live.
+        var replayCut: Int64 = 0
     }
 
     struct PresenceEntry {
@@ -40,6 +43,8 @@ final class RealtimeHub: Sendable {
         var topics: [String: Set<Int>] = [:]
         var presence: [String: [String: [PresenceEntry]]] = [:]
         var refCounter = 0
+        /// The last id given to a logged (private-channel) broadcast.
+        var lastBroadcastID: Int64 = 0
     }
 
     let store: Store
@@ -48,12 +53,31 @@ final class RealtimeHub: Sendable {
     let configuration: RealtimeConfiguration
     private let state = Mutex(State())
     private let feedQueue = DispatchQueue(label: "praxis.realtime.feed")
+    /// Private-channel broadcasts, for replay.
+    let broadcastLog: BroadcastLog
 
     init(store: Store, tokens: TokenIssuer, epoch: String, configuration: RealtimeConfiguration) {
         self.store = store
         self.tokens = tokens
         self.epoch = epoch
         self.configuration = configuration
+        broadcastLog = BroadcastLog(store: store, retention: configuration.broadcastLogSize)
+    }
+
+    /// Continues broadcast ids after the last logged one (read from the store at start).
+    func resumeBroadcastIDs(after lastID: Int64) {
+        state.withLock { $0.lastBroadcastID = max($0.lastBroadcastID, lastID) }
+        broadcastLog.resume(after: lastID)
+    }
+
+    /// Gives a private channel's broadcast the next id and hands it to the log, under the
+    /// membership lock, so a member's `replayCut` splits replayed from live exactly.
+    private func logBroadcast(_ state: inout State, topic: String, payloadJSON: [UInt8]) {
+        state.lastBroadcastID += 1
+        broadcastLog.append(BroadcastRecord(
+            id: state.lastBroadcastID, topic: topic, payload: String(decoding: payloadJSON, as: UTF8.self),
+            sentAt: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+        ))
     }
 
     /// Starts listening to committed changes; `observer` (the rooms) hears them first, in
@@ -90,7 +114,7 @@ final class RealtimeHub: Sendable {
             state.nextID += 1
             state.members[id] = Member(
                 id: id, connection: connection, topic: topic, channel: channel, version: version, caller: caller, bindings: bindings,
-                broadcastSelf: broadcastSelf, presenceKey: presenceKey, buffer: buffering ? [] : nil
+                broadcastSelf: broadcastSelf, presenceKey: presenceKey, buffer: buffering ? [] : nil, replayCut: state.lastBroadcastID
             )
             state.topics[channel, default: []].insert(id)
             return id
@@ -140,7 +164,10 @@ final class RealtimeHub: Sendable {
     /// The same with the payload already encoded.
     func broadcast(from sender: Int, payloadJSON: [UInt8]) {
         let recipients = state.withLock { state -> [Member] in
-            guard let channel = state.members[sender]?.channel else { return [] }
+            guard let member = state.members[sender] else { return [] }
+            let channel = member.channel
+            // A private channel's key is not its topic (channel(topic:isPrivate:)): log it for replay.
+            if channel != member.topic { logBroadcast(&state, topic: member.topic, payloadJSON: payloadJSON) }
             return (state.topics[channel] ?? []).compactMap { id in
                 guard let member = state.members[id], id != sender || member.broadcastSelf else { return nil }
                 return member
@@ -155,12 +182,15 @@ final class RealtimeHub: Sendable {
     /// vsn 2.0.0 members only (v1 members never receive binary payloads).
     func publish(topic: String, isPrivate: Bool, event: String, payload: BroadcastPayload, except: Int? = nil) {
         let channel = Self.channel(topic: topic, isPrivate: isPrivate)
+        var envelope: [UInt8] = []
+        if case .json(let json) = payload { envelope = BroadcastPayload.envelope(event: event, payloadJSON: json) }
         let recipients = state.withLock { state in
-            (state.topics[channel] ?? []).compactMap { id in id == except ? nil : state.members[id] }
+            if isPrivate, case .json = payload { logBroadcast(&state, topic: topic, payloadJSON: envelope) }
+            return (state.topics[channel] ?? []).compactMap { id in id == except ? nil : state.members[id] }
         }
         switch payload {
-        case .json(let json):
-            send(event: "broadcast", payloadJSON: BroadcastPayload.envelope(event: event, payloadJSON: json), to: recipients)
+        case .json:
+            send(event: "broadcast", payloadJSON: envelope, to: recipients)
         case .binary(let bytes):
             var byTopic: [String: [WebSocketConnection]] = [:]
             for member in recipients where member.version == .v2 { byTopic[member.topic, default: []].append(member.connection) }

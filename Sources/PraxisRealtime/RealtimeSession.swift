@@ -177,6 +177,11 @@ final class RealtimeSession: WebSocketMessageHandler {
         } catch {
             return reply(message, status: "error", response: .object(["reason": .string(error.message)]))
         }
+        do throws(RealtimeError) {
+            _ = try ReplayRequest.parse(config, isPrivate: isPrivate)
+        } catch {
+            return reply(message, status: "error", response: .object(["reason": .string(error.reason)]))
+        }
         var bindings: [ChangeBinding] = []
         do {
             if case .array(let entries) = config["postgres_changes"] ?? .null {
@@ -286,6 +291,26 @@ final class RealtimeSession: WebSocketMessageHandler {
         }
         if let channel = channels[message.topic] {
             push(topic: message.topic, event: "presence_state", payload: hub.presenceState(of: channel.memberID))
+            let config = message.payload.object?["config"]?.object ?? [:]
+            if let request = try? ReplayRequest.parse(config, isPrivate: channel.isPrivate) {
+                startReplay(topic: message.topic, memberID: channel.memberID, request)
+            }
+        }
+    }
+
+    /// Broadcast replay (`config.broadcast.replay`), after the join reply and `presence_state`:
+    /// the logged broadcasts the channel missed, read off the loop, then sent if it is still joined.
+    private func startReplay(topic: String, memberID: Int, _ request: ReplayRequest) {
+        let hub = self.hub
+        let loop = connection.eventLoop
+        let session = NIOLoopBound(WeakSession(self), eventLoop: loop)
+        Task {
+            let messages = await hub.replay(memberID: memberID, request)
+            loop.execute {
+                guard let current = session.value.session, !current.closed, current.channels[topic]?.memberID == memberID else { return }
+                for message in messages { current.connection.send(text: message) }
+                current.connection.flush()
+            }
         }
     }
 

@@ -111,6 +111,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Broadcasts the REST API accepts per second, all senders together; more get 429 (env PRAXIS_REALTIME_API_BROADCASTS_PER_SECOND). Default 100.")
     var realtimeApiBroadcastsPerSecond: Int?
 
+    @Option(help: "Private-channel broadcasts kept in the database for broadcast replay, newest first (env PRAXIS_REALTIME_BROADCAST_LOG_SIZE). Default 100000.")
+    var realtimeBroadcastLogSize: Int?
+
     @Option(help: "SQLite durability of each commit: full (fsync the WAL at every commit; survives a power cut) or normal (fsync at checkpoints; survives a process crash) (env PRAXIS_DB_SYNCHRONOUS). Default full.")
     var dbSynchronous: String?
 
@@ -214,6 +217,7 @@ struct Serve: AsyncParsableCommand {
             ("--realtime-max-presence-per-second", realtimeMaxPresencePerSecond),
             ("--realtime-max-payload-bytes", realtimeMaxPayloadBytes),
             ("--realtime-api-broadcasts-per-second", realtimeApiBroadcastsPerSecond),
+            ("--realtime-broadcast-log-size", realtimeBroadcastLogSize),
         ] {
             if let value, value < 1 { throw ValidationError("invalid value '\(value)' for '\(name)': must be at least 1") }
         }
@@ -356,6 +360,8 @@ struct Serve: AsyncParsableCommand {
             realtimeMaxPayloadBytes, "PRAXIS_REALTIME_MAX_PAYLOAD_BYTES", default: realtime.maxPayloadBytes, parse: positive)
         realtime.maxAPIBroadcastsPerSecond = try Environment.resolve(
             realtimeApiBroadcastsPerSecond, "PRAXIS_REALTIME_API_BROADCASTS_PER_SECOND", default: realtime.maxAPIBroadcastsPerSecond, parse: positive)
+        realtime.broadcastLogSize = try Environment.resolve(
+            realtimeBroadcastLogSize, "PRAXIS_REALTIME_BROADCAST_LOG_SIZE", default: realtime.broadcastLogSize, parse: positive)
         configuration.realtime = realtime
         configuration.echo = echo || flag("PRAXIS_ECHO")
         var rooms = configuration.rooms

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import struct
+import time
 
 import httpx
 import pytest
@@ -462,3 +463,118 @@ async def test_http_send_payloads_that_are_not_objects_arrive_wrapped_as_supabas
         assert [payload for _, payload in seen(sink)] == [{"_json": "text"}, {"_json": 42}, {"_json": [1, {"a": None}]}, {"ü": "✓"}]
     finally:
         await close_all(listener, sender)
+
+
+# ====================================================================== broadcast replay
+
+
+def replay_join(token: str, since: int = 0, limit: int | None = None) -> dict:
+    payload = join_payload(access_token=token, private=True)
+    payload["config"]["broadcast"]["replay"] = {"since": since, **({"limit": limit} if limit is not None else {})}
+    return payload
+
+
+def replayed(client: Phoenix, name: str) -> list[dict]:
+    return [m["payload"] for m in client.on(name, "broadcast")]
+
+
+async def test_replay_after_a_disconnect_returns_exactly_the_missed_broadcasts_and_survives_a_restart(tmp_path):
+    db = tmp_path / "praxis.sqlite"
+    srv = start_server(db)
+    owner = user_with_profile(srv, "owner")
+    name = f"user:{owner.id}"
+    url = srv.url + API + f"/user%3A{owner.id}/events/"
+    try:
+        # Sent while nobody listens: over REST (private) and from a socket channel.
+        for n in (1, 2):
+            response = await post(url + "note?private=true", headers=headers(srv, owner.access_token), json={"n": n})
+            assert response.status_code == 202, response.text
+        talker = await Phoenix.connect(srv)
+        join_ref, _ = await talker.join_ok(name, join_payload(access_token=owner.access_token, private=True))
+        await talker.push(f"realtime:{name}", "broadcast", {"type": "broadcast", "event": "note", "payload": {"n": 3}}, join_ref=join_ref)
+        await talker.heartbeat()
+
+        listener = await Phoenix.connect(srv)
+        _, reply = await listener.join(name, replay_join(owner.access_token, limit=2))
+        assert reply["payload"]["status"] == "ok", reply
+        await listener.wait_for(lambda m: len(listener.on(name, "broadcast")) >= 2, what="two replayed broadcasts")
+        first = replayed(listener, name)
+        assert [(p["event"], p["payload"], p["meta"]["replayed"]) for p in first] == [("note", {"n": 2}, True), ("note", {"n": 3}, True)]
+        assert int(first[0]["meta"]["id"]) < int(first[1]["meta"]["id"])
+        # Live after the join: no meta, and nothing replayed twice.
+        await post(url + "live?private=true", headers=headers(srv, owner.access_token), json={"n": 4})
+        await listener.wait_for(lambda m: len(listener.on(name, "broadcast")) >= 3, what="the live broadcast")
+        assert replayed(listener, name)[2] == {"event": "live", "payload": {"n": 4}, "type": "broadcast"}
+        await close_all(listener)
+
+        # Missed while disconnected: exactly these two come back (limit 2), in order.
+        for n in (5, 6):
+            await post(url + "missed?private=true", headers=headers(srv, owner.access_token), json={"n": n})
+        again = await Phoenix.connect(srv)
+        await again.join(name, replay_join(owner.access_token, limit=2))
+        await again.wait_for(lambda m: len(again.on(name, "broadcast")) >= 2, what="the missed broadcasts")
+        await again.heartbeat()
+        assert [p["payload"] for p in replayed(again, name)] == [{"n": 5}, {"n": 6}]
+        await close_all(again, talker)
+    finally:
+        srv.stop()
+
+    # The log is durable: after a restart the same replay comes back (the default limit, 25: all six).
+    srv = start_server(db)
+    try:
+        client = await Phoenix.connect(srv)
+        try:
+            await client.join(name, replay_join(owner.access_token))
+            await client.wait_for(lambda m: len(client.on(name, "broadcast")) >= 6, what="six replayed broadcasts")
+            assert [p["payload"]["n"] for p in replayed(client, name)] == [1, 2, 3, 4, 5, 6]
+            # `since` in the future: nothing (seen through a later live message).
+            late = await Phoenix.connect(srv)
+            await late.join(name, replay_join(owner.access_token, since=int(time.time() * 1000) + 3_600_000))
+            await post(srv.url + API + f"/user%3A{owner.id}/events/after?private=true", headers=headers(srv, owner.access_token), json={})
+            await late.wait_for(lambda m: m["event"] == "broadcast", what="the live broadcast")
+            assert [p["event"] for p in replayed(late, name)] == ["after"]
+            await close_all(late)
+        finally:
+            await close_all(client)
+    finally:
+        srv.stop()
+
+
+@pytest.mark.parametrize("replay, private, reason", [
+    ({"since": 0}, False, "UnableToReplayMessages: Replay is not allowed for public channels"),
+    ({"since": "yesterday"}, True, "UnableToReplayMessages: Replay params are not valid"),
+    ({"limit": 5}, True, "UnableToReplayMessages: Replay params are not valid"),
+    ({"since": 0, "limit": 2.5}, True, "UnableToReplayMessages: Replay params are not valid"),
+    ("all", True, "UnableToReplayMessages: Replay params are not valid"),
+])
+async def test_replay_refusals_have_supabases_reasons(server, replay, private, reason):
+    owner = user_with_profile(server, "owner")
+    client = await Phoenix.connect(server)
+    try:
+        payload = join_payload(access_token=owner.access_token, private=private)
+        payload["config"]["broadcast"]["replay"] = replay
+        _, reply = await client.join(f"user:{owner.id}", payload)
+        assert reply["payload"] == {"status": "error", "response": {"reason": reason}}
+    finally:
+        await close_all(client)
+
+
+async def test_the_broadcast_log_keeps_only_the_newest(tmp_path):
+    srv = start_server(tmp_path / "praxis.sqlite", "--realtime-broadcast-log-size", "2")
+    try:
+        owner = user_with_profile(srv, "owner")
+        name = f"user:{owner.id}"
+        for n in (1, 2, 3):
+            response = await post(srv.url + API + f"/user%3A{owner.id}/events/e?private=true",
+                                  headers=headers(srv, owner.access_token), json={"n": n})
+            assert response.status_code == 202
+        client = await Phoenix.connect(srv)
+        try:
+            await client.join(name, replay_join(owner.access_token))
+            await client.wait_for(lambda m: len(client.on(name, "broadcast")) >= 2, what="the replay")
+            await client.heartbeat()
+            assert [p["payload"]["n"] for p in replayed(client, name)] == [2, 3]
+        finally:
+            await close_all(client)
+    finally:
+        srv.stop()

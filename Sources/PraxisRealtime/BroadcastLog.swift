@@ -1,0 +1,75 @@
+import PraxisStore
+import Synchronization
+
+/// The durable, bounded log of private-channel broadcasts (what `config.broadcast.replay`
+/// reads): records are handed over at fan-out, in id order, and written in batches off the
+/// event loops, one transaction per batch; the store keeps the newest `retention`.
+final class BroadcastLog: Sendable {
+    private struct State {
+        var pending: [BroadcastRecord] = []
+        var writing = false
+        /// Every record with an id up to this one is written (or failed to be).
+        var written: Int64 = 0
+        var waiters: [(id: Int64, done: CheckedContinuation<Void, Never>)] = []
+    }
+
+    private let store: Store
+    private let retention: Int
+    private let state = Mutex(State())
+
+    init(store: Store, retention: Int) {
+        self.store = store
+        self.retention = retention
+    }
+
+    /// Ids given before a restart count as written.
+    func resume(after lastID: Int64) {
+        state.withLock { $0.written = max($0.written, lastID) }
+    }
+
+    /// Queues a record; a writer task runs while there is work.
+    func append(_ record: BroadcastRecord) {
+        let start = state.withLock { state -> Bool in
+            state.pending.append(record)
+            if state.writing { return false }
+            state.writing = true
+            return true
+        }
+        if start { Task { await self.drain() } }
+    }
+
+    /// Returns once every record with an id up to `id` is written (ids are given without gaps,
+    /// and each given id is appended right after its fan-out).
+    func written(upTo id: Int64) async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { state -> Bool in
+                if state.written >= id { return true }
+                state.waiters.append((id, done))
+                return false
+            }
+            if now { done.resume() }
+        }
+    }
+
+    private func drain() async {
+        while true {
+            let batch = state.withLock { state -> [BroadcastRecord] in
+                let batch = state.pending
+                state.pending = []
+                if batch.isEmpty { state.writing = false }
+                return batch
+            }
+            guard let last = batch.last?.id else { return }
+            // A failed write loses the batch from replay only; live delivery already happened.
+            try? await store.appendBroadcasts(batch, retention: retention)
+            let ready = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+                state.written = max(state.written, last)
+                let written = state.written
+                let done = state.waiters.filter { $0.id <= written }.map(\.done)
+                state.waiters.removeAll { $0.id <= written }
+                return done
+            }
+            for waiter in ready { waiter.resume() }
+        }
+    }
+}
