@@ -5,8 +5,16 @@ import Synchronization
 /// reads): records are handed over at fan-out, in id order, and written in batches off the
 /// event loops, one transaction per batch; the store keeps the newest `retention`.
 final class BroadcastLog: Sendable {
+    /// A record as handed over under the hub's lock: the bytes are only converted when written.
+    private struct Pending {
+        var id: Int64
+        var topic: String
+        var payloadJSON: [UInt8]
+        var sentAt: Int64
+    }
+
     private struct State {
-        var pending: [BroadcastRecord] = []
+        var pending: [Pending] = []
         var writing = false
         /// Every record with an id up to this one is written (or failed to be).
         var written: Int64 = 0
@@ -27,10 +35,11 @@ final class BroadcastLog: Sendable {
         state.withLock { $0.written = max($0.written, lastID) }
     }
 
-    /// Queues a record; a writer task runs while there is work.
-    func append(_ record: BroadcastRecord) {
+    /// Queues a record (cheap: called under the hub's membership lock); a writer task runs
+    /// while there is work.
+    func append(id: Int64, topic: String, payloadJSON: [UInt8], sentAt: Int64) {
         let start = state.withLock { state -> Bool in
-            state.pending.append(record)
+            state.pending.append(Pending(id: id, topic: topic, payloadJSON: payloadJSON, sentAt: sentAt))
             if state.writing { return false }
             state.writing = true
             return true
@@ -53,7 +62,7 @@ final class BroadcastLog: Sendable {
 
     private func drain() async {
         while true {
-            let batch = state.withLock { state -> [BroadcastRecord] in
+            let batch = state.withLock { state -> [Pending] in
                 let batch = state.pending
                 state.pending = []
                 if batch.isEmpty { state.writing = false }
@@ -61,7 +70,10 @@ final class BroadcastLog: Sendable {
             }
             guard let last = batch.last?.id else { return }
             // A failed write loses the batch from replay only; live delivery already happened.
-            try? await store.appendBroadcasts(batch, retention: retention)
+            let records = batch.map {
+                BroadcastRecord(id: $0.id, topic: $0.topic, payload: String(decoding: $0.payloadJSON, as: UTF8.self), sentAt: $0.sentAt)
+            }
+            try? await store.appendBroadcasts(records, retention: retention)
             let ready = state.withLock { state -> [CheckedContinuation<Void, Never>] in
                 state.written = max(state.written, last)
                 let written = state.written

@@ -74,10 +74,9 @@ final class RealtimeHub: Sendable {
     /// membership lock, so a member's `replayCut` splits replayed from live exactly.
     private func logBroadcast(_ state: inout State, topic: String, payloadJSON: [UInt8]) {
         state.lastBroadcastID += 1
-        broadcastLog.append(BroadcastRecord(
-            id: state.lastBroadcastID, topic: topic, payload: String(decoding: payloadJSON, as: UTF8.self),
-            sentAt: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
-        ))
+        broadcastLog.append(
+            id: state.lastBroadcastID, topic: topic, payloadJSON: payloadJSON, sentAt: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+        )
     }
 
     /// Starts listening to committed changes; `observer` (the rooms) hears them first, in
