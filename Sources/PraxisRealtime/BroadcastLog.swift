@@ -15,6 +15,7 @@ final class BroadcastLog: Sendable {
 
     private struct State {
         var pending: [Pending] = []
+        var pendingBytes = 0
         var writing = false
         /// Every record with an id up to this one is written (or failed to be).
         var written: Int64 = 0
@@ -23,11 +24,15 @@ final class BroadcastLog: Sendable {
 
     private let store: Store
     private let retention: Int
+    private let maxPendingBytes: Int
     private let state = Mutex(State())
 
-    init(store: Store, retention: Int) {
+    /// - Parameter maxPendingBytes: payload bytes waiting for the disk beyond which the oldest
+    ///   waiting records are dropped from the log (live delivery is not affected).
+    init(store: Store, retention: Int, maxPendingBytes: Int) {
         self.store = store
         self.retention = retention
+        self.maxPendingBytes = maxPendingBytes
     }
 
     /// Ids given before a restart count as written.
@@ -40,6 +45,11 @@ final class BroadcastLog: Sendable {
     func append(id: Int64, topic: String, payloadJSON: [UInt8], sentAt: Int64) {
         let start = state.withLock { state -> Bool in
             state.pending.append(Pending(id: id, topic: topic, payloadJSON: payloadJSON, sentAt: sentAt))
+            state.pendingBytes += payloadJSON.count
+            // The disk is behind: forget the oldest waiting ones (never the newest, so `written` still reaches every id).
+            while state.pendingBytes > maxPendingBytes, state.pending.count > 1 {
+                state.pendingBytes -= state.pending.removeFirst().payloadJSON.count
+            }
             if state.writing { return false }
             state.writing = true
             return true
@@ -65,6 +75,7 @@ final class BroadcastLog: Sendable {
             let batch = state.withLock { state -> [Pending] in
                 let batch = state.pending
                 state.pending = []
+                state.pendingBytes = 0
                 if batch.isEmpty { state.writing = false }
                 return batch
             }

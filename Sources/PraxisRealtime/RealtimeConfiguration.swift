@@ -29,6 +29,9 @@ public struct RealtimeConfiguration: Sendable {
     /// Private-channel broadcasts kept in the database for `config.broadcast.replay` (the newest
     /// ones; older ones are deleted). Default 100,000.
     public var broadcastLogSize: Int
+    /// Payload bytes of logged broadcasts waiting for the disk; past it the oldest waiting ones
+    /// are left out of the log (live delivery is unaffected). Fixed: 64 MiB.
+    public var broadcastLogMaxPendingBytes: Int = 64 << 20
 
     public init(
         heartbeatTimeout: Double = 150, maxChannelsPerConnection: Int = 100, maxReplay: Int = 10_000, maxJoinsPerSecond: Int = 100,

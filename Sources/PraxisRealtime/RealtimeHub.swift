@@ -61,7 +61,9 @@ final class RealtimeHub: Sendable {
         self.tokens = tokens
         self.epoch = epoch
         self.configuration = configuration
-        broadcastLog = BroadcastLog(store: store, retention: configuration.broadcastLogSize)
+        broadcastLog = BroadcastLog(
+            store: store, retention: configuration.broadcastLogSize, maxPendingBytes: configuration.broadcastLogMaxPendingBytes
+        )
     }
 
     /// Continues broadcast ids after the last logged one (read from the store at start).
