@@ -252,6 +252,7 @@ let package = Package(
             dependencies: [
                 "PraxisServer",
                 "PraxisHTTP",
+                "PraxisRealtime",
                 "PraxisStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,30 +1,35 @@
-import PraxisAuth
-import PraxisDomain
+package import PraxisAuth
+package import PraxisDomain
 import PraxisProtocol
-import PraxisStore
+package import PraxisStore
 
 /// Who a request is from: the `apikey` (required) and the `Authorization: Bearer` token
 /// (optional; the API key's role otherwise).
-struct RequestAuthenticator: Sendable {
+package struct RequestAuthenticator: Sendable {
     let tokens: TokenIssuer
     let store: Store
 
+    package init(tokens: TokenIssuer, store: Store) {
+        self.tokens = tokens
+        self.store = store
+    }
+
     /// The verified identity behind a request.
-    struct Identity: Sendable {
-        var caller: Caller
+    package struct Identity: Sendable {
+        package var caller: Caller
         /// The signed-in user, for user tokens.
-        var user: UserRecord?
-        var sessionID: String?
+        package var user: UserRecord?
+        package var sessionID: String?
     }
 
     /// Why a request was not authenticated (always 401).
-    struct Failure: Error {
-        var code: String
-        var message: String
-        var hint: String?
+    package struct Failure: Error {
+        package var code: String
+        package var message: String
+        package var hint: String?
     }
 
-    func authenticate(_ request: HTTPRequest) async throws(Failure) -> Identity {
+    package func authenticate(_ request: HTTPRequest) async throws(Failure) -> Identity {
         guard let apiKey = request.headers.first(name: "apikey") ?? request.query("apikey") else {
             throw Failure(code: "PGRST301", message: "No API key found in request", hint: "No `apikey` request header or url param was found.")
         }
@@ -49,7 +54,7 @@ struct RequestAuthenticator: Sendable {
     }
 
     /// The identity a bearer token stands for.
-    func identity(forToken token: String) async throws(Failure) -> Identity {
+    package func identity(forToken token: String) async throws(Failure) -> Identity {
         let claims: TokenClaims
         do {
             claims = try await tokens.verify(token)

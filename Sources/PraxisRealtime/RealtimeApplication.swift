@@ -7,6 +7,7 @@ import PraxisDomain
 import PraxisProtocol
 public import PraxisStore
 public import PraxisWebSocket
+import Synchronization
 
 /// The Phoenix Channels / Supabase Realtime endpoint (`/realtime/v1/websocket`,
 /// `/socket/websocket`): heartbeats, channels with postgres_changes, broadcast, presence,
@@ -14,6 +15,8 @@ public import PraxisWebSocket
 public final class RealtimeApplication: WebSocketApplication {
     let hub: RealtimeHub
     let rooms: RoomRegistry
+    /// The REST broadcast API's server-wide rate (``RealtimeConfiguration/maxAPIBroadcastsPerSecond``).
+    let apiRate: Mutex<RateBucket>
 
     /// - Parameters:
     ///   - epoch: the change log's epoch (`Store.feedEpoch()`).
@@ -24,6 +27,8 @@ public final class RealtimeApplication: WebSocketApplication {
         assessor: any Assessor = HeuristicRoundAssessor(), group: any EventLoopGroup, logger: Logger = Logger(label: "praxis.realtime")
     ) {
         hub = RealtimeHub(store: store, tokens: tokens, epoch: epoch, configuration: configuration)
+        apiRate = Mutex(RateBucket(limit: configuration.maxAPIBroadcastsPerSecond))
+        hub.resumeBroadcastIDs(after: (try? store.lastBroadcastID()) ?? 0)
         rooms = RoomRegistry(store: store, configuration: roomConfiguration, assessor: assessor, group: group, logger: logger)
         let rooms = self.rooms
         hub.start(observer: { rooms.changed($0) })

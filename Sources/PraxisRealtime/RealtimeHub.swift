@@ -27,6 +27,9 @@ final class RealtimeHub: Sendable {
         let presenceKey: String
         /// While a resume or snapshot is being prepared, changes wait here; nil once live.
         var buffer: [ChangeRecord]?
+        /// The last logged broadcast id when it joined: broadcast replay sends logged ones up to
+        /// it, the later ones reached it live.
+        var replayCut: Int64 = 0
     }
 
     struct PresenceEntry {
@@ -40,6 +43,8 @@ final class RealtimeHub: Sendable {
         var topics: [String: Set<Int>] = [:]
         var presence: [String: [String: [PresenceEntry]]] = [:]
         var refCounter = 0
+        /// The last id given to a logged (private-channel) broadcast.
+        var lastBroadcastID: Int64 = 0
     }
 
     let store: Store
@@ -48,12 +53,32 @@ final class RealtimeHub: Sendable {
     let configuration: RealtimeConfiguration
     private let state = Mutex(State())
     private let feedQueue = DispatchQueue(label: "praxis.realtime.feed")
+    /// Private-channel broadcasts, for replay.
+    let broadcastLog: BroadcastLog
 
     init(store: Store, tokens: TokenIssuer, epoch: String, configuration: RealtimeConfiguration) {
         self.store = store
         self.tokens = tokens
         self.epoch = epoch
         self.configuration = configuration
+        broadcastLog = BroadcastLog(
+            store: store, retention: configuration.broadcastLogSize, maxPendingBytes: configuration.broadcastLogMaxPendingBytes
+        )
+    }
+
+    /// Continues broadcast ids after the last logged one (read from the store at start).
+    func resumeBroadcastIDs(after lastID: Int64) {
+        state.withLock { $0.lastBroadcastID = max($0.lastBroadcastID, lastID) }
+        broadcastLog.resume(after: lastID)
+    }
+
+    /// Gives a private channel's broadcast the next id and hands it to the log, under the
+    /// membership lock, so a member's `replayCut` splits replayed from live exactly.
+    private func logBroadcast(_ state: inout State, topic: String, payloadJSON: [UInt8]) {
+        state.lastBroadcastID += 1
+        broadcastLog.append(
+            id: state.lastBroadcastID, topic: topic, payloadJSON: payloadJSON, sentAt: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+        )
     }
 
     /// Starts listening to committed changes; `observer` (the rooms) hears them first, in
@@ -90,7 +115,7 @@ final class RealtimeHub: Sendable {
             state.nextID += 1
             state.members[id] = Member(
                 id: id, connection: connection, topic: topic, channel: channel, version: version, caller: caller, bindings: bindings,
-                broadcastSelf: broadcastSelf, presenceKey: presenceKey, buffer: buffering ? [] : nil
+                broadcastSelf: broadcastSelf, presenceKey: presenceKey, buffer: buffering ? [] : nil, replayCut: state.lastBroadcastID
             )
             state.topics[channel, default: []].insert(id)
             return id
@@ -134,14 +159,47 @@ final class RealtimeHub: Sendable {
 
     /// Relays a broadcast to the topic's members (the sender too when it asked for `self`).
     func broadcast(from sender: Int, payload: JSONValue) {
+        broadcast(from: sender, payloadJSON: Array(payload.jsonString.utf8))
+    }
+
+    /// The same with the payload already encoded.
+    func broadcast(from sender: Int, payloadJSON: [UInt8]) {
         let recipients = state.withLock { state -> [Member] in
-            guard let channel = state.members[sender]?.channel else { return [] }
+            guard let member = state.members[sender] else { return [] }
+            let channel = member.channel
+            // A private channel's key is not its topic (channel(topic:isPrivate:)): log it for replay.
+            if channel != member.topic { logBroadcast(&state, topic: member.topic, payloadJSON: payloadJSON) }
             return (state.topics[channel] ?? []).compactMap { id in
                 guard let member = state.members[id], id != sender || member.broadcastSelf else { return nil }
                 return member
             }
         }
-        send(event: "broadcast", payloadJSON: Array(payload.jsonString.utf8), to: recipients)
+        send(event: "broadcast", payloadJSON: payloadJSON, to: recipients)
+    }
+
+    /// Relays a broadcast that comes from no channel (the REST API, a binary push) to the members
+    /// of a channel, `except` one: a JSON payload as a text `broadcast` to every member (encoded
+    /// once per topic and version); a binary one as a vsn 2.0.0 `user_broadcast` frame to the
+    /// vsn 2.0.0 members only (v1 members never receive binary payloads).
+    func publish(topic: String, isPrivate: Bool, event: String, payload: BroadcastPayload, except: Int? = nil) {
+        let channel = Self.channel(topic: topic, isPrivate: isPrivate)
+        var envelope: [UInt8] = []
+        if case .json(let json) = payload { envelope = BroadcastPayload.envelope(event: event, payloadJSON: json) }
+        let recipients = state.withLock { state in
+            if isPrivate, case .json = payload { logBroadcast(&state, topic: topic, payloadJSON: envelope) }
+            return (state.topics[channel] ?? []).compactMap { id in id == except ? nil : state.members[id] }
+        }
+        switch payload {
+        case .json:
+            send(event: "broadcast", payloadJSON: envelope, to: recipients)
+        case .binary(let bytes):
+            var byTopic: [String: [WebSocketConnection]] = [:]
+            for member in recipients where member.version == .v2 { byTopic[member.topic, default: []].append(member.connection) }
+            for (topic, connections) in byTopic {
+                guard let frame = BinaryBroadcast.encodeUserBroadcast(topic: topic, event: event, payload: bytes, json: false) else { continue }
+                FanOut.broadcast(text: ByteBuffer(bytes: frame), binary: true, to: connections)
+            }
+        }
     }
 
     // MARK: Presence

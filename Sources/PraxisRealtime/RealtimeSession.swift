@@ -39,6 +39,10 @@ final class RealtimeSession: WebSocketMessageHandler {
     /// Counts session-end news heard: a check that read the store before news arrived is
     /// done again.
     private var sessionNews = 0
+    /// Per-connection rates (``RealtimeConfiguration``): joins, broadcasts, presence pushes.
+    private var joinRate: RateBucket
+    private var messageRate: RateBucket
+    private var presenceRate: RateBucket
 
     init(connection: WebSocketConnection, hub: RealtimeHub, rooms: RoomRegistry, version: PhoenixMessage.Version, apiKey: String) {
         self.connection = connection
@@ -46,6 +50,9 @@ final class RealtimeSession: WebSocketMessageHandler {
         self.rooms = rooms
         self.version = version
         self.apiKey = apiKey
+        joinRate = RateBucket(limit: hub.configuration.maxJoinsPerSecond)
+        messageRate = RateBucket(limit: hub.configuration.maxMessagesPerSecond)
+        presenceRate = RateBucket(limit: hub.configuration.maxPresencePerSecond)
         scheduleHeartbeatCheck()
         let loop = connection.eventLoop
         let me = NIOLoopBound(WeakSession(self), eventLoop: loop)
@@ -70,7 +77,16 @@ final class RealtimeSession: WebSocketMessageHandler {
 
     func received(binary: ByteBuffer) {
         lastHeard = .now()
-        send(PhoenixMessage(topic: "phoenix", event: "phx_error", payload: .object(["reason": .string("binary messages are not supported")])))
+        guard version == .v2 else {
+            return send(PhoenixMessage(topic: "phoenix", event: "phx_error", payload: .object(["reason": .string("binary messages are not supported")])))
+        }
+        let push: BinaryBroadcast.Push
+        do {
+            push = try BinaryBroadcast.decodePush(Array(binary.readableBytesView))
+        } catch {
+            return send(PhoenixMessage(topic: "phoenix", event: "phx_error", payload: .object(["reason": .string("malformed binary message: \(error.reason)")])))
+        }
+        binaryBroadcast(push)
     }
 
     func closed(code: UInt16?) {
@@ -120,6 +136,9 @@ final class RealtimeSession: WebSocketMessageHandler {
         }
         switch message.event {
         case "phx_join":
+            guard joinRate.take() else {
+                return reply(message, status: "error", response: .object(["reason": .string(RealtimeError.tooManyJoins.reason)]))
+            }
             if message.topic.hasPrefix(Self.roomTopicPrefix) { return joinRoom(message) }
             join(message)
         case "phx_leave":
@@ -157,6 +176,11 @@ final class RealtimeSession: WebSocketMessageHandler {
             try AccessPolicy.checkTopic(Self.channelName(message.topic), isPrivate: isPrivate, by: caller)
         } catch {
             return reply(message, status: "error", response: .object(["reason": .string(error.message)]))
+        }
+        do throws(RealtimeError) {
+            _ = try ReplayRequest.parse(config, isPrivate: isPrivate)
+        } catch {
+            return reply(message, status: "error", response: .object(["reason": .string(error.reason)]))
         }
         var bindings: [ChangeBinding] = []
         do {
@@ -258,8 +282,35 @@ final class RealtimeSession: WebSocketMessageHandler {
                 "message": .string("Subscribed to PostgreSQL"),
             ]))
         }
+        // Supabase's replication handshake (`config.broadcast.replication_ready`): the feed is live at join.
+        if Self.isTrue(message.payload.object?["config"]?.object?["broadcast"]?.object?["replication_ready"]) {
+            push(topic: message.topic, event: "system", payload: .object([
+                "status": .string("ok"), "extension": .string("system"), "channel": .string(Self.channelName(message.topic)),
+                "message": .string("Replication connection established"),
+            ]))
+        }
         if let channel = channels[message.topic] {
             push(topic: message.topic, event: "presence_state", payload: hub.presenceState(of: channel.memberID))
+            let config = message.payload.object?["config"]?.object ?? [:]
+            if let request = try? ReplayRequest.parse(config, isPrivate: channel.isPrivate) {
+                startReplay(topic: message.topic, memberID: channel.memberID, request)
+            }
+        }
+    }
+
+    /// Broadcast replay (`config.broadcast.replay`), after the join reply and `presence_state`:
+    /// the logged broadcasts the channel missed, read off the loop, then sent if it is still joined.
+    private func startReplay(topic: String, memberID: Int, _ request: ReplayRequest) {
+        let hub = self.hub
+        let loop = connection.eventLoop
+        let session = NIOLoopBound(WeakSession(self), eventLoop: loop)
+        Task {
+            let messages = await hub.replay(memberID: memberID, request)
+            loop.execute {
+                guard let current = session.value.session, !current.closed, current.channels[topic]?.memberID == memberID else { return }
+                for message in messages { current.connection.send(text: message) }
+                current.connection.flush()
+            }
         }
     }
 
@@ -399,8 +450,45 @@ final class RealtimeSession: WebSocketMessageHandler {
         guard let channel = channels[message.topic] else {
             return reply(message, status: "error", response: .object(["reason": .string("unmatched topic")]))
         }
-        hub.broadcast(from: channel.memberID, payload: message.payload)
+        guard messageRate.take() else { return closeChannel(message.topic, reason: RealtimeError.tooManyMessages.reason) }
+        let payloadJSON = Array(message.payload.jsonString.utf8)
+        guard payloadJSON.count <= hub.configuration.maxPayloadBytes else {
+            if message.ref != nil { reply(message, status: "error", response: .object(["reason": .string(RealtimeError.payloadTooLarge.reason)])) }
+            return
+        }
+        hub.broadcast(from: channel.memberID, payloadJSON: payloadJSON)
         if channel.broadcastAck, message.ref != nil {
+            reply(message, status: "ok", response: .object([:]))
+        }
+    }
+
+    /// A vsn 2.0.0 `user_broadcast_push`: relayed like a `broadcast` push (same rules, rates and
+    /// size limit); a binary payload reaches vsn 2.0.0 members only, a JSON one every member.
+    private func binaryBroadcast(_ push: BinaryBroadcast.Push) {
+        let message = PhoenixMessage(joinRef: push.joinRef, ref: push.ref, topic: push.topic, event: "broadcast", payload: .object([:]))
+        guard let channel = channels[push.topic] else {
+            return reply(message, status: "error", response: .object(["reason": .string("unmatched topic")]))
+        }
+        guard channel.room == nil else {
+            return reply(message, status: "error", response: .object(["reason": .string("room topics carry room commands only")]))
+        }
+        guard messageRate.take() else { return closeChannel(push.topic, reason: RealtimeError.tooManyMessages.reason) }
+        guard push.payload.count <= hub.configuration.maxPayloadBytes else {
+            if push.ref != nil { reply(message, status: "error", response: .object(["reason": .string(RealtimeError.payloadTooLarge.reason)])) }
+            return
+        }
+        let payload: BroadcastPayload
+        if push.isJSON {
+            guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(push.payload)) else {
+                return reply(message, status: "error", response: .object(["reason": .string("malformed binary message: the JSON payload does not decode")]))
+            }
+            payload = .json(Array(value.jsonString.utf8))
+        } else {
+            payload = .binary(push.payload)
+        }
+        let echo = hub.member(channel.memberID)?.broadcastSelf == true
+        hub.publish(topic: push.topic, isPrivate: channel.isPrivate, event: push.event, payload: payload, except: echo ? nil : channel.memberID)
+        if channel.broadcastAck, push.ref != nil {
             reply(message, status: "ok", response: .object([:]))
         }
     }
@@ -409,6 +497,7 @@ final class RealtimeSession: WebSocketMessageHandler {
         guard let channel = channels[message.topic] else {
             return reply(message, status: "error", response: .object(["reason": .string("unmatched topic")]))
         }
+        guard presenceRate.take() else { return closeChannel(message.topic, reason: RealtimeError.tooManyPresence.reason) }
         let payload = message.payload.object ?? [:]
         switch payload["event"]?.string {
         case "track":
@@ -429,7 +518,7 @@ final class RealtimeSession: WebSocketMessageHandler {
     private func joiningCaller(_ message: PhoenixMessage, payload: [String: JSONValue]) throws(RealtimeError) -> (Caller, Int?, String?) {
         let found = try authorise(payload["access_token"]?.string ?? apiKey)
         guard channels[message.topic] != nil || channels.count < hub.configuration.maxChannelsPerConnection else {
-            throw RealtimeError(reason: "too many channels on this connection (most \(hub.configuration.maxChannelsPerConnection))")
+            throw RealtimeError.tooManyChannels
         }
         return found
     }
@@ -601,6 +690,15 @@ final class RealtimeSession: WebSocketMessageHandler {
 
     private func send(_ message: PhoenixMessage) {
         connection.send(text: ByteBuffer(bytes: message.encode(version)))
+    }
+
+    /// A flag as Supabase casts it: `true`, or the text `"true"`.
+    static func isTrue(_ value: JSONValue?) -> Bool {
+        switch value {
+        case .bool(let flag)?: flag
+        case .string(let text)?: text.lowercased() == "true"
+        default: false
+        }
     }
 
     static func channelName(_ topic: String) -> String {

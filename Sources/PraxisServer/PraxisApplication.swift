@@ -100,7 +100,7 @@ public final class PraxisApplication: Sendable {
         let web = try await Self.offLoop { try WebApp.embedded() }
         let router = Routes.make(
             store: store, tokens: tokens, api: configuration.api, webSockets: webSockets, metrics: metrics,
-            web: web, anonKey: apiKeys.anon, logger: logger
+            web: web, anonKey: apiKeys.anon, realtime: realtime, logger: logger
         )
         let responder = InstrumentedResponder(inner: router, factory: factory)
         let server: HTTPServer

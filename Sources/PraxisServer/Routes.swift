@@ -4,13 +4,14 @@ import Prometheus
 import PraxisAuth
 import PraxisWebSocket
 import PraxisWeb
+import PraxisRealtime
 import Logging
 
 /// The server's route table.
 enum Routes {
     static func make(
         store: Store, tokens: TokenIssuer, api: APIConfiguration, webSockets: WebSocketEndpoints,
-        metrics: PrometheusCollectorRegistry, web: WebApp, anonKey: String, logger: Logger
+        metrics: PrometheusCollectorRegistry, web: WebApp, anonKey: String, realtime: RealtimeApplication, logger: Logger
     ) -> Router {
         var router = Router()
         // A WebSocket path reached as plain HTTP is an upgrade that was refused: say why.
@@ -26,6 +27,7 @@ enum Routes {
         }
         AuthAPI(store: store, tokens: tokens, configuration: api, logger: logger).register(in: &router)
         RestAPI(store: store, tokens: tokens, configuration: api, logger: logger).register(in: &router)
+        BroadcastAPI(realtime: realtime, authenticator: RequestAuthenticator(tokens: tokens, store: store)).register(in: &router)
         router.add([.GET], "/health") { _ in
             .json(.ok, ["status": "ok"])
         }

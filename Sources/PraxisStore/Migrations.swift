@@ -10,6 +10,7 @@ enum Migrations {
         migrator.registerMigration("v3: realtime change log", migrate: v3RealtimeChanges)
         migrator.registerMigration("v4: room journal", migrate: v4RoomJournal)
         migrator.registerMigration("v5: room events type index without turns", migrate: v5RoomEventsTypeIndex)
+        migrator.registerMigration("v6: realtime broadcast log", migrate: v6RealtimeBroadcasts)
         return migrator
     }
 
@@ -361,5 +362,19 @@ enum Migrations {
     static func v5RoomEventsTypeIndex(_ db: Database) throws {
         try db.execute(sql: "DROP INDEX room_events_type")
         try db.execute(sql: "CREATE INDEX room_events_room_type ON room_events(room_id, type) WHERE type = 'presence' OR type = 'no_show'")
+    }
+
+    /// The bounded log of private-channel broadcasts that broadcast replay reads
+    /// (`Store+Broadcasts.swift`). Ids are given by the realtime hub in fan-out order.
+    static func v6RealtimeBroadcasts(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE realtime_broadcasts (
+                id INTEGER PRIMARY KEY NOT NULL,
+                topic TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                sent_at INTEGER NOT NULL
+            )
+            """)
+        try db.execute(sql: "CREATE INDEX realtime_broadcasts_topic ON realtime_broadcasts(topic, id)")
     }
 }

@@ -93,6 +93,27 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds without any message before a realtime connection is closed (env PRAXIS_REALTIME_HEARTBEAT_TIMEOUT). Default 150.")
     var realtimeHeartbeatTimeout: Double?
 
+    @Option(help: "Channels one realtime connection may join; more get 'ChannelRateLimitReached: Too many channels' (env PRAXIS_REALTIME_MAX_CHANNELS_PER_CONNECTION). Default 100.")
+    var realtimeMaxChannelsPerConnection: Int?
+
+    @Option(help: "phx_join messages one realtime connection may send per second; more get 'ClientJoinRateLimitReached: Too many joins per second' (env PRAXIS_REALTIME_MAX_JOINS_PER_SECOND). Default 100.")
+    var realtimeMaxJoinsPerSecond: Int?
+
+    @Option(help: "Broadcast pushes one realtime connection may send per second; past it the channel closes with 'Too many messages per second' (env PRAXIS_REALTIME_MAX_MESSAGES_PER_SECOND). Default 100.")
+    var realtimeMaxMessagesPerSecond: Int?
+
+    @Option(help: "Presence pushes one realtime connection may send per second; past it the channel closes with 'Too many presence messages per second' (env PRAXIS_REALTIME_MAX_PRESENCE_PER_SECOND). Default 10.")
+    var realtimeMaxPresencePerSecond: Int?
+
+    @Option(help: "Largest broadcast payload in bytes, on the socket and the REST API (env PRAXIS_REALTIME_MAX_PAYLOAD_BYTES). Default 3000000.")
+    var realtimeMaxPayloadBytes: Int?
+
+    @Option(help: "Broadcasts the REST API accepts per second, all senders together; more get 429 (env PRAXIS_REALTIME_API_BROADCASTS_PER_SECOND). Default 100.")
+    var realtimeApiBroadcastsPerSecond: Int?
+
+    @Option(help: "Private-channel broadcasts kept in the database for broadcast replay, newest first (env PRAXIS_REALTIME_BROADCAST_LOG_SIZE). Default 100000.")
+    var realtimeBroadcastLogSize: Int?
+
     @Option(help: "SQLite durability of each commit: full (fsync the WAL at every commit; survives a power cut) or normal (fsync at checkpoints; survives a process crash) (env PRAXIS_DB_SYNCHRONOUS). Default full.")
     var dbSynchronous: String?
 
@@ -197,6 +218,13 @@ struct Serve: AsyncParsableCommand {
             ("--ws-max-message-bytes", wsMaxMessageBytes), ("--ws-max-connections", wsMaxConnections),
             ("--ws-max-connections-per-ip", wsMaxConnectionsPerIp), ("--ws-max-messages-per-second", wsMaxMessagesPerSecond),
             ("--ws-max-pending-bytes", wsMaxPendingBytes),
+            ("--realtime-max-channels-per-connection", realtimeMaxChannelsPerConnection),
+            ("--realtime-max-joins-per-second", realtimeMaxJoinsPerSecond),
+            ("--realtime-max-messages-per-second", realtimeMaxMessagesPerSecond),
+            ("--realtime-max-presence-per-second", realtimeMaxPresencePerSecond),
+            ("--realtime-max-payload-bytes", realtimeMaxPayloadBytes),
+            ("--realtime-api-broadcasts-per-second", realtimeApiBroadcastsPerSecond),
+            ("--realtime-broadcast-log-size", realtimeBroadcastLogSize),
         ] {
             if let value, value < 1 { throw ValidationError("invalid value '\(value)' for '\(name)': must be at least 1") }
         }
@@ -326,6 +354,22 @@ struct Serve: AsyncParsableCommand {
         configuration.webSocket = ws
         configuration.realtime.heartbeatTimeout = try Environment.resolve(
             realtimeHeartbeatTimeout, "PRAXIS_REALTIME_HEARTBEAT_TIMEOUT", default: configuration.realtime.heartbeatTimeout, parse: seconds)
+        var realtime = configuration.realtime
+        realtime.maxChannelsPerConnection = try Environment.resolve(
+            realtimeMaxChannelsPerConnection, "PRAXIS_REALTIME_MAX_CHANNELS_PER_CONNECTION", default: realtime.maxChannelsPerConnection, parse: positive)
+        realtime.maxJoinsPerSecond = try Environment.resolve(
+            realtimeMaxJoinsPerSecond, "PRAXIS_REALTIME_MAX_JOINS_PER_SECOND", default: realtime.maxJoinsPerSecond, parse: positive)
+        realtime.maxMessagesPerSecond = try Environment.resolve(
+            realtimeMaxMessagesPerSecond, "PRAXIS_REALTIME_MAX_MESSAGES_PER_SECOND", default: realtime.maxMessagesPerSecond, parse: positive)
+        realtime.maxPresencePerSecond = try Environment.resolve(
+            realtimeMaxPresencePerSecond, "PRAXIS_REALTIME_MAX_PRESENCE_PER_SECOND", default: realtime.maxPresencePerSecond, parse: positive)
+        realtime.maxPayloadBytes = try Environment.resolve(
+            realtimeMaxPayloadBytes, "PRAXIS_REALTIME_MAX_PAYLOAD_BYTES", default: realtime.maxPayloadBytes, parse: positive)
+        realtime.maxAPIBroadcastsPerSecond = try Environment.resolve(
+            realtimeApiBroadcastsPerSecond, "PRAXIS_REALTIME_API_BROADCASTS_PER_SECOND", default: realtime.maxAPIBroadcastsPerSecond, parse: positive)
+        realtime.broadcastLogSize = try Environment.resolve(
+            realtimeBroadcastLogSize, "PRAXIS_REALTIME_BROADCAST_LOG_SIZE", default: realtime.broadcastLogSize, parse: positive)
+        configuration.realtime = realtime
         configuration.echo = echo || flag("PRAXIS_ECHO")
         var rooms = configuration.rooms
         rooms.graceSeconds = try Environment.resolve(roomGrace, "PRAXIS_ROOM_GRACE", default: rooms.graceSeconds, parse: seconds)
