@@ -96,7 +96,7 @@ extension Store {
 
     /// Rows of `tables` the caller may see (at most `limit` per table), read in one
     /// transaction together with the feed offset they are consistent with.
-    public func snapshot(tables: [TableSchema], caller: Caller, limit: Int = Store.snapshotRowLimit) async throws -> (rows: [(table: TableSchema, row: PraxisDomain.Row)], offset: Int64, truncated: Bool) {
+    public func snapshot(tables: [TableSchema], caller: Caller, limit: Int) async throws -> (rows: [(table: TableSchema, row: PraxisDomain.Row)], offset: Int64, truncated: Bool) {
         try await pool.read { db in
             let offset = try Int64.fetchOne(db, sql: "SELECT coalesce(max(\"offset\"), 0) FROM realtime_changes") ?? 0
             var rows: [(table: TableSchema, row: PraxisDomain.Row)] = []
