@@ -6,11 +6,18 @@ extension AccessPolicy {
     /// (`AccessPolicyRelationsTests` checks this against every table and kind of caller).
     package static func relationKeys(_ table: String, rows: [Row?]) -> RelationKeys {
         var keys = RelationKeys()
-        let predicate = readable(table, by: relationProbe)
+        guard let predicate = relationalReadRules[table] else { return keys }
         for case let row? in rows { predicate.collectRelationKeys(in: row, into: &keys) }
         return keys
     }
 
     /// A signed-in non-admin caller whose rules show which relations a table's rules use.
     static let relationProbe = Caller.user(id: "", isAdmin: false)
+
+    /// The probe's read rule of every catalog table whose rule consults related rows (the
+    /// others need nothing read, and are skipped without building their rule).
+    static let relationalReadRules: [String: RowPredicate] = Dictionary(uniqueKeysWithValues: Catalog.tables.keys.compactMap { table in
+        let rule = readable(table, by: relationProbe)
+        return rule.consultsRelations ? (table, rule) : nil
+    })
 }

@@ -13,3 +13,14 @@ extension RowPredicate {
         }
     }
 }
+
+extension RowPredicate {
+    /// Whether evaluating this predicate may consult related rows.
+    package var consultsRelations: Bool {
+        switch self {
+        case .always, .never, .equals, .isNull, .isFalse: false
+        case .and(let parts), .or(let parts): parts.contains { $0.consultsRelations }
+        case .roomParticipant, .roundCandidate: true
+        }
+    }
+}

@@ -29,6 +29,10 @@ struct AccessPolicyRelationsTests {
         }
     }
 
+    @Test func onlyRoundsAndReportsConsultRelatedRows() {
+        #expect(Set(AccessPolicy.relationalReadRules.keys) == ["practice_rounds", "feedback_reports"])
+    }
+
     @Test func roundsNeedTheirRoomAndReportsTheirRound() {
         let round: Row = ["id": .text("round-1"), "room_id": .text("room-1")]
         let report: Row = ["id": .text("report-1"), "session_id": .text("round-2")]
