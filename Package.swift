@@ -172,6 +172,7 @@ let package = Package(
             name: "praxis",
             dependencies: [
                 "PraxisServer",
+                "PraxisHTTP",
                 "PraxisStore",
                 "PraxisAuth",
                 "PraxisWebSocket",
