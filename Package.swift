@@ -48,6 +48,8 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                // Only for the debug-build check that no store call runs on an event loop.
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             resources: [.copy("Resources/demo-cases.json")],
             swiftSettings: swiftSettings
@@ -90,7 +92,6 @@ let package = Package(
                 "PraxisAssessment",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -171,6 +172,7 @@ let package = Package(
             name: "praxis",
             dependencies: [
                 "PraxisServer",
+                "PraxisHTTP",
                 "PraxisStore",
                 "PraxisAuth",
                 "PraxisWebSocket",
@@ -234,6 +236,7 @@ let package = Package(
             dependencies: [
                 "PraxisStore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

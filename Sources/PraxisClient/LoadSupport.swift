@@ -229,7 +229,8 @@ func closeAll(_ connections: [WebSocketClientConnection]) async -> (clean: Int, 
     return (clean, connections.count - clean)
 }
 
-/// Figures about processes: CPU time, resident memory, the open-file limit.
+/// Figures about processes: CPU time, resident memory (the open-file limit is
+/// PraxisHTTP's `OpenFileLimit`).
 public enum ProcessProbe {
     /// User plus system CPU seconds of process `pid` (from /proc/PID/stat), nil when unreadable.
     public static func cpuSeconds(pid: Int32) -> Double? {
@@ -283,24 +284,6 @@ public enum ProcessProbe {
 
     /// This process's id.
     public static var ownPID: Int32 { getpid() }
-
-    /// Raises the soft open-file limit to the hard limit; returns the soft limit now in force.
-    @discardableResult
-    public static func raiseOpenFileLimit() -> Int {
-        var limit = rlimit()
-        #if os(Linux)
-        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
-        #else
-        let resource = RLIMIT_NOFILE
-        #endif
-        guard getrlimit(resource, &limit) == 0 else { return 0 }
-        if limit.rlim_cur < limit.rlim_max {
-            var raised = limit
-            raised.rlim_cur = limit.rlim_max
-            if setrlimit(resource, &raised) == 0 { limit = raised }
-        }
-        return limit.rlim_cur >= rlim_t(Int.max) ? Int.max : Int(limit.rlim_cur)
-    }
 
     private static func readFile(_ path: String) -> String? {
         guard let file = fopen(path, "r") else { return nil }

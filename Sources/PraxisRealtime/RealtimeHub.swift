@@ -30,6 +30,8 @@ final class RealtimeHub: Sendable {
         /// The last logged broadcast id when it joined: broadcast replay sends logged ones up to
         /// it, the later ones reached it live.
         var replayCut: Int64 = 0
+        /// The related-row facts read for the buffered changes (when they were delivered).
+        var bufferRelations = RowRelations.none
     }
 
     struct PresenceEntry {
@@ -47,7 +49,8 @@ final class RealtimeHub: Sendable {
         var lastBroadcastID: Int64 = 0
     }
 
-    let store: Store
+    /// The database as the feed and the channels see it (no SQL, no database types).
+    let store: any RealtimeStore
     let tokens: TokenIssuer
     let epoch: String
     let configuration: RealtimeConfiguration
@@ -56,7 +59,7 @@ final class RealtimeHub: Sendable {
     /// Private-channel broadcasts, for replay.
     let broadcastLog: BroadcastLog
 
-    init(store: Store, tokens: TokenIssuer, epoch: String, configuration: RealtimeConfiguration) {
+    init(store: any RealtimeStore, tokens: TokenIssuer, epoch: String, configuration: RealtimeConfiguration) {
         self.store = store
         self.tokens = tokens
         self.epoch = epoch
@@ -83,15 +86,37 @@ final class RealtimeHub: Sendable {
 
     /// Starts listening to committed changes; `observer` (the rooms) hears them first, in
     /// commit order, on the feed's queue.
+    ///
+    /// A batch whose access rules consult related rows (rounds, feedback reports) has them
+    /// read first on the store's queue; the feed's queue is suspended meanwhile, so later
+    /// batches still go out after it, in commit order, and no thread waits for the read.
     func start(observer: (@Sendable ([ChangeRecord]) -> Void)? = nil) {
         store.setChangeListener { [weak self] records in
             guard let self else { return }
             // Hand off at once: the writer queue must not wait for fan-out.
             self.feedQueue.async {
                 observer?(records)
-                self.deliver(records)
+                let keys = Self.relationKeys(records)
+                if keys.isEmpty { return self.deliver(records, relations: .none) }
+                self.feedQueue.suspend()
+                let store = self.store
+                Task {
+                    // A failed read knows no relations: the relational rules are false (fail closed).
+                    let relations = (try? await store.relatedRows(keys)) ?? .none
+                    self.deliver(records, relations: relations)
+                    self.feedQueue.resume()
+                }
             }
         }
+    }
+
+    /// The related rows the access rules may consult to filter `records`.
+    static func relationKeys(_ records: [ChangeRecord]) -> RelationKeys {
+        var keys = RelationKeys()
+        for change in records {
+            keys.formUnion(AccessPolicy.relationKeys(change.table, rows: [change.record, change.oldRecord]))
+        }
+        return keys
     }
 
     func stop() {
@@ -144,12 +169,15 @@ final class RealtimeHub: Sendable {
         state.withLock { $0.members[id]?.caller = caller }
     }
 
-    /// Ends buffering: returns the buffered changes after `offset`; later changes flow live.
-    func goLive(_ id: Int, after offset: Int64) -> [ChangeRecord] {
+    /// Ends buffering: returns the buffered changes after `offset`, with the related-row
+    /// facts read for them; later changes flow live.
+    func goLive(_ id: Int, after offset: Int64) -> (changes: [ChangeRecord], relations: RowRelations) {
         state.withLock { state in
             let buffered = state.members[id]?.buffer ?? []
+            let relations = state.members[id]?.bufferRelations ?? .none
             state.members[id]?.buffer = nil
-            return buffered.filter { $0.offset > offset }
+            state.members[id]?.bufferRelations = .none
+            return (buffered.filter { $0.offset > offset }, relations)
         }
     }
 
@@ -278,9 +306,10 @@ final class RealtimeHub: Sendable {
 
     // MARK: The change feed
 
-    /// Delivers committed changes, in order, to every member who may see them.
-    private func deliver(_ records: [ChangeRecord]) {
-        let relations = roomRelations()
+    /// Delivers committed changes, in order, to every member who may see them, judging
+    /// relational rules by `facts` (read for these changes beforehand).
+    private func deliver(_ records: [ChangeRecord], relations facts: RowRelations) {
+        let relations = facts.relations
         for change in records {
             guard let table = Catalog.table(change.table) else { continue }
             let members = state.withLock { state -> [Member] in
@@ -288,6 +317,7 @@ final class RealtimeHub: Sendable {
                 for (id, member) in state.members where member.bindings.contains(where: { $0.table.name == change.table }) {
                     if member.buffer != nil {
                         state.members[id]?.buffer?.append(change)
+                        state.members[id]?.bufferRelations.merge(facts)
                     } else {
                         live.append(member)
                     }
@@ -323,76 +353,18 @@ final class RealtimeHub: Sendable {
     }
 
     /// The encoded message of one change for one member (resume replay), or nil when the
-    /// member may not see it or no binding matches.
-    func message(for change: ChangeRecord, member: Member) -> ByteBuffer? {
+    /// member may not see it or no binding matches. `relations` are the related-row facts
+    /// read for the change beforehand (`RecoveryPlan`, `goLive`).
+    func message(for change: ChangeRecord, member: Member, relations: RowRelations) -> ByteBuffer? {
         guard let table = Catalog.table(change.table) else { return nil }
         let ids = ChangeFeed.matchingIDs(member.bindings, change: change)
         guard !ids.isEmpty else { return nil }
-        let (visible, oldVisible) = ChangeFeed.visibility(change, caller: member.caller, relations: roomRelations())
+        let (visible, oldVisible) = ChangeFeed.visibility(change, caller: member.caller, relations: relations.relations)
         guard visible else { return nil }
         let data = ChangeFeed.dataJSON(change, table: table, epoch: epoch, fullOldRecord: oldVisible)
         return ByteBuffer(bytes: PhoenixMessage.encode(
             member.version, joinRef: nil, ref: nil, topic: member.topic, event: "postgres_changes",
             payloadJSON: ChangeFeed.payloadJSON(ids: ids, data: data)
         ))
-    }
-
-    /// Room participants and round candidates, read from the store when a rule needs them,
-    /// at most once per id for one delivery (not once per subscriber).
-    private func roomRelations() -> RowPredicate.Relations {
-        let store = self.store
-        let cache = RelationCache()
-        return RowPredicate.Relations(
-            roomParticipants: { room in
-                cache.participants(room) {
-                    try? store.pool.read { db in try GRDBRow.participants(db, room: room) }
-                }
-            },
-            roundCandidate: { round in
-                cache.candidate(round) {
-                    try? store.pool.read { db in try GRDBRow.candidate(db, round: round) }
-                }
-            }
-        )
-    }
-}
-
-/// Memoises related-row reads for one delivery of changes.
-private final class RelationCache: Sendable {
-    private struct Entries {
-        var participants: [String: (host: String, guest: String?)?] = [:]
-        var candidates: [String: String?] = [:]
-    }
-
-    private let entries = Mutex(Entries())
-
-    func participants(_ room: String, read: () -> (host: String, guest: String?)?) -> (host: String, guest: String?)? {
-        if let known = entries.withLock({ $0.participants[room] }) { return known }
-        let value = read()
-        entries.withLock { $0.participants[room] = .some(value) }
-        return value
-    }
-
-    func candidate(_ round: String, read: () -> String?) -> String? {
-        if let known = entries.withLock({ $0.candidates[round] }) { return known }
-        let value = read()
-        entries.withLock { $0.candidates[round] = .some(value) }
-        return value
-    }
-}
-
-import GRDB
-
-/// Small reads the access rules need for related rows.
-enum GRDBRow {
-    static func participants(_ db: Database, room: String) throws -> (host: String, guest: String?)? {
-        guard let row = try GRDB.Row.fetchOne(db, sql: "SELECT host_id, guest_id FROM practice_rooms WHERE id = ?", arguments: [room]) else {
-            return nil
-        }
-        return (row["host_id"], row["guest_id"])
-    }
-
-    static func candidate(_ db: Database, round: String) throws -> String? {
-        try String.fetchOne(db, sql: "SELECT candidate_id FROM practice_rounds WHERE id = ?", arguments: [round])
     }
 }

@@ -265,11 +265,12 @@ final class RealtimeSession: WebSocketMessageHandler {
         afterJoin(message, bindings: bindings)
         var last = plan.offset
         for change in plan.replay {
-            if let bytes = hub.message(for: change, member: member) { connection.send(text: bytes) }
+            if let bytes = hub.message(for: change, member: member, relations: plan.replayRelations) { connection.send(text: bytes) }
             last = max(last, change.offset)
         }
-        for change in hub.goLive(memberID, after: last) {
-            if let bytes = hub.message(for: change, member: member) { connection.send(text: bytes) }
+        let buffered = hub.goLive(memberID, after: last)
+        for change in buffered.changes {
+            if let bytes = hub.message(for: change, member: member, relations: buffered.relations) { connection.send(text: bytes) }
         }
         connection.flush()
     }

@@ -8,6 +8,8 @@ struct RecoveryPlan: Sendable {
     var offset: Int64
     var recovered: Bool
     var replay: [ChangeRecord]
+    /// The related-row facts the access rules consult to filter `replay`, read with it.
+    var replayRelations = RowRelations.none
     var snapshot: [JSONValue]?
     /// The snapshot hit its per-table row limit.
     var truncated = false
@@ -21,7 +23,10 @@ struct RecoveryPlan: Sendable {
             resumeOffset <= found.latest,
             resumeOffset >= (found.oldestRetained.map { $0 - 1 } ?? found.latest)
         {
-            return RecoveryPlan(offset: resumeOffset, recovered: true, replay: found.changes, snapshot: nil)
+            let keys = RealtimeHub.relationKeys(found.changes)
+            // A failed read knows no relations: the relational rules are false (fail closed).
+            let relations = (try? await hub.store.relatedRows(keys)) ?? .none
+            return RecoveryPlan(offset: resumeOffset, recovered: true, replay: found.changes, replayRelations: relations, snapshot: nil)
         }
         // A fresh snapshot (asked for, or the resume was not possible).
         var rows: [JSONValue] = []

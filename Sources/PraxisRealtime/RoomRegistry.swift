@@ -10,7 +10,8 @@ import Synchronization
 /// no-show check need it), owned by one event loop, and leaves again when idle. Also runs
 /// the assessments of finished rounds and the no-show sweep.
 final class RoomRegistry: Sendable {
-    let store: Store
+    /// The database as the rooms read it (the journal writes).
+    let store: any RoomStore
     let journal: RoomJournal
     let configuration: RoomConfiguration
     let assessor: any Assessor

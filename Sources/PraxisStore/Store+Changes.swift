@@ -1,5 +1,5 @@
 import Foundation
-public import GRDB
+import GRDB
 public import PraxisDomain
 import Synchronization
 
@@ -52,7 +52,7 @@ extension Store {
 
     /// Runs `work` in a write transaction whose published-table changes are logged and,
     /// after commit, handed to the change listener. For the room engine and the data API.
-    public func writeWithChanges<T: Sendable>(_ work: @escaping @Sendable (Database, ChangeRecorder) throws -> T) async throws -> T {
+    func writeWithChanges<T: Sendable>(_ work: @escaping @Sendable (Database, ChangeRecorder) throws -> T) async throws -> T {
         try await pool.write { db in
             let collector = ChangeCollector()
             let result = try work(db, ChangeRecorder(collector: collector))
@@ -96,7 +96,7 @@ extension Store {
 
     /// Rows of `tables` the caller may see (at most `limit` per table), read in one
     /// transaction together with the feed offset they are consistent with.
-    public func snapshot(tables: [TableSchema], caller: Caller, limit: Int = 10_000) async throws -> (rows: [(table: TableSchema, row: PraxisDomain.Row)], offset: Int64, truncated: Bool) {
+    public func snapshot(tables: [TableSchema], caller: Caller, limit: Int) async throws -> (rows: [(table: TableSchema, row: PraxisDomain.Row)], offset: Int64, truncated: Bool) {
         try await pool.read { db in
             let offset = try Int64.fetchOne(db, sql: "SELECT coalesce(max(\"offset\"), 0) FROM realtime_changes") ?? 0
             var rows: [(table: TableSchema, row: PraxisDomain.Row)] = []
@@ -125,13 +125,16 @@ extension Store {
 
     /// How many changes the log keeps for resume. Older offsets get a snapshot instead.
     public static let changeLogRetention = 100_000
+
+    /// Most rows per table in a join's snapshot (beyond it the reply says `snapshot_truncated`).
+    public static let snapshotRowLimit = 10_000
 }
 
 /// Records changes of published tables inside a `writeWithChanges` transaction.
-public struct ChangeRecorder {
+struct ChangeRecorder {
     let collector: ChangeCollector
 
-    public func record(_ db: Database, table: String, kind: ChangeRecord.Kind, record: PraxisDomain.Row?, oldRecord: PraxisDomain.Row?) throws {
+    func record(_ db: Database, table: String, kind: ChangeRecord.Kind, record: PraxisDomain.Row?, oldRecord: PraxisDomain.Row?) throws {
         try collector.capture(db, table: table, kind: kind, record: record, oldRecord: oldRecord)
     }
 }

@@ -153,7 +153,7 @@ extension Store {
 
     /// Rooms in stage 1, scheduled between `from` and `to`, not started, with no no-show
     /// recorded yet: candidates for the no-show check.
-    public func roomsDueForNoShowCheck(from: String, to: String, limit: Int = 100) async throws -> [String] {
+    public func roomsDueForNoShowCheck(from: String, to: String, limit: Int) async throws -> [String] {
         try await pool.read { db in
             try String.fetchAll(
                 db,
@@ -171,7 +171,7 @@ extension Store {
     }
 
     /// Completed rounds that have no assessment yet.
-    public func unassessedRounds(limit: Int = 100) async throws -> [UnassessedRound] {
+    public func unassessedRounds(limit: Int) async throws -> [UnassessedRound] {
         try await pool.read { db in
             try GRDB.Row.fetchAll(
                 db,

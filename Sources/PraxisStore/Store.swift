@@ -1,14 +1,22 @@
-public import GRDB
+import GRDB
 import Foundation
 import Logging
 import Synchronization
 
 /// The embedded SQLite database: one file, WAL, foreign keys on, migrations applied.
 ///
-/// Every call runs on GRDB's own queues, never on a NIO event loop: callers `await` it.
+/// Every call runs on GRDB's own queues, never on a NIO event loop: callers `await` it
+/// (a debug build stops when a store call runs on an event loop: `EventLoopCheck`).
+/// GRDB is this module's own business: nothing of it is visible outside PraxisStore.
 public final class Store: Sendable {
     /// The connection pool (one writer, several WAL readers).
-    public let pool: DatabasePool
+    private let databasePool: DatabasePool
+    /// The pool, for every read and write of the store: checks (in a debug build) that the
+    /// caller is not on an event loop.
+    var pool: DatabasePool {
+        EventLoopCheck.check()
+        return databasePool
+    }
     public let configuration: StoreConfiguration
     /// Who hears committed changes of published tables (the realtime hub). The closure is
     /// boxed: a closure stored directly in a `Mutex` is re-wrapped in a reabstraction thunk
@@ -20,7 +28,7 @@ public final class Store: Sendable {
     let walMeter: WALMeter
 
     private init(pool: DatabasePool, configuration: StoreConfiguration, checkpointer: Checkpointer?, walMeter: WALMeter) {
-        self.pool = pool
+        self.databasePool = pool
         self.configuration = configuration
         self.checkpointer = checkpointer
         self.walMeter = walMeter

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PraxisClient
+import PraxisHTTP
 
 /// `praxis bench`: load tools for the WebSocket transport of a running `praxis serve --echo`.
 struct Bench: AsyncParsableCommand {
@@ -95,7 +96,7 @@ struct BenchOptions: ParsableArguments {
 
     /// Raises the open-file limit and checks that `connections` sockets fit under it.
     func prepare(connections: Int) throws {
-        let limit = ProcessProbe.raiseOpenFileLimit()
+        let limit = OpenFileLimit.raiseToHardLimit()
         if connections + 64 > limit {
             throw CommandFailure(message: "open-file limit \(limit) is too low for \(connections) connections (raise the hard limit: ulimit -Hn)")
         }

@@ -29,6 +29,7 @@ class Server:
     anon_key: str
     service_key: str
     output: list[str] = field(default_factory=list)
+    pump: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -46,7 +47,20 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        check_no_store_call_on_event_loop(self)
         return self.process.returncode
+
+
+# What a debug build prints when a store call ran on an event loop (PraxisStore's EventLoopCheck).
+STORE_ON_EVENT_LOOP = "PraxisStore called on an event loop"
+
+
+def check_no_store_call_on_event_loop(server: Server) -> None:
+    """Fails loudly when the (debug) server stopped on the store's event-loop check."""
+    if server.pump is not None:
+        server.pump.join(timeout=5)
+    output = "".join(server.output)
+    assert STORE_ON_EVENT_LOOP not in output, "the server made a store call on an event loop:\n" + output[-4000:]
 
 
 def start_server(db: Path, *args: str, env: dict | None = None, timeout: float = 30,
@@ -75,13 +89,14 @@ def start_server(db: Path, *args: str, env: dict | None = None, timeout: float =
                 ready.set()
         ready.set()
 
-    threading.Thread(target=pump, daemon=True).start()
+    pumping = threading.Thread(target=pump, daemon=True)
+    pumping.start()
     if not ready.wait(timeout) or not found:
         process.kill()
         raise RuntimeError("server did not start:\n" + "".join(output))
     keys = json.loads(subprocess.run([BIN, "keys", "--db", str(db)], check=True, capture_output=True, text=True).stdout)
     host, port = found[0]
-    return Server(process, host, port, db, keys["anon"], keys["service_role"], output)
+    return Server(process, host, port, db, keys["anon"], keys["service_role"], output, pumping)
 
 
 @pytest.fixture

@@ -1052,6 +1052,56 @@ async def test_snapshot_join_returns_the_rows_the_caller_may_see(server):
         await client.close()
 
 
+async def test_resume_replays_round_changes_only_to_the_rooms_participants(server):
+    """A replay judges rows whose rule consults another row (a round: its room's host and
+    guest) the same way the live feed does: the participants get the round's changes,
+    nobody else does; everybody gets the fence after them, in order."""
+    host = user_with_profile(server, "host")
+    guest = user_with_profile(server, "guest")
+    stranger = user_with_profile(server, "stranger")
+    room = await run(make_room, host)
+    await run(take_seat, guest, room)
+    accounts = {"host": host, "guest": guest, "stranger": stranger}
+    config = lambda account, praxis: join_payload(  # noqa: E731
+        binding("practice_rounds"), binding("practice_rooms", "INSERT"), access_token=account.access_token, praxis=praxis)
+    clients: list[Phoenix] = []
+    try:
+        offsets, epoch = {}, None
+        for name, account in accounts.items():
+            client = await Phoenix.connect(server)
+            clients.append(client)
+            _, response = await client.join_ok("rounds", config(account, {"snapshot": True}))
+            praxis = check_praxis(response)
+            offsets[name], epoch = praxis["offset"], praxis["epoch"]
+            await client.close()
+
+        # While everybody is away: a round is written and finished, then a fence room.
+        service = service_client(server)
+        round_row = (await run(lambda: service.table("practice_rounds").insert(
+            {"room_id": room["id"], "round": 1, "candidate_id": host.id, "status": "in_progress"}).execute())).data[0]
+        finished = (await run(lambda: service.table("practice_rounds").update(
+            {"status": "completed", "duration_seconds": 60}).eq("id", round_row["id"]).execute())).data[0]
+        fence = await run(make_room, host)
+
+        for name, account in accounts.items():
+            client = await Phoenix.connect(server)
+            clients.append(client)
+            _, reply = await client.join("rounds", config(account, {"resume": {"epoch": epoch, "offset": offsets[name]}}))
+            assert reply["payload"]["status"] == "ok", reply
+            assert check_praxis(reply["payload"]["response"])["recovered"] is True, (name, reply)
+            await client.wait_change("rounds", lambda d: row_id(d) == fence["id"], what=f"{name}: the fence")
+            got = summary(client.changes("rounds"))
+            if name == "stranger":
+                assert got == [("practice_rooms", "INSERT", fence["id"])], (name, got)
+            else:
+                assert got == [("practice_rounds", "INSERT", round_row["id"]), ("practice_rounds", "UPDATE", round_row["id"]),
+                               ("practice_rooms", "INSERT", fence["id"])], (name, got)
+                replayed = client.changes("rounds")
+                assert replayed[0]["data"]["record"] == round_row and replayed[1]["data"]["record"] == finished
+    finally:
+        await close_all(*clients)
+
+
 async def test_resume_replays_exactly_the_missed_changes_across_a_restart(tmp_path):
     db = tmp_path / "praxis.sqlite"
     servers = [start_server(db)]
