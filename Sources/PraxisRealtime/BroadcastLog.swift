@@ -22,14 +22,14 @@ final class BroadcastLog: Sendable {
         var waiters: [(id: Int64, done: CheckedContinuation<Void, Never>)] = []
     }
 
-    private let store: Store
+    private let store: any RealtimeStore
     private let retention: Int
     private let maxPendingBytes: Int
     private let state = Mutex(State())
 
     /// - Parameter maxPendingBytes: payload bytes waiting for the disk beyond which the oldest
     ///   waiting records are dropped from the log (live delivery is not affected).
-    init(store: Store, retention: Int, maxPendingBytes: Int) {
+    init(store: any RealtimeStore, retention: Int, maxPendingBytes: Int) {
         self.store = store
         self.retention = retention
         self.maxPendingBytes = maxPendingBytes

@@ -29,6 +29,13 @@ package protocol RealtimeStore: Sendable {
 
     /// The user and whether their login session is still open (nil: no such user).
     func user(id: String, sessionID: String?) async throws -> (UserRecord, sessionOpen: Bool)?
+
+    /// Appends private-channel broadcasts (one transaction), keeping the newest `retention`.
+    func appendBroadcasts(_ records: [BroadcastRecord], retention: Int) async throws
+
+    /// The newest `limit` logged broadcasts of `topic` sent at or after `since` (Unix ms) with
+    /// an id up to `upTo`, oldest first (broadcast replay).
+    func broadcasts(topic: String, since: Int64, upTo: Int64, limit: Int) async throws -> [BroadcastRecord]
 }
 
 extension RealtimeStore {

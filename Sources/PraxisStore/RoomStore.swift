@@ -29,6 +29,14 @@ package protocol RoomStore: Sendable {
 
     /// Up to `limit` completed rounds that have no assessment yet, oldest first.
     func unassessedRounds(limit: Int) async throws -> [UnassessedRound]
+
+    /// The room's journaled events with `after < offset < before`, oldest first, at most
+    /// `limit`, only `turn` events when `turnsOnly` (what a join needs of the events the
+    /// loaded room no longer keeps in memory).
+    func roomEvents(roomID: String, after: Int64, before: Int64, limit: Int, turnsOnly: Bool) async throws -> [RoomEventRecord]
+
+    /// A completed round's transcript (a JSON array of its turns); nil: no such round.
+    func roundTranscript(roundID: String) async throws -> String?
 }
 
 extension RoomStore {
