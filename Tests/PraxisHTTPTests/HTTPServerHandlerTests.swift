@@ -118,8 +118,8 @@ struct HTTPServerHandlerTests {
         #expect(answer.body.contains(#""code":"PGRST413""#) && answer.body.contains("limit of 16 bytes"), "\(answer.body)")
         // The rest of the body is dropped: no second answer, no responder call.
         // (The channel may be closed already: then the write is refused, which is as good.)
-        try? await channel.writeInbound(HTTPServerRequestPart.body(ByteBuffer(string: "more")))
-        try? await channel.writeInbound(HTTPServerRequestPart.end(nil))
+        _ = try? await channel.writeInbound(HTTPServerRequestPart.body(ByteBuffer(string: "more")))
+        _ = try? await channel.writeInbound(HTTPServerRequestPart.end(nil))
         try await channel.closeFuture.get()
         #expect(responder.count == 0)
         #expect(try await channel.readOutbound(as: HTTPServerResponsePart.self) == nil)
