@@ -21,9 +21,25 @@ enum ChangeFeed {
         }
     }
 
+    /// What a change too large for one message says in `errors` (Supabase's wording).
+    static let tooLarge = "Error 413: Payload Too Large"
+    /// A value kept in a too-large change's rows encodes in fewer bytes than this (Supabase's).
+    static let keptValueBytes = 64
+
     /// The `data` object of a change. `fullOldRecord` false gives only the primary key of
-    /// the old row (for a recipient who could not see the old row).
-    static func dataJSON(_ change: ChangeRecord, table: TableSchema, epoch: String, fullOldRecord: Bool) -> [UInt8] {
+    /// the old row (for a recipient who could not see the old row). When the rows take more
+    /// than `maxRecordBytes` of JSON, they keep only their short values and `errors` says so.
+    static func dataJSON(
+        _ change: ChangeRecord, table: TableSchema, epoch: String, fullOldRecord: Bool, maxRecordBytes: Int = .max
+    ) -> [UInt8] {
+        let oldColumns = fullOldRecord ? table.columns : table.columns.filter { $0.name == table.primaryKey }
+        var record = change.record.map { RowEncoder.encodeObject($0, columns: table.columns) }
+        var oldRecord = change.oldRecord.map { RowEncoder.encodeObject($0, columns: oldColumns) }
+        let tooLarge = (record?.count ?? 0) + (oldRecord?.count ?? 0) > maxRecordBytes
+        if tooLarge {
+            record = change.record.map { RowEncoder.encodeObject($0, columns: shortColumns(of: $0, among: table.columns)) }
+            oldRecord = change.oldRecord.map { RowEncoder.encodeObject($0, columns: shortColumns(of: $0, among: oldColumns)) }
+        }
         var out: [UInt8] = []
         out.reserveCapacity(512)
         out.append(contentsOf: #"{"schema":"public","table":"#.utf8)
@@ -42,25 +58,37 @@ enum ChangeFeed {
             out.append(UInt8(ascii: "}"))
         }
         out.append(UInt8(ascii: "]"))
-        if let record = change.record {
+        if let record {
             out.append(contentsOf: #","record":"#.utf8)
-            RowEncoder.encodeObject(record, columns: table.columns, stripNulls: false, into: &out)
+            out.append(contentsOf: record)
         }
-        if let old = change.oldRecord {
+        if let oldRecord {
             out.append(contentsOf: #","old_record":"#.utf8)
-            if fullOldRecord {
-                RowEncoder.encodeObject(old, columns: table.columns, stripNulls: false, into: &out)
-            } else {
-                let key = table.columns.filter { $0.name == table.primaryKey }
-                RowEncoder.encodeObject(old, columns: key, stripNulls: false, into: &out)
-            }
+            out.append(contentsOf: oldRecord)
         }
-        out.append(contentsOf: #","errors":null,"offset":"#.utf8)
+        out.append(contentsOf: #","errors":"#.utf8)
+        if tooLarge {
+            out.append(UInt8(ascii: "["))
+            JSONText.appendString(Self.tooLarge, to: &out)
+            out.append(UInt8(ascii: "]"))
+        } else {
+            out.append(contentsOf: "null".utf8)
+        }
+        out.append(contentsOf: #","offset":"#.utf8)
         out.append(contentsOf: String(change.offset).utf8)
         out.append(contentsOf: #","epoch":"#.utf8)
         JSONText.appendString(epoch, to: &out)
         out.append(UInt8(ascii: "}"))
         return out
+    }
+
+    /// The columns of `row` whose values encode in fewer than `keptValueBytes` bytes.
+    static func shortColumns(of row: Row, among columns: [ColumnSchema]) -> [ColumnSchema] {
+        columns.filter { column in
+            var value: [UInt8] = []
+            RowEncoder.encodeValue(row[column.name] ?? .null, type: column.type, into: &value)
+            return value.count < keptValueBytes
+        }
     }
 
     /// `{"ids":[…],"data":…}`.

@@ -26,6 +26,11 @@ public struct RealtimeConfiguration: Sendable {
     /// Broadcasts the REST API (`/realtime/v1/api/broadcast…`) accepts per second, all senders
     /// together; more get 429. Default 100 (Supabase's events per second).
     public var maxAPIBroadcastsPerSecond: Int
+    /// Largest `record` plus `old_record` of a `postgres_changes` message, in bytes of JSON; a
+    /// larger change is delivered with only the columns whose values encode in under 64 bytes
+    /// and `errors: ["Error 413: Payload Too Large"]`, as Supabase does (its
+    /// `max_record_bytes`). Default 1,048,576.
+    public var maxChangeRecordBytes: Int = 1 << 20
     /// Private-channel broadcasts kept in the database for `config.broadcast.replay` (the newest
     /// ones; older ones are deleted). Default 100,000.
     public var broadcastLogSize: Int

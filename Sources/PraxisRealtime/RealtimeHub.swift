@@ -341,7 +341,9 @@ final class RealtimeHub: Sendable {
             }
             var dataVariants: [Bool: [UInt8]] = [:]
             for (key, connections) in groups {
-                let data = dataVariants[key.fullOld] ?? ChangeFeed.dataJSON(change, table: table, epoch: epoch, fullOldRecord: key.fullOld)
+                let data = dataVariants[key.fullOld] ?? ChangeFeed.dataJSON(
+                    change, table: table, epoch: epoch, fullOldRecord: key.fullOld, maxRecordBytes: configuration.maxChangeRecordBytes
+                )
                 dataVariants[key.fullOld] = data
                 let bytes = PhoenixMessage.encode(
                     key.version, joinRef: nil, ref: nil, topic: key.topic, event: "postgres_changes",
@@ -361,7 +363,9 @@ final class RealtimeHub: Sendable {
         guard !ids.isEmpty else { return nil }
         let (visible, oldVisible) = ChangeFeed.visibility(change, caller: member.caller, relations: relations.relations)
         guard visible else { return nil }
-        let data = ChangeFeed.dataJSON(change, table: table, epoch: epoch, fullOldRecord: oldVisible)
+        let data = ChangeFeed.dataJSON(
+            change, table: table, epoch: epoch, fullOldRecord: oldVisible, maxRecordBytes: configuration.maxChangeRecordBytes
+        )
         return ByteBuffer(bytes: PhoenixMessage.encode(
             member.version, joinRef: nil, ref: nil, topic: member.topic, event: "postgres_changes",
             payloadJSON: ChangeFeed.payloadJSON(ids: ids, data: data)

@@ -108,6 +108,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest broadcast payload in bytes, on the socket and the REST API (env PRAXIS_REALTIME_MAX_PAYLOAD_BYTES). Default 3000000.")
     var realtimeMaxPayloadBytes: Int?
 
+    @Option(help: "Largest record plus old_record of a postgres_changes message in bytes; a larger change keeps only its short values and says 'Error 413: Payload Too Large' in errors (env PRAXIS_REALTIME_MAX_CHANGE_RECORD_BYTES). Default 1048576.")
+    var realtimeMaxChangeRecordBytes: Int?
+
     @Option(help: "Broadcasts the REST API accepts per second, all senders together; more get 429 (env PRAXIS_REALTIME_API_BROADCASTS_PER_SECOND). Default 100.")
     var realtimeApiBroadcastsPerSecond: Int?
 
@@ -222,7 +225,7 @@ struct Serve: AsyncParsableCommand {
             ("--realtime-max-joins-per-second", realtimeMaxJoinsPerSecond),
             ("--realtime-max-messages-per-second", realtimeMaxMessagesPerSecond),
             ("--realtime-max-presence-per-second", realtimeMaxPresencePerSecond),
-            ("--realtime-max-payload-bytes", realtimeMaxPayloadBytes),
+            ("--realtime-max-payload-bytes", realtimeMaxPayloadBytes), ("--realtime-max-change-record-bytes", realtimeMaxChangeRecordBytes),
             ("--realtime-api-broadcasts-per-second", realtimeApiBroadcastsPerSecond),
             ("--realtime-broadcast-log-size", realtimeBroadcastLogSize),
         ] {
@@ -365,6 +368,8 @@ struct Serve: AsyncParsableCommand {
             realtimeMaxPresencePerSecond, "PRAXIS_REALTIME_MAX_PRESENCE_PER_SECOND", default: realtime.maxPresencePerSecond, parse: positive)
         realtime.maxPayloadBytes = try Environment.resolve(
             realtimeMaxPayloadBytes, "PRAXIS_REALTIME_MAX_PAYLOAD_BYTES", default: realtime.maxPayloadBytes, parse: positive)
+        realtime.maxChangeRecordBytes = try Environment.resolve(
+            realtimeMaxChangeRecordBytes, "PRAXIS_REALTIME_MAX_CHANGE_RECORD_BYTES", default: realtime.maxChangeRecordBytes, parse: positive)
         realtime.maxAPIBroadcastsPerSecond = try Environment.resolve(
             realtimeApiBroadcastsPerSecond, "PRAXIS_REALTIME_API_BROADCASTS_PER_SECOND", default: realtime.maxAPIBroadcastsPerSecond, parse: positive)
         realtime.broadcastLogSize = try Environment.resolve(

@@ -1,3 +1,4 @@
+import Foundation
 import PraxisDomain
 import PraxisStore
 import Testing
@@ -68,5 +69,31 @@ struct ChangeFeedVisibilityTests {
         let data = String(decoding: ChangeFeed.dataJSON(change(.delete, isPrivate: true), table: table, epoch: "e", fullOldRecord: false), as: UTF8.self)
         #expect(data.contains(#""old_record":{"id":"44444444-4444-4444-8444-444444444444"}"#))
         #expect(!data.contains(host))
+    }
+
+    /// Past `maxRecordBytes`, both rows keep only the values that encode in under 64 bytes and
+    /// `errors` says 413 (Supabase's `max_record_bytes`); at the limit, nothing changes.
+    @Test func aChangeOverTheRecordLimitKeepsOnlyShortValues() throws {
+        let table = Catalog.practiceRooms
+        var update = change(.update, isPrivate: false)
+        let link = String(repeating: "l", count: 100)
+        update.record?["room_url"] = .text(link)
+        update.oldRecord?["room_url"] = .text("short")
+        let whole = ChangeFeed.dataJSON(update, table: table, epoch: "e", fullOldRecord: true)
+        let rows = ["record", "old_record"].map { key in
+            (try? JSONSerialization.jsonObject(with: Data(whole)) as? [String: Any])?[key] as? [String: Any] ?? [:]
+        }
+        let size = rows.map { try! JSONSerialization.data(withJSONObject: $0).count }.reduce(0, +)
+        let atLimit = String(decoding: ChangeFeed.dataJSON(update, table: table, epoch: "e", fullOldRecord: true, maxRecordBytes: 10_000), as: UTF8.self)
+        #expect(atLimit == String(decoding: whole, as: UTF8.self) && atLimit.contains(#""errors":null"#))
+
+        let cut = ChangeFeed.dataJSON(update, table: table, epoch: "e", fullOldRecord: true, maxRecordBytes: size / 2)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(cut)) as? [String: Any])
+        #expect(object["errors"] as? [String] == ["Error 413: Payload Too Large"])
+        let record = try #require(object["record"] as? [String: Any])
+        let old = try #require(object["old_record"] as? [String: Any])
+        #expect(record["room_url"] == nil && record["id"] as? String == "44444444-4444-4444-8444-444444444444")
+        #expect(old["room_url"] as? String == "short", "a short value stays in the old row")
+        #expect((object["columns"] as? [Any])?.count == table.columns.count, "columns still names every column")
     }
 }

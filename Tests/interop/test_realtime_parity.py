@@ -585,3 +585,40 @@ async def test_the_broadcast_log_keeps_only_the_newest(tmp_path):
             await close_all(client)
     finally:
         srv.stop()
+
+
+# ====================================================================== postgres_changes size
+
+
+async def test_a_change_larger_than_the_record_limit_keeps_its_short_values_and_says_413(tmp_path):
+    """--realtime-max-change-record-bytes 600: a room whose long room_url takes its record past
+    the limit arrives (unmodified realtime-py) with only the values that encode in under 64
+    bytes and errors ["Error 413: Payload Too Large"], as Supabase sends it; a room under the
+    limit arrives whole with errors null."""
+    from realtime import RealtimePostgresChangesListenEvent as Listen
+
+    from helpers import make_room
+
+    srv = start_server(tmp_path / "praxis.sqlite", "--realtime-max-change-record-bytes", "600")
+    try:
+        host = user_with_profile(srv, "host")
+        client = await realtime_client(srv, host.access_token)
+        try:
+            sink = Sink()
+            await subscribe(client.channel("big-rows").on_postgres_changes(
+                Listen.Insert, sink, table="practice_rooms", filter=f"host_id=eq.{host.id}"))
+            big = make_room(host, room_url="long-" + "x" * 700)
+            small = make_room(host)
+            items = await sink.wait_count(2)
+            first, second = (item["data"] for item in items)
+            assert first["errors"] == ["Error 413: Payload Too Large"], first
+            assert first["record"]["id"] == big["id"] and first["record"]["host_id"] == host.id, first
+            assert "room_url" not in first["record"], "a value of 64 bytes or more is left out"
+            assert set(first["record"]) == {k for k, v in big.items() if len(json.dumps(v)) < 64}, first["record"]
+            assert [c["name"] for c in first["columns"]] == [c["name"] for c in second["columns"]], \
+                "columns still lists every column"
+            assert second["errors"] is None and second["record"] == small, second
+        finally:
+            await close_all(client)
+    finally:
+        srv.stop()
