@@ -17,6 +17,10 @@ public struct RealtimeConfiguration: Sendable {
     /// sent one more gets the `system` error "Too many messages per second" and `phx_close`.
     /// Default 100.
     public var maxMessagesPerSecond: Int
+    /// Most `broadcast` pushes all connections together may send in any second (Supabase's
+    /// per-tenant rate; Praxis is one tenant); past it the channel that sent one more gets the
+    /// same `system` error "Too many messages per second" and `phx_close`. Default 20,000.
+    public var maxServerMessagesPerSecond: Int = 20_000
     /// Most `presence` pushes one connection may send in any second; past it the channel gets
     /// the `system` error "Too many presence messages per second" and `phx_close`. Default 10.
     public var maxPresencePerSecond: Int

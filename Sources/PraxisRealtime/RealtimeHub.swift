@@ -55,6 +55,8 @@ final class RealtimeHub: Sendable {
     let epoch: String
     let configuration: RealtimeConfiguration
     private let state = Mutex(State())
+    /// Broadcast pushes of all connections together (`maxServerMessagesPerSecond`).
+    private let serverMessageRate: Mutex<RateBucket>
     private let feedQueue = DispatchQueue(label: "praxis.realtime.feed")
     /// Private-channel broadcasts, for replay.
     let broadcastLog: BroadcastLog
@@ -64,9 +66,16 @@ final class RealtimeHub: Sendable {
         self.tokens = tokens
         self.epoch = epoch
         self.configuration = configuration
+        serverMessageRate = Mutex(RateBucket(limit: configuration.maxServerMessagesPerSecond))
         broadcastLog = BroadcastLog(
             store: store, retention: configuration.broadcastLogSize, maxPendingBytes: configuration.broadcastLogMaxPendingBytes
         )
+    }
+
+    /// Takes one broadcast push from the server-wide rate; false when all connections together
+    /// are over `maxServerMessagesPerSecond` this second.
+    func takeServerMessage() -> Bool {
+        serverMessageRate.withLock { $0.take() }
     }
 
     /// Continues broadcast ids after the last logged one (read from the store at start).

@@ -451,7 +451,7 @@ final class RealtimeSession: WebSocketMessageHandler {
         guard let channel = channels[message.topic] else {
             return reply(message, status: "error", response: .object(["reason": .string("unmatched topic")]))
         }
-        guard messageRate.take() else { return closeChannel(message.topic, reason: RealtimeError.tooManyMessages.reason) }
+        guard messageRate.take(), hub.takeServerMessage() else { return closeChannel(message.topic, reason: RealtimeError.tooManyMessages.reason) }
         let payloadJSON = Array(message.payload.jsonString.utf8)
         guard payloadJSON.count <= hub.configuration.maxPayloadBytes else {
             if message.ref != nil { reply(message, status: "error", response: .object(["reason": .string(RealtimeError.payloadTooLarge.reason)])) }
@@ -473,7 +473,7 @@ final class RealtimeSession: WebSocketMessageHandler {
         guard channel.room == nil else {
             return reply(message, status: "error", response: .object(["reason": .string("room topics carry room commands only")]))
         }
-        guard messageRate.take() else { return closeChannel(push.topic, reason: RealtimeError.tooManyMessages.reason) }
+        guard messageRate.take(), hub.takeServerMessage() else { return closeChannel(push.topic, reason: RealtimeError.tooManyMessages.reason) }
         guard push.payload.count <= hub.configuration.maxPayloadBytes else {
             if push.ref != nil { reply(message, status: "error", response: .object(["reason": .string(RealtimeError.payloadTooLarge.reason)])) }
             return

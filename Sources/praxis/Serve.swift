@@ -108,6 +108,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest broadcast payload in bytes, on the socket and the REST API (env PRAXIS_REALTIME_MAX_PAYLOAD_BYTES). Default 3000000.")
     var realtimeMaxPayloadBytes: Int?
 
+    @Option(help: "Broadcast pushes all realtime connections together may send per second; past it the channel closes with 'Too many messages per second' (env PRAXIS_REALTIME_MAX_SERVER_MESSAGES_PER_SECOND). Default 20000.")
+    var realtimeMaxServerMessagesPerSecond: Int?
+
     @Option(help: "Largest record plus old_record of a postgres_changes message in bytes; a larger change keeps only its short values and says 'Error 413: Payload Too Large' in errors (env PRAXIS_REALTIME_MAX_CHANGE_RECORD_BYTES). Default 1048576.")
     var realtimeMaxChangeRecordBytes: Int?
 
@@ -226,6 +229,7 @@ struct Serve: AsyncParsableCommand {
             ("--realtime-max-messages-per-second", realtimeMaxMessagesPerSecond),
             ("--realtime-max-presence-per-second", realtimeMaxPresencePerSecond),
             ("--realtime-max-payload-bytes", realtimeMaxPayloadBytes), ("--realtime-max-change-record-bytes", realtimeMaxChangeRecordBytes),
+            ("--realtime-max-server-messages-per-second", realtimeMaxServerMessagesPerSecond),
             ("--realtime-api-broadcasts-per-second", realtimeApiBroadcastsPerSecond),
             ("--realtime-broadcast-log-size", realtimeBroadcastLogSize),
         ] {
@@ -368,6 +372,9 @@ struct Serve: AsyncParsableCommand {
             realtimeMaxPresencePerSecond, "PRAXIS_REALTIME_MAX_PRESENCE_PER_SECOND", default: realtime.maxPresencePerSecond, parse: positive)
         realtime.maxPayloadBytes = try Environment.resolve(
             realtimeMaxPayloadBytes, "PRAXIS_REALTIME_MAX_PAYLOAD_BYTES", default: realtime.maxPayloadBytes, parse: positive)
+        realtime.maxServerMessagesPerSecond = try Environment.resolve(
+            realtimeMaxServerMessagesPerSecond, "PRAXIS_REALTIME_MAX_SERVER_MESSAGES_PER_SECOND", default: realtime.maxServerMessagesPerSecond,
+            parse: positive)
         realtime.maxChangeRecordBytes = try Environment.resolve(
             realtimeMaxChangeRecordBytes, "PRAXIS_REALTIME_MAX_CHANGE_RECORD_BYTES", default: realtime.maxChangeRecordBytes, parse: positive)
         realtime.maxAPIBroadcastsPerSecond = try Environment.resolve(

@@ -271,6 +271,35 @@ async def test_message_rates_close_the_channel_with_a_system_error(tmp_path, kin
         srv.stop()
 
 
+async def test_the_server_wide_message_rate_closes_the_channel_that_goes_over_it(tmp_path):
+    """--realtime-max-server-messages-per-second 2 (Supabase's per-tenant rate): two connections
+    each well under their own rate; the pushes of both count against one bucket, and the
+    channel that goes over it gets the system error and phx_close."""
+    srv = start_server(tmp_path / "praxis.sqlite", "--realtime-max-server-messages-per-second", "2",
+                       "--ws-max-messages-per-second", "1000")
+    first = await Phoenix.connect(srv)
+    second = await Phoenix.connect(srv)
+    try:
+        first_ref, _ = await first.join_ok("shared", join_payload())
+        second_ref, _ = await second.join_ok("shared", join_payload())
+        body = {"type": "broadcast", "event": "e", "payload": {}}
+        for _ in range(2):
+            await first.send("realtime:shared", "broadcast", body, ref=first.next_ref(), join_ref=first_ref)
+        # However slowly these arrive, 22 pushes take far less than the 10 s they would need.
+        for _ in range(20):
+            await second.send("realtime:shared", "broadcast", body, ref=second.next_ref(), join_ref=second_ref)
+        _, system = await second.wait_for(lambda m: m["event"] == "system" and m["payload"].get("status") == "error",
+                                          what="the system error")
+        assert system["payload"] == {"status": "error", "extension": "system", "channel": "shared",
+                                     "message": "Too many messages per second"}
+        _, close = await second.wait_for(lambda m: m["event"] == "phx_close", what="phx_close")
+        assert close["topic"] == "realtime:shared" and close["join_ref"] == second_ref
+        assert (await second.heartbeat())["payload"]["status"] == "ok", "the connection stays open"
+    finally:
+        await close_all(first, second)
+        srv.stop()
+
+
 async def test_an_oversized_socket_broadcast_is_refused_and_delivered_to_nobody(tmp_path):
     srv = start_server(tmp_path / "praxis.sqlite", "--realtime-max-payload-bytes", "200")
     sender = await Phoenix.connect(srv)
