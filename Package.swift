@@ -192,6 +192,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "PraxisClientTests",
+            dependencies: [
+                "PraxisClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "PraxisProtocolTests",
             dependencies: ["PraxisProtocol"],
             swiftSettings: swiftSettings

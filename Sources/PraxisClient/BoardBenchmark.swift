@@ -147,14 +147,14 @@ public enum BoardBenchmark {
         progress("host profile \(hostID) created; \(http.count) writer connections open")
 
         // 2. Subscribers: connect, join, wait for "subscribed"; in bounded batches.
-        let recorders = group.makeIterator().map { BoardLoopRecorder(eventLoop: $0) }
+        let recorders = group.makeIterator().map { LoopRecorder(eventLoop: $0) }
         let counters = RunCounters()
         let joinFailures = Atomic<Int>(0)
         let target = BenchTarget(
             host: configuration.host, port: configuration.port, path: "/realtime/v1/websocket?apikey=\(configuration.subscriberKey)&vsn=1.0.0"
         )
         let joinText = BoardSubscriber.joinMessage(topic: Configuration.topic, accessToken: configuration.subscriberKey)
-        let totalDeliveries: @Sendable () -> Int = { recorders.reduce(0) { $0 + $1.deliveries } }
+        let totalDeliveries: @Sendable () -> Int = { recorders.total(.delivery) }
         let connectStart = MonotonicClock.now()
         let subscribers = await withProgress(progress, line: {
             "joining: \(counters.opened.load(ordering: .relaxed))/\(configuration.subscribers) subscribed, "
@@ -173,7 +173,7 @@ public enum BoardBenchmark {
                     await connection.close()
                     throw error
                 }
-                recorder.connectionOpened()
+                recorder.count(.connection)
                 counters.watch(connection)
                 return connection
             }
@@ -197,7 +197,7 @@ public enum BoardBenchmark {
             let delivered = totalDeliveries()
             let elapsed = MonotonicClock.seconds(since: start)
             let errorCount = counters.failed.load(ordering: .relaxed) + counters.unexpectedCloses.load(ordering: .relaxed)
-                + recorders.reduce(0) { $0 + $1.errors } + writer.failures
+                + recorders.total(.malformed) + recorders.total(.orderViolation) + recorders.total(.channelError) + writer.failures
             return "t=\(Int(elapsed))s changes=\(changes) (\(Int(Double(changes) / max(elapsed, 0.001)))/s) http-in-flight=\(writer.inFlightNow) "
                 + "deliveries=\(delivered) (\(Int(Double(delivered) / max(elapsed, 0.001)))/s) pending=\(changes * receivers - delivered) errors=\(errorCount)"
         }) {
@@ -214,8 +214,7 @@ public enum BoardBenchmark {
         let machineCPU = machineBefore.flatMap { before in ProcessProbe.machineBusySeconds().map { $0 - before } }
 
         // 4. Merge the per-loop histograms, then close everything.
-        var merged = LatencyHistogram()
-        for recorder in recorders { merged.add(try await recorder.histogram()) }
+        let merged = try await recorders.merged()
         let writeLatency = try await writer.histogram()
         let deliveries = totalDeliveries()
         let changes = writer.changes
@@ -233,9 +232,9 @@ public enum BoardBenchmark {
             deliveriesPerSecond: Double(deliveries) / max(deliverySeconds, 0.001), latency: merged.summary,
             connectFailures: counters.failed.load(ordering: .relaxed), joinFailures: joinFailures.load(ordering: .relaxed),
             unexpectedCloses: counters.unexpectedCloses.load(ordering: .relaxed),
-            malformedMessages: recorders.reduce(0) { $0 + $1.malformed }, orderViolations: recorders.reduce(0) { $0 + $1.orderViolations },
-            channelErrors: recorders.reduce(0) { $0 + $1.channelErrors }, writeFailures: writer.failures,
-            unansweredRequests: writer.unanswered, foreignChanges: recorders.reduce(0) { $0 + $1.foreign },
+            malformedMessages: recorders.total(.malformed), orderViolations: recorders.total(.orderViolation),
+            channelErrors: recorders.total(.channelError), writeFailures: writer.failures,
+            unansweredRequests: writer.unanswered, foreignChanges: recorders.total(.foreign),
             firstError: counters.firstError ?? errors.text, clientCPUSeconds: clientCPU, serverCPUSeconds: serverCPU, machineCPUSeconds: machineCPU
         )
     }
@@ -359,49 +358,6 @@ final class BoardRoomBook: @unchecked Sendable {
     }
 }
 
-/// One client event loop's share of the board benchmark: counters readable from anywhere,
-/// the latency histogram only on `eventLoop`.
-final class BoardLoopRecorder: @unchecked Sendable {
-    let eventLoop: any EventLoop
-    private let deliveryCount = Atomic<Int>(0)
-    private let connectionCount = Atomic<Int>(0)
-    private let malformedCount = Atomic<Int>(0)
-    private let orderViolationCount = Atomic<Int>(0)
-    private let channelErrorCount = Atomic<Int>(0)
-    private let foreignCount = Atomic<Int>(0)
-    /// Only on `eventLoop`.
-    private var latencies = LatencyHistogram()
-
-    init(eventLoop: any EventLoop) {
-        self.eventLoop = eventLoop
-    }
-
-    var deliveries: Int { deliveryCount.load(ordering: .relaxed) }
-    var connections: Int { connectionCount.load(ordering: .relaxed) }
-    var malformed: Int { malformedCount.load(ordering: .relaxed) }
-    var orderViolations: Int { orderViolationCount.load(ordering: .relaxed) }
-    var channelErrors: Int { channelErrorCount.load(ordering: .relaxed) }
-    var foreign: Int { foreignCount.load(ordering: .relaxed) }
-    var errors: Int { malformed + orderViolations + channelErrors }
-
-    func connectionOpened() { connectionCount.wrappingAdd(1, ordering: .relaxed) }
-
-    /// On `eventLoop`.
-    func delivered(latency: UInt64) {
-        latencies.record(nanoseconds: latency)
-        deliveryCount.wrappingAdd(1, ordering: .relaxed)
-    }
-
-    func malformedMessage() { malformedCount.wrappingAdd(1, ordering: .relaxed) }
-    func orderViolation() { orderViolationCount.wrappingAdd(1, ordering: .relaxed) }
-    func channelError() { channelErrorCount.wrappingAdd(1, ordering: .relaxed) }
-    func foreignChange() { foreignCount.wrappingAdd(1, ordering: .relaxed) }
-
-    func histogram() async throws -> LatencyHistogram {
-        try await eventLoop.submit { self.latencies }.get()
-    }
-}
-
 /// Why a subscriber could not join.
 struct BoardJoinError: Error, CustomStringConvertible {
     var description: String
@@ -410,7 +366,7 @@ struct BoardJoinError: Error, CustomStringConvertible {
 /// One realtime connection of the board benchmark. Everything but `init` runs on the
 /// connection's event loop (the recorder's).
 final class BoardSubscriber: @unchecked Sendable {
-    private let recorder: BoardLoopRecorder
+    private let recorder: LoopRecorder
     private let book: BoardRoomBook
     private let topic: [UInt8]
     private let errors: FirstError
@@ -421,7 +377,7 @@ final class BoardSubscriber: @unchecked Sendable {
     private var nextRef = 2
     private var heartbeat: RepeatedTask?
 
-    init(recorder: BoardLoopRecorder, book: BoardRoomBook, topic: String, errors: FirstError) {
+    init(recorder: LoopRecorder, book: BoardRoomBook, topic: String, errors: FirstError) {
         self.recorder = recorder
         self.book = book
         self.topic = Array(topic.utf8)
@@ -488,12 +444,12 @@ final class BoardSubscriber: @unchecked Sendable {
 
     private func change(_ bytes: UnsafeRawBufferPointer, now: UInt64) {
         guard let change = BoardMessage.change(bytes), change.offset >= 0 else {
-            recorder.malformedMessage()
+            recorder.count(.malformed)
             errors.record("malformed postgres_changes message: \(Self.excerpt(bytes))")
             return
         }
         if change.offset <= lastOffset {
-            recorder.orderViolation()
+            recorder.count(.orderViolation)
             errors.record("offset \(change.offset) arrived after offset \(lastOffset) on one connection")
         } else {
             lastOffset = change.offset
@@ -508,15 +464,15 @@ final class BoardSubscriber: @unchecked Sendable {
             found = (false, nil)
         }
         guard found.ours else {
-            recorder.foreignChange()
+            recorder.count(.foreign)
             return
         }
         guard let sent = found.sent else {
-            recorder.malformedMessage()
+            recorder.count(.malformed)
             errors.record("a change of this run's room without a send time: \(Self.excerpt(bytes))")
             return
         }
-        recorder.delivered(latency: now &- sent)
+        recorder.record(.delivery, latency: now &- sent)
     }
 
     private func control(_ bytes: UnsafeRawBufferPointer, event: Range<Int>?) {
@@ -554,14 +510,14 @@ final class BoardSubscriber: @unchecked Sendable {
                 channelError("channel error: \(Self.excerpt(bytes))")
             }
         } else if event == nil {
-            recorder.malformedMessage()
+            recorder.count(.malformed)
             errors.record("a message without an event: \(Self.excerpt(bytes))")
         }
         // presence_state and presence_diff: nothing to do.
     }
 
     private func channelError(_ text: String) {
-        recorder.channelError()
+        recorder.count(.channelError)
         errors.record(text)
     }
 

@@ -81,7 +81,7 @@ public enum FanoutBenchmark {
         let recorders = group.makeIterator().map { LoopRecorder(eventLoop: $0) }
         let counters = RunCounters()
         let target = configuration.target
-        let totalDeliveries: @Sendable () -> Int = { recorders.reduce(0) { $0 + $1.deliveries } }
+        let totalDeliveries: @Sendable () -> Int = { recorders.total(.delivery) }
 
         // 1. Subscribers, in bounded batches.
         let connectStart = MonotonicClock.now()
@@ -90,8 +90,8 @@ public enum FanoutBenchmark {
         }) {
             await openConnections(count: configuration.subscribers, concurrency: configuration.connectConcurrency, counters: counters) { index in
                 let recorder = recorders[index % recorders.count]
-                let connection = try await target.connect(group: recorder.eventLoop) { recorder.received($0) }
-                recorder.connectionOpened()
+                let connection = try await target.connect(group: recorder.eventLoop) { Self.received($0, by: recorder) }
+                recorder.count(.connection)
                 counters.watch(connection)
                 return connection
             }
@@ -148,7 +148,7 @@ public enum FanoutBenchmark {
         for recorder in recorders {
             let histogram = try await recorder.histogram()
             merged.add(histogram)
-            loops.append(LoopFigures(connections: recorder.connections, deliveries: recorder.deliveries, latency: histogram.summary))
+            loops.append(LoopFigures(connections: recorder[.connection], deliveries: recorder[.delivery], latency: histogram.summary))
         }
         let deliveries = totalDeliveries()
         let expected = publisher.published * receivers
@@ -162,9 +162,16 @@ public enum FanoutBenchmark {
             deliverySeconds: deliverySeconds, deliveriesPerSecond: Double(deliveries) / max(deliverySeconds, 0.001),
             latency: merged.summary, connectFailures: counters.failed.load(ordering: .relaxed),
             unexpectedCloses: counters.unexpectedCloses.load(ordering: .relaxed),
-            malformedMessages: recorders.reduce(0) { $0 + $1.malformed }, firstError: counters.firstError,
+            malformedMessages: recorders.total(.malformed), firstError: counters.firstError,
             clientCPUSeconds: clientCPU, serverCPUSeconds: serverCPU, machineCPUSeconds: machineCPU, loops: loops
         )
+    }
+
+    /// Each message a subscriber receives, on its loop: the latency from the payload's send time.
+    static func received(_ message: WebSocketClientMessage, by recorder: LoopRecorder) {
+        let now = MonotonicClock.now()
+        guard let sent = BenchPayload.timestamp(of: message.data) else { return recorder.count(.malformed) }
+        recorder.record(.delivery, latency: now &- sent)
     }
 }
 

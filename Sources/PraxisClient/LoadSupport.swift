@@ -107,46 +107,6 @@ public struct LatencySummary: Sendable, Equatable {
     public var mean: Double
 }
 
-/// One client event loop's share of a fan-out: its deliveries (readable from anywhere)
-/// and its latency histogram (touched only on `eventLoop`, so recording takes no lock;
-/// the histograms are merged at the end).
-final class LoopRecorder: @unchecked Sendable {
-    let eventLoop: any EventLoop
-    private let deliveryCount = Atomic<Int>(0)
-    private let connectionCount = Atomic<Int>(0)
-    private let malformedCount = Atomic<Int>(0)
-    /// Only on `eventLoop`.
-    private var latencies = LatencyHistogram()
-
-    init(eventLoop: any EventLoop) {
-        self.eventLoop = eventLoop
-    }
-
-    var deliveries: Int { deliveryCount.load(ordering: .relaxed) }
-    var connections: Int { connectionCount.load(ordering: .relaxed) }
-    var malformed: Int { malformedCount.load(ordering: .relaxed) }
-
-    func connectionOpened() {
-        connectionCount.wrappingAdd(1, ordering: .relaxed)
-    }
-
-    /// Called on `eventLoop` for each message a subscriber receives.
-    func received(_ message: WebSocketClientMessage) {
-        let now = MonotonicClock.now()
-        guard let sent = BenchPayload.timestamp(of: message.data) else {
-            malformedCount.wrappingAdd(1, ordering: .relaxed)
-            return
-        }
-        latencies.record(nanoseconds: now &- sent)
-        deliveryCount.wrappingAdd(1, ordering: .relaxed)
-    }
-
-    /// A copy of the histogram, taken on the loop.
-    func histogram() async throws -> LatencyHistogram {
-        try await eventLoop.submit { self.latencies }.get()
-    }
-}
-
 /// Counters shared by the tasks of a run.
 final class RunCounters: Sendable {
     let opened = Atomic<Int>(0)

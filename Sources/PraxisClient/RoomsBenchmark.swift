@@ -163,7 +163,7 @@ public enum RoomsBenchmark {
         progress("\(userCount) users and \(configuration.rooms) rooms created")
 
         // 2. Peers: connect, join, and put every room into role-play.
-        let recorders = group.makeIterator().map { RoomsLoopRecorder(eventLoop: $0) }
+        let recorders = group.makeIterator().map { LoopRecorder(eventLoop: $0) }
         let key = configuration.anonKey ?? configuration.serviceKey
         let target = BenchTarget(host: configuration.host, port: configuration.port, path: "/realtime/v1/websocket?apikey=\(key)&vsn=1.0.0")
         let counters = RunCounters()
@@ -217,15 +217,15 @@ public enum RoomsBenchmark {
         // 3. Turns at the total rate, spread evenly over the peers.
         let probe = await ServerProbe.open(host: configuration.host, port: configuration.port, pid: configuration.serverPID, eventLoop: group.next())
         let sampleBefore = await probe.sample()
-        for recorder in recorders { _ = try? await recorder.takeInterval() }
+        _ = await recorders.takeInterval()
         let serverBefore = configuration.serverPID.flatMap(ProcessProbe.cpuSeconds(pid:))
         let clientBefore = ProcessProbe.ownCPUSeconds()
         let start = MonotonicClock.now()
         let interval = Double(max(peers.count, 1)) / Double(configuration.rate)
         let stopAt = start + UInt64(configuration.duration * 1e9)
         for peer in peers { peer.startTurns(interval: interval, until: stopAt) }
-        let sent: @Sendable () -> Int = { recorders.reduce(0) { $0 + $1.sent } }
-        let acked: @Sendable () -> Int = { recorders.reduce(0) { $0 + $1.acked } }
+        let sent: @Sendable () -> Int = { recorders.total(.sent) }
+        let acked: @Sendable () -> Int = { recorders.total(.acked) }
         let reporter: Task<[Interval], Never>? = configuration.reportEvery.map { every in
             Task {
                 await Self.intervals(every: every, start: start, duration: configuration.duration, recorders: recorders, probe: probe,
@@ -235,12 +235,12 @@ public enum RoomsBenchmark {
         await withProgress(progress, line: {
             let elapsed = MonotonicClock.seconds(since: start)
             return "t=\(Int(elapsed))s turns sent=\(sent()) acked=\(acked()) (\(Int(Double(acked()) / max(elapsed, 0.001)))/s) "
-                + "deliveries=\(recorders.reduce(0) { $0 + $1.deliveries }) errors=\(recorders.reduce(0) { $0 + $1.errorReplies })"
+                + "deliveries=\(recorders.total(.delivery)) errors=\(recorders.total(.errorReply))"
         }) {
             try? await Task.sleep(for: .milliseconds(Int64(configuration.duration * 1000)))
             let deadline = MonotonicClock.now() + UInt64(configuration.drainTimeout * 1e9)
             while MonotonicClock.now() < deadline {
-                let delivered = recorders.reduce(0) { $0 + $1.deliveries }
+                let delivered = recorders.total(.delivery)
                 if acked() >= sent(), delivered >= 2 * acked() { break }
                 try? await Task.sleep(for: .milliseconds(5))
             }
@@ -253,7 +253,7 @@ public enum RoomsBenchmark {
         let serverCPU = serverBefore.flatMap { before in configuration.serverPID.flatMap(ProcessProbe.cpuSeconds(pid:)).map { $0 - before } }
         let turnsSent = sent()
         let turnsAcked = acked()
-        let deliveries = recorders.reduce(0) { $0 + $1.deliveries }
+        let deliveries = recorders.total(.delivery)
 
         // 4. Every room ends its round at once: the round-end persistence time.
         progress("ending \(peers.count / 2) rounds")
@@ -268,21 +268,16 @@ public enum RoomsBenchmark {
             return count
         }
 
-        var ackHistogram = LatencyHistogram()
-        var endHistogram = LatencyHistogram()
-        for recorder in recorders {
-            let (acks, ends) = try await recorder.histograms()
-            ackHistogram.add(acks)
-            endHistogram.add(ends)
-        }
+        let ackHistogram = try await recorders.merged(.main)
+        let endHistogram = try await recorders.merged(.secondary)
         counters.stopping.store(true, ordering: .relaxed)
         for peer in peers { peer.close() }
         return Report(
             roomsReady: peers.count / 2, peersConnected: peers.count, setupSeconds: setupSeconds, turnsSent: turnsSent, turnsAcked: turnsAcked,
             turnSeconds: turnSeconds, turnsPerSecond: Double(turnsAcked) / max(configuration.duration, 0.001), ackLatency: ackHistogram.summary,
             deliveries: deliveries, expectedDeliveries: 2 * turnsAcked, roundsEnded: ended,
-            roundEndLatency: endHistogram.summary, errorReplies: recorders.reduce(0) { $0 + $1.errorReplies },
-            orderViolations: recorders.reduce(0) { $0 + $1.orderViolations }, unexpectedCloses: counters.unexpectedCloses.load(ordering: .relaxed),
+            roundEndLatency: endHistogram.summary, errorReplies: recorders.total(.errorReply),
+            orderViolations: recorders.total(.orderViolation), unexpectedCloses: counters.unexpectedCloses.load(ordering: .relaxed),
             setupFailures: setup.failed.load(ordering: .relaxed), firstError: errors.text, clientCPUSeconds: clientCPU, serverCPUSeconds: serverCPU,
             serverBefore: sampleBefore, serverAfter: sampleAfter, intervals: intervals
         )
@@ -291,7 +286,7 @@ public enum RoomsBenchmark {
     /// Every `every` seconds of the sending phase: the turns acknowledged in the interval,
     /// their latency, and the server's figures; each also reported as a progress line.
     static func intervals(
-        every: Double, start: UInt64, duration: Double, recorders: [RoomsLoopRecorder], probe: ServerProbe, before: ServerProbe.Sample,
+        every: Double, start: UInt64, duration: Double, recorders: [LoopRecorder], probe: ServerProbe, before: ServerProbe.Sample,
         progress: @escaping @Sendable (String) -> Void
     ) async -> [Interval] {
         var intervals: [Interval] = []
@@ -301,10 +296,7 @@ public enum RoomsBenchmark {
             let end = start + UInt64(Double(index) * every * 1e9)
             let now = MonotonicClock.now()
             if end > now { try? await Task.sleep(for: .nanoseconds(Int64(end - now))) }
-            var histogram = LatencyHistogram()
-            for recorder in recorders {
-                if let part = try? await recorder.takeInterval() { histogram.add(part) }
-            }
+            let histogram = await recorders.takeInterval()
             let sample = await probe.sample()
             let interval = Interval(
                 endSeconds: MonotonicClock.seconds(since: start), turnsAcked: histogram.count, ack: histogram.summary, walBytes: sample.walBytes,
@@ -327,60 +319,13 @@ public enum RoomsBenchmark {
 
 }
 
-/// One client event loop's counters and histograms for the rooms benchmark.
-final class RoomsLoopRecorder: @unchecked Sendable {
-    let eventLoop: any EventLoop
-    private let sentCount = Atomic<Int>(0)
-    private let ackedCount = Atomic<Int>(0)
-    private let deliveryCount = Atomic<Int>(0)
-    private let errorCount = Atomic<Int>(0)
-    private let orderCount = Atomic<Int>(0)
-    /// Only on `eventLoop`.
-    private var acks = LatencyHistogram()
-    private var intervalAcks = LatencyHistogram()
-    private var ends = LatencyHistogram()
-
-    init(eventLoop: any EventLoop) {
-        self.eventLoop = eventLoop
-    }
-
-    var sent: Int { sentCount.load(ordering: .relaxed) }
-    var acked: Int { ackedCount.load(ordering: .relaxed) }
-    var deliveries: Int { deliveryCount.load(ordering: .relaxed) }
-    var errorReplies: Int { errorCount.load(ordering: .relaxed) }
-    var orderViolations: Int { orderCount.load(ordering: .relaxed) }
-
-    func turnSent() { sentCount.wrappingAdd(1, ordering: .relaxed) }
-    func turnAcked(latency: UInt64) {
-        acks.record(nanoseconds: latency)
-        intervalAcks.record(nanoseconds: latency)
-        ackedCount.wrappingAdd(1, ordering: .relaxed)
-    }
-    func roundEnded(latency: UInt64) { ends.record(nanoseconds: latency) }
-    func delivered() { deliveryCount.wrappingAdd(1, ordering: .relaxed) }
-    func errorReply() { errorCount.wrappingAdd(1, ordering: .relaxed) }
-    func orderViolation() { orderCount.wrappingAdd(1, ordering: .relaxed) }
-
-    /// The acks recorded since the last call (and starts a new interval).
-    func takeInterval() async throws -> LatencyHistogram {
-        try await eventLoop.submit {
-            defer { self.intervalAcks = LatencyHistogram() }
-            return self.intervalAcks
-        }.get()
-    }
-
-    func histograms() async throws -> (LatencyHistogram, LatencyHistogram) {
-        try await eventLoop.submit { (self.acks, self.ends) }.get()
-    }
-}
-
 /// One peer of one room: a connection joined to the room topic. Lives on its recorder's loop.
 final class RoomPeer: @unchecked Sendable {
     private enum Kind {
         case join, command, turn, measuredCommand
     }
 
-    let recorder: RoomsLoopRecorder
+    let recorder: LoopRecorder
     let name: String
     private let topic: String
     private let topicBytes: [UInt8]
@@ -394,7 +339,7 @@ final class RoomPeer: @unchecked Sendable {
     private var turns = 0
     private var heartbeat: RepeatedTask?
 
-    init(recorder: RoomsLoopRecorder, roomID: String, name: String, text: String, errors: FirstError) {
+    init(recorder: LoopRecorder, roomID: String, name: String, text: String, errors: FirstError) {
         self.recorder = recorder
         self.name = name
         self.topic = "realtime:room:\(roomID)"
@@ -438,7 +383,7 @@ final class RoomPeer: @unchecked Sendable {
                 self.turns += 1
                 let body = #"{"client_turn_id":"\#(self.name)-\#(self.turns)","text":"\#(self.text)"}"#
                 _ = self.send(kind: .turn, event: "turn", payload: body)
-                self.recorder.turnSent()
+                self.recorder.count(.sent)
             }
         }
     }
@@ -464,21 +409,21 @@ final class RoomPeer: @unchecked Sendable {
                 let ok = BoardMessage.string(P.status, in: bytes).map { BoardMessage.equal(bytes, $0, P.ok) } ?? false
                 if ok {
                     switch entry.kind {
-                    case .turn: recorder.turnAcked(latency: now &- entry.sent)
-                    case .measuredCommand: recorder.roundEnded(latency: now &- entry.sent)
+                    case .turn: recorder.record(.acked, latency: now &- entry.sent)
+                    case .measuredCommand: recorder.record(.roundEnd, latency: now &- entry.sent, in: .secondary)
                     default: break
                     }
                     entry.promise?.succeed()
                 } else {
-                    recorder.errorReply()
+                    recorder.count(.errorReply)
                     let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<min(bytes.count, 300)]), as: UTF8.self)
                     errors.record("error reply: \(text)")
                     entry.promise?.fail(RoomsBenchmark.SetupError(description: text))
                 }
             } else if let inner = BoardMessage.find(Self.turnEvent, in: bytes, from: 0) {
-                recorder.delivered()
+                recorder.count(.delivery)
                 if let seqStart = BoardMessage.find(Self.seqKey, in: bytes, from: inner), let seq = BoardMessage.integer(bytes, at: seqStart) {
-                    if seq <= lastSeq { recorder.orderViolation() } else { lastSeq = seq }
+                    if seq <= lastSeq { recorder.count(.orderViolation) } else { lastSeq = seq }
                 }
             }
         }
