@@ -1,3 +1,4 @@
+import PraxisDomain
 import Testing
 
 @testable import PraxisClient
@@ -11,7 +12,7 @@ struct ScriptJSONTests {
         (#"[12345678901234, 0.1, 1.5e300, "\ud83d\ude00"]"#, #"[12345678901234,0.1,1.5e+300,"😀"]"#),
     ])
     func printing(text: String, printed: String) throws {
-        #expect(try ScriptValue.parse(text).description == printed)
+        #expect(try JSONValue.parse(text).scriptText == printed)
     }
 
     @Test("names line and column of a syntax error", arguments: [
@@ -24,9 +25,9 @@ struct ScriptJSONTests {
         ("-", "line 1, column 2: invalid number"),
     ])
     func syntaxErrors(text: String, message: String) {
-        #expect(throws: JSONSyntaxError.self) { try ScriptValue.parse(text) }
+        #expect(throws: JSONSyntaxError.self) { try JSONValue.parse(text) }
         do {
-            _ = try ScriptValue.parse(text)
+            _ = try JSONValue.parse(text)
         } catch {
             #expect(error.description == message)
         }
@@ -34,16 +35,16 @@ struct ScriptJSONTests {
 
     @Test("1 and 1.0 are equal; intValue only for integral numbers")
     func numbers() throws {
-        #expect(try ScriptValue.parse("1") == ScriptValue.parse("1.0"))
-        #expect(try ScriptValue.parse("7").intValue == 7)
-        #expect(try ScriptValue.parse("7.5").intValue == nil)
-        #expect(ScriptValue.string("7").intValue == nil)
-        #expect(ScriptValue.int(42).description == "42")
+        #expect(try JSONValue.parse("1") == JSONValue.parse("1.0"))
+        #expect(try JSONValue.parse("7").intValue == 7)
+        #expect(try JSONValue.parse("7.5").intValue == nil)
+        #expect(JSONValue.string("7").intValue == nil)
+        #expect(JSONValue.int(42).scriptText == "42")
     }
 
     @Test("paths follow keys, indices and length")
     func paths() throws {
-        let value = try ScriptValue.parse(#"{"body": [{"id": "r1", "tags": ["a", "b"]}], "name": "héllo", "o": {"length": 9}}"#)
+        let value = try JSONValue.parse(#"{"body": [{"id": "r1", "tags": ["a", "b"]}], "name": "héllo", "o": {"length": 9}}"#)
         #expect(value.value(atPath: "body.0.id") == .string("r1"))
         #expect(value.value(atPath: "body.length") == .int(1))
         #expect(value.value(atPath: "body.0.tags.length") == .int(2))
@@ -55,21 +56,21 @@ struct ScriptJSONTests {
 
     @Test("subset matching and where it fails")
     func matching() throws {
-        let have = try ScriptValue.parse(#"{"status": "ok", "response": {"seq": 3, "list": [1, 2]}}"#)
-        #expect(have.contains(try ScriptValue.parse(#"{"status": "ok"}"#)))
-        #expect(have.contains(try ScriptValue.parse(#"{"response": {"list": [1, 2.0]}}"#)))
-        #expect(!have.contains(try ScriptValue.parse(#"{"response": {"list": [1]}}"#)))
-        #expect(have.mismatch(with: try ScriptValue.parse(#"{"status": "ok"}"#)) == nil)
-        #expect(have.mismatch(with: try ScriptValue.parse(#"{"status": "error"}"#)) == #"at status: expected "error", arrived "ok""#)
-        #expect(have.mismatch(with: try ScriptValue.parse(#"{"response": {"list": [1]}}"#)) == "at response.list: expected 1 element, arrived 2")
-        #expect(have.mismatch(with: try ScriptValue.parse(#"{"x": 1}"#)) == "at the top: the key x is missing")
+        let have = try JSONValue.parse(#"{"status": "ok", "response": {"seq": 3, "list": [1, 2]}}"#)
+        #expect(have.contains(try JSONValue.parse(#"{"status": "ok"}"#)))
+        #expect(have.contains(try JSONValue.parse(#"{"response": {"list": [1, 2.0]}}"#)))
+        #expect(!have.contains(try JSONValue.parse(#"{"response": {"list": [1]}}"#)))
+        #expect(have.mismatch(with: try JSONValue.parse(#"{"status": "ok"}"#)) == nil)
+        #expect(have.mismatch(with: try JSONValue.parse(#"{"status": "error"}"#)) == #"at status: expected "error", arrived "ok""#)
+        #expect(have.mismatch(with: try JSONValue.parse(#"{"response": {"list": [1]}}"#)) == "at response.list: expected 1 element, arrived 2")
+        #expect(have.mismatch(with: try JSONValue.parse(#"{"x": 1}"#)) == "at the top: the key x is missing")
     }
 
     @Test("truncates long text with an ellipsis")
     func truncation() {
-        let long = ScriptValue.string(String(repeating: "x", count: 600))
+        let long = JSONValue.string(String(repeating: "x", count: 600))
         #expect(long.truncated().count == 501)
         #expect(long.truncated().hasSuffix("…"))
-        #expect(ScriptValue.string("x").truncated() == #""x""#)
+        #expect(JSONValue.string("x").truncated() == #""x""#)
     }
 }
