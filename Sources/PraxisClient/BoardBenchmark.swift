@@ -187,12 +187,8 @@ public enum BoardBenchmark {
             duration: configuration.duration, total: total, maxInFlight: configuration.maxInFlight,
             answerTimeout: configuration.drainTimeout, errors: errors
         )
-        let serverCPUBefore = configuration.serverPID.flatMap(ProcessProbe.cpuSeconds(pid:))
-        let clientCPUBefore = ProcessProbe.ownCPUSeconds()
-        let machineBefore = ProcessProbe.machineBusySeconds()
-        let start = MonotonicClock.now()
         let receivers = subscribers.count
-        try await withProgress(progress, line: {
+        let phase = try await BenchHarness.timed(serverPID: configuration.serverPID, progress: progress, line: { start in
             let changes = writer.changes
             let delivered = totalDeliveries()
             let elapsed = MonotonicClock.seconds(since: start)
@@ -200,18 +196,13 @@ public enum BoardBenchmark {
                 + recorders.total(.malformed) + recorders.total(.orderViolation) + recorders.total(.channelError) + writer.failures
             return "t=\(Int(elapsed))s changes=\(changes) (\(Int(Double(changes) / max(elapsed, 0.001)))/s) http-in-flight=\(writer.inFlightNow) "
                 + "deliveries=\(delivered) (\(Int(Double(delivered) / max(elapsed, 0.001)))/s) pending=\(changes * receivers - delivered) errors=\(errorCount)"
-        }) {
+        }) { start in
             try await writer.run(start: start).get()
             let expected = writer.changes * receivers
-            let drainDeadline = MonotonicClock.seconds(since: start) + configuration.drainTimeout
-            while totalDeliveries() < expected, MonotonicClock.seconds(since: start) < drainDeadline {
-                try await Task.sleep(for: .milliseconds(5))
-            }
+            let deadline = MonotonicClock.seconds(since: start) + configuration.drainTimeout
+            try await BenchHarness.drain(since: start, deadline: deadline) { totalDeliveries() >= expected }
         }
-        let deliverySeconds = MonotonicClock.seconds(since: start)
-        let clientCPU = ProcessProbe.ownCPUSeconds() - clientCPUBefore
-        let serverCPU = serverCPUBefore.flatMap { before in configuration.serverPID.flatMap(ProcessProbe.cpuSeconds(pid:)).map { $0 - before } }
-        let machineCPU = machineBefore.flatMap { before in ProcessProbe.machineBusySeconds().map { $0 - before } }
+        let deliverySeconds = phase.seconds
 
         // 4. Merge the per-loop histograms, then close everything.
         let merged = try await recorders.merged()
@@ -235,7 +226,7 @@ public enum BoardBenchmark {
             malformedMessages: recorders.total(.malformed), orderViolations: recorders.total(.orderViolation),
             channelErrors: recorders.total(.channelError), writeFailures: writer.failures,
             unansweredRequests: writer.unanswered, foreignChanges: recorders.total(.foreign),
-            firstError: counters.firstError ?? errors.text, clientCPUSeconds: clientCPU, serverCPUSeconds: serverCPU, machineCPUSeconds: machineCPU
+            firstError: counters.firstError ?? errors.text, clientCPUSeconds: phase.cpu.client, serverCPUSeconds: phase.cpu.server, machineCPUSeconds: phase.cpu.machine
         )
     }
 

@@ -115,32 +115,23 @@ public enum FanoutBenchmark {
         )
 
         // 3. Publish, then wait for the deliveries to drain.
-        let serverCPUBefore = configuration.serverPID.flatMap(ProcessProbe.cpuSeconds(pid:))
-        let clientCPUBefore = ProcessProbe.ownCPUSeconds()
-        let machineBefore = ProcessProbe.machineBusySeconds()
-        let start = MonotonicClock.now()
         let receivers = subscribers.count
-        var publishSeconds = 0.0
-        try await withProgress(progress, line: {
+        let phase = try await BenchHarness.timed(serverPID: configuration.serverPID, progress: progress, line: { start in
             let published = publisher.published
             let delivered = totalDeliveries()
             let elapsed = MonotonicClock.seconds(since: start)
             let errors = counters.failed.load(ordering: .relaxed) + counters.unexpectedCloses.load(ordering: .relaxed)
             return "t=\(Int(elapsed))s published=\(published) deliveries=\(delivered) (\(Int(Double(delivered) / max(elapsed, 0.001)))/s) "
                 + "in-flight=\(published * receivers - delivered) errors=\(errors)"
-        }) {
+        }) { start in
             try await publisher.run(start: start).get()
-            publishSeconds = MonotonicClock.seconds(since: start)
+            let publishSeconds = MonotonicClock.seconds(since: start)
             let expected = publisher.published * receivers
-            let drainDeadline = publishSeconds + configuration.drainTimeout
-            while totalDeliveries() < expected, MonotonicClock.seconds(since: start) < drainDeadline {
-                try await Task.sleep(for: .milliseconds(5))
-            }
+            try await BenchHarness.drain(since: start, deadline: publishSeconds + configuration.drainTimeout) { totalDeliveries() >= expected }
+            return publishSeconds
         }
-        let deliverySeconds = MonotonicClock.seconds(since: start)
-        let clientCPU = ProcessProbe.ownCPUSeconds() - clientCPUBefore
-        let serverCPU = serverCPUBefore.flatMap { before in configuration.serverPID.flatMap(ProcessProbe.cpuSeconds(pid:)).map { $0 - before } }
-        let machineCPU = machineBefore.flatMap { before in ProcessProbe.machineBusySeconds().map { $0 - before } }
+        let publishSeconds = phase.result
+        let deliverySeconds = phase.seconds
 
         // 4. Merge the per-loop histograms, then close everything.
         var merged = LatencyHistogram()
@@ -163,7 +154,7 @@ public enum FanoutBenchmark {
             latency: merged.summary, connectFailures: counters.failed.load(ordering: .relaxed),
             unexpectedCloses: counters.unexpectedCloses.load(ordering: .relaxed),
             malformedMessages: recorders.total(.malformed), firstError: counters.firstError,
-            clientCPUSeconds: clientCPU, serverCPUSeconds: serverCPU, machineCPUSeconds: machineCPU, loops: loops
+            clientCPUSeconds: phase.cpu.client, serverCPUSeconds: phase.cpu.server, machineCPUSeconds: phase.cpu.machine, loops: loops
         )
     }
 

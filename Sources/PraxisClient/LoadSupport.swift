@@ -152,30 +152,17 @@ func openConnections(
     count: Int, concurrency: Int, counters: RunCounters,
     open: @escaping @Sendable (Int) async throws -> WebSocketClientConnection
 ) async -> [WebSocketClientConnection] {
-    var connections: [WebSocketClientConnection?] = Array(repeating: nil, count: count)
-    await withTaskGroup(of: (Int, WebSocketClientConnection?).self) { group in
-        var next = 0
-        func start() {
-            let index = next
-            next += 1
-            group.addTask {
-                do {
-                    let connection = try await open(index)
-                    counters.opened.wrappingAdd(1, ordering: .relaxed)
-                    return (index, connection)
-                } catch {
-                    counters.failure(error)
-                    return (index, nil)
-                }
-            }
-        }
-        while next < min(concurrency, count) { start() }
-        for await (index, connection) in group {
-            connections[index] = connection
-            if next < count { start() }
+    let opened = await BenchHarness.bounded(count: count, concurrency: concurrency) { index -> (Int, WebSocketClientConnection)? in
+        do {
+            let connection = try await open(index)
+            counters.opened.wrappingAdd(1, ordering: .relaxed)
+            return (index, connection)
+        } catch {
+            counters.failure(error)
+            return nil
         }
     }
-    return connections.compactMap { $0 }
+    return opened.sorted { $0.0 < $1.0 }.map(\.1)
 }
 
 /// Closes every connection with the closing handshake and waits until each has ended

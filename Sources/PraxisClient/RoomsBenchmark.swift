@@ -171,45 +171,31 @@ public enum RoomsBenchmark {
         let setup = RunCounters()
         let text = String(repeating: "Can you tell me more about the pain, when it started and what makes it worse? ", count: 4).prefix(configuration.turnSize)
         let peers: [RoomPeer] = await withProgress(progress, line: { "preparing rooms: \(setup.opened.load(ordering: .relaxed))/\(configuration.rooms) in role-play" }) {
-            await withTaskGroup(of: [RoomPeer].self) { tasks in
-                var next = 0
-                var peers: [RoomPeer] = []
-                func start() {
-                    let index = next
-                    next += 1
-                    tasks.addTask {
-                        let host = RoomPeer(recorder: recorders[(2 * index) % recorders.count], roomID: ids[index], name: "h\(index)", text: String(text), errors: errors)
-                        let guest = RoomPeer(recorder: recorders[(2 * index + 1) % recorders.count], roomID: ids[index], name: "g\(index)", text: String(text), errors: errors)
-                        do {
-                            for (peer, token) in [(host, peerUsers[index % half].token), (guest, peerUsers[half + index % half].token)] {
-                                let connection = try await target.connect(group: peer.recorder.eventLoop) { peer.received($0) }
-                                counters.watch(connection)
-                                try await peer.join(connection, token: token).get()
-                            }
-                            try await host.command("set_timing", #"{"client_id":"t","preparation_seconds":1800,"roleplay_seconds":1800}"#).get()
-                            try await host.command("choose_case", #"{"client_id":"c","random":{}}"#).get()
-                            try await host.command("ready", #"{"client_id":"r"}"#).get()
-                            try await guest.command("ready", #"{"client_id":"r"}"#).get()
-                            try await host.command("start_round", #"{"client_id":"s"}"#).get()
-                            try await guest.command("start_roleplay", #"{"client_id":"p"}"#).get()
-                            setup.opened.wrappingAdd(1, ordering: .relaxed)
-                            return [host, guest]
-                        } catch {
-                            setup.failure(error)
-                            errors.record("room \(index) set-up: \(error)")
-                            host.close()
-                            guest.close()
-                            return []
-                        }
+            await BenchHarness.bounded(count: configuration.rooms, concurrency: configuration.concurrency) { index -> [RoomPeer]? in
+                let host = RoomPeer(recorder: recorders[(2 * index) % recorders.count], roomID: ids[index], name: "h\(index)", text: String(text), errors: errors)
+                let guest = RoomPeer(recorder: recorders[(2 * index + 1) % recorders.count], roomID: ids[index], name: "g\(index)", text: String(text), errors: errors)
+                do {
+                    for (peer, token) in [(host, peerUsers[index % half].token), (guest, peerUsers[half + index % half].token)] {
+                        let connection = try await target.connect(group: peer.recorder.eventLoop) { peer.received($0) }
+                        counters.watch(connection)
+                        try await peer.join(connection, token: token).get()
                     }
+                    try await host.command("set_timing", #"{"client_id":"t","preparation_seconds":1800,"roleplay_seconds":1800}"#).get()
+                    try await host.command("choose_case", #"{"client_id":"c","random":{}}"#).get()
+                    try await host.command("ready", #"{"client_id":"r"}"#).get()
+                    try await guest.command("ready", #"{"client_id":"r"}"#).get()
+                    try await host.command("start_round", #"{"client_id":"s"}"#).get()
+                    try await guest.command("start_roleplay", #"{"client_id":"p"}"#).get()
+                    setup.opened.wrappingAdd(1, ordering: .relaxed)
+                    return [host, guest]
+                } catch {
+                    setup.failure(error)
+                    errors.record("room \(index) set-up: \(error)")
+                    host.close()
+                    guest.close()
+                    return nil
                 }
-                while next < min(configuration.concurrency, configuration.rooms) { start() }
-                for await pair in tasks {
-                    peers += pair
-                    if next < configuration.rooms { start() }
-                }
-                return peers
-            }
+            }.flatMap { $0 }
         }
         let setupSeconds = MonotonicClock.seconds(since: setupStart)
         progress("\(peers.count / 2)/\(configuration.rooms) rooms in role-play after \(formatted(setupSeconds, digits: 1)) s")
@@ -218,39 +204,31 @@ public enum RoomsBenchmark {
         let probe = await ServerProbe.open(host: configuration.host, port: configuration.port, pid: configuration.serverPID, eventLoop: group.next())
         let sampleBefore = await probe.sample()
         _ = await recorders.takeInterval()
-        let serverBefore = configuration.serverPID.flatMap(ProcessProbe.cpuSeconds(pid:))
-        let clientBefore = ProcessProbe.ownCPUSeconds()
-        let start = MonotonicClock.now()
         let interval = Double(max(peers.count, 1)) / Double(configuration.rate)
-        let stopAt = start + UInt64(configuration.duration * 1e9)
-        for peer in peers { peer.startTurns(interval: interval, until: stopAt) }
         let sent: @Sendable () -> Int = { recorders.total(.sent) }
         let acked: @Sendable () -> Int = { recorders.total(.acked) }
-        let reporter: Task<[Interval], Never>? = configuration.reportEvery.map { every in
-            Task {
-                await Self.intervals(every: every, start: start, duration: configuration.duration, recorders: recorders, probe: probe,
-                    before: sampleBefore, progress: progress)
-            }
-        }
-        await withProgress(progress, line: {
+        let phase = await BenchHarness.timed(serverPID: configuration.serverPID, progress: progress, line: { start in
             let elapsed = MonotonicClock.seconds(since: start)
             return "t=\(Int(elapsed))s turns sent=\(sent()) acked=\(acked()) (\(Int(Double(acked()) / max(elapsed, 0.001)))/s) "
                 + "deliveries=\(recorders.total(.delivery)) errors=\(recorders.total(.errorReply))"
-        }) {
-            try? await Task.sleep(for: .milliseconds(Int64(configuration.duration * 1000)))
-            let deadline = MonotonicClock.now() + UInt64(configuration.drainTimeout * 1e9)
-            while MonotonicClock.now() < deadline {
-                let delivered = recorders.total(.delivery)
-                if acked() >= sent(), delivered >= 2 * acked() { break }
-                try? await Task.sleep(for: .milliseconds(5))
+        }) { start -> Task<[Interval], Never>? in
+            let stopAt = start + UInt64(configuration.duration * 1e9)
+            for peer in peers { peer.startTurns(interval: interval, until: stopAt) }
+            let reporter: Task<[Interval], Never>? = configuration.reportEvery.map { every in
+                Task {
+                    await Self.intervals(every: every, start: start, duration: configuration.duration, recorders: recorders, probe: probe,
+                        before: sampleBefore, progress: progress)
+                }
             }
+            try? await Task.sleep(for: .milliseconds(Int64(configuration.duration * 1000)))
+            let deadline = MonotonicClock.seconds(since: start) + configuration.drainTimeout
+            try? await BenchHarness.drain(since: start, deadline: deadline) { acked() >= sent() && recorders.total(.delivery) >= 2 * acked() }
+            return reporter
         }
-        let turnSeconds = MonotonicClock.seconds(since: start)
-        let intervals = await reporter?.value ?? []
+        let turnSeconds = phase.seconds
+        let intervals = await phase.result?.value ?? []
         let sampleAfter = await probe.sample()
         await probe.close()
-        let clientCPU = ProcessProbe.ownCPUSeconds() - clientBefore
-        let serverCPU = serverBefore.flatMap { before in configuration.serverPID.flatMap(ProcessProbe.cpuSeconds(pid:)).map { $0 - before } }
         let turnsSent = sent()
         let turnsAcked = acked()
         let deliveries = recorders.total(.delivery)
@@ -278,7 +256,7 @@ public enum RoomsBenchmark {
             deliveries: deliveries, expectedDeliveries: 2 * turnsAcked, roundsEnded: ended,
             roundEndLatency: endHistogram.summary, errorReplies: recorders.total(.errorReply),
             orderViolations: recorders.total(.orderViolation), unexpectedCloses: counters.unexpectedCloses.load(ordering: .relaxed),
-            setupFailures: setup.failed.load(ordering: .relaxed), firstError: errors.text, clientCPUSeconds: clientCPU, serverCPUSeconds: serverCPU,
+            setupFailures: setup.failed.load(ordering: .relaxed), firstError: errors.text, clientCPUSeconds: phase.cpu.client, serverCPUSeconds: phase.cpu.server,
             serverBefore: sampleBefore, serverAfter: sampleAfter, intervals: intervals
         )
     }
