@@ -95,19 +95,7 @@ public enum RoomsBenchmark {
     }
 
     /// One interval of the sending phase (`reportEvery`).
-    public struct Interval: Sendable {
-        /// Seconds since turns began, at the interval's end.
-        public var endSeconds: Double
-        public var turnsAcked: Int
-        /// Ack latency of the turns acknowledged in the interval.
-        public var ack: LatencySummary
-        /// The server at the interval's end: its WAL file, database file, memory.
-        public var walBytes: Int?
-        public var databaseBytes: Int?
-        public var rssKiB: Int?
-        /// Bytes the server appended to its WAL during the interval.
-        public var walWrittenBytes: Int?
-    }
+    public typealias Interval = BenchInterval
 
     public struct SetupError: Error, CustomStringConvertible {
         public var description: String
@@ -216,7 +204,7 @@ public enum RoomsBenchmark {
             for peer in peers { peer.startTurns(interval: interval, until: stopAt) }
             let reporter: Task<[Interval], Never>? = configuration.reportEvery.map { every in
                 Task {
-                    await Self.intervals(every: every, start: start, duration: configuration.duration, recorders: recorders, probe: probe,
+                    await BenchHarness.intervals(every: every, start: start, duration: configuration.duration, recorders: recorders, probe: probe,
                         before: sampleBefore, progress: progress)
                 }
             }
@@ -260,41 +248,6 @@ public enum RoomsBenchmark {
             serverBefore: sampleBefore, serverAfter: sampleAfter, intervals: intervals
         )
     }
-
-    /// Every `every` seconds of the sending phase: the turns acknowledged in the interval,
-    /// their latency, and the server's figures; each also reported as a progress line.
-    static func intervals(
-        every: Double, start: UInt64, duration: Double, recorders: [LoopRecorder], probe: ServerProbe, before: ServerProbe.Sample,
-        progress: @escaping @Sendable (String) -> Void
-    ) async -> [Interval] {
-        var intervals: [Interval] = []
-        var written = before.walWrittenBytes
-        var index = 1
-        while Double(index) * every <= duration + 0.001 {
-            let end = start + UInt64(Double(index) * every * 1e9)
-            let now = MonotonicClock.now()
-            if end > now { try? await Task.sleep(for: .nanoseconds(Int64(end - now))) }
-            let histogram = await recorders.takeInterval()
-            let sample = await probe.sample()
-            let interval = Interval(
-                endSeconds: MonotonicClock.seconds(since: start), turnsAcked: histogram.count, ack: histogram.summary, walBytes: sample.walBytes,
-                databaseBytes: sample.databaseBytes, rssKiB: sample.rssKiB,
-                walWrittenBytes: written.flatMap { old in sample.walWrittenBytes.map { $0 - old } }
-            )
-            written = sample.walWrittenBytes
-            intervals.append(interval)
-            func mb(_ bytes: Int?) -> String { bytes.map { formatted(Double($0) / 1_048_576, digits: 1) + " MiB" } ?? "-" }
-            let perTurn = interval.walWrittenBytes.map { interval.turnsAcked > 0 ? formatted(Double($0) / Double(interval.turnsAcked) / 1024, digits: 1) + " KiB" : "-" } ?? "-"
-            progress(
-                "interval t=\(Int(interval.endSeconds.rounded()))s: \(interval.turnsAcked) turns acked, ack p50 \(formatted(interval.ack.p50, digits: 2)) "
-                    + "p99 \(formatted(interval.ack.p99, digits: 2)) max \(formatted(interval.ack.max, digits: 2)) ms; server WAL \(mb(sample.walBytes)), "
-                    + "database \(mb(sample.databaseBytes)), RSS \(mb(sample.rssKiB.map { $0 * 1024 })), WAL written per turn \(perTurn)"
-            )
-            index += 1
-        }
-        return intervals
-    }
-
 }
 
 /// One peer of one room: a connection joined to the room topic. Lives on its recorder's loop.
