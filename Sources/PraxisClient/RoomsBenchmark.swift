@@ -94,23 +94,14 @@ public enum RoomsBenchmark {
         public var errors: Int { errorReplies + orderViolations + unexpectedCloses + setupFailures + max(0, turnsSent - turnsAcked) }
     }
 
-    /// One interval of the sending phase (`reportEvery`).
-    public typealias Interval = BenchInterval
-
-    public struct SetupError: Error, CustomStringConvertible {
-        public var description: String
-    }
-
-    public static func run(_ configuration: Configuration, progress: @escaping @Sendable (String) -> Void) async throws -> Report {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
-        defer { group.shutdownGracefully { _ in } }
-        let errors = FirstError()
-        let setupStart = MonotonicClock.now()
-
-        // 1. Users, profiles and rooms through the HTTP API.
+    /// Signs up `configuration.users` users (at least 2), gives them profiles and creates the
+    /// rooms (room i: host i mod users/2, guest the same of the other half); the rooms' ids and the users.
+    static func createUsersAndRooms(
+        _ configuration: Configuration, eventLoop: any EventLoop
+    ) async throws -> (ids: [String], users: [(id: String, token: String)]) {
         let http: BenchHTTPConnection
         do {
-            http = try await BenchHTTPConnection.connect(host: configuration.host, port: configuration.port, eventLoop: group.next())
+            http = try await BenchHTTPConnection.connect(host: configuration.host, port: configuration.port, eventLoop: eventLoop)
         } catch {
             throw SetupError(description: "cannot reach the server at \(configuration.host):\(configuration.port): \(error)")
         }
@@ -146,8 +137,40 @@ public enum RoomsBenchmark {
             guard answer.status == 201 else { throw SetupError(description: "creating rooms failed: \(answer.summary)") }
         }
         await http.close()
-        let ids = roomIDs
-        let peerUsers = users
+        return (roomIDs, users)
+    }
+
+    /// Every host sends end_round at once; how many were answered ok.
+    static func endRounds(_ peers: [RoomPeer]) async -> Int {
+        await withTaskGroup(of: Bool.self) { tasks in
+            for peer in peers where peer.name.hasPrefix("h") {
+                tasks.addTask {
+                    (try? await peer.command("end_round", #"{"client_id":"e"}"#, measured: true).get()) != nil
+                }
+            }
+            var count = 0
+            for await ok in tasks where ok { count += 1 }
+            return count
+        }
+    }
+
+    /// One interval of the sending phase (`reportEvery`).
+    public typealias Interval = BenchInterval
+
+    public struct SetupError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public static func run(_ configuration: Configuration, progress: @escaping @Sendable (String) -> Void) async throws -> Report {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
+        defer { group.shutdownGracefully { _ in } }
+        let errors = FirstError()
+        let setupStart = MonotonicClock.now()
+
+        // 1. Users, profiles and rooms through the HTTP API.
+        let (ids, peerUsers) = try await createUsersAndRooms(configuration, eventLoop: group.next())
+        let userCount = peerUsers.count
+        let half = userCount / 2
         progress("\(userCount) users and \(configuration.rooms) rooms created")
 
         // 2. Peers: connect, join, and put every room into role-play.
@@ -223,16 +246,7 @@ public enum RoomsBenchmark {
 
         // 4. Every room ends its round at once: the round-end persistence time.
         progress("ending \(peers.count / 2) rounds")
-        let ended = await withTaskGroup(of: Bool.self) { tasks in
-            for peer in peers where peer.name.hasPrefix("h") {
-                tasks.addTask {
-                    (try? await peer.command("end_round", #"{"client_id":"e"}"#, measured: true).get()) != nil
-                }
-            }
-            var count = 0
-            for await ok in tasks where ok { count += 1 }
-            return count
-        }
+        let ended = await endRounds(peers)
 
         let ackHistogram = try await recorders.merged(.main)
         let endHistogram = try await recorders.merged(.secondary)
