@@ -68,10 +68,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // A small WebSocket client on NIO and the load benchmarks built on it (praxis bench).
+        // A small WebSocket client on NIO, the load benchmarks built on it (praxis bench) and the script runner (praxis client run).
         .target(
             name: "PraxisClient",
             dependencies: [
+                "PraxisDomain",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -189,6 +190,16 @@ let package = Package(
         .testTarget(
             name: "PraxisDomainTests",
             dependencies: ["PraxisDomain"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PraxisClientTests",
+            dependencies: [
+                "PraxisClient",
+                "PraxisDomain",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -46,45 +46,25 @@ public enum ConnectBenchmark {
         defer { group.shutdownGracefully { _ in } }
         let counters = RunCounters()
         let target = configuration.target
-        let serverCPUBefore = configuration.serverPID.flatMap(ProcessProbe.cpuSeconds(pid:))
-        let clientCPUBefore = ProcessProbe.ownCPUSeconds()
-        let machineBefore = ProcessProbe.machineBusySeconds()
-        let start = MonotonicClock.now()
-
-        let outcomes = await withProgress(progress, line: {
+        let phase = await BenchHarness.timed(serverPID: configuration.serverPID, progress: progress, line: { _ in
             "handshakes: \(counters.opened.load(ordering: .relaxed))/\(configuration.connections) done, \(counters.failed.load(ordering: .relaxed)) failed"
-        }) {
-            await withTaskGroup(of: Outcome.self) { tasks -> [Outcome] in
-                var next = 0
-                func start() {
-                    next += 1
-                    tasks.addTask {
-                        let begin = MonotonicClock.now()
-                        do {
-                            let connection = try await target.connect(group: group)
-                            let took = MonotonicClock.now() &- begin
-                            let result = await connection.close()
-                            counters.opened.wrappingAdd(1, ordering: .relaxed)
-                            return Outcome(latency: took, clean: result.clean)
-                        } catch {
-                            counters.failure(error)
-                            return Outcome(latency: nil, clean: false)
-                        }
-                    }
+        }) { _ in
+            await BenchHarness.bounded(count: configuration.connections, concurrency: configuration.concurrency) { _ -> Outcome? in
+                let begin = MonotonicClock.now()
+                do {
+                    let connection = try await target.connect(group: group)
+                    let took = MonotonicClock.now() &- begin
+                    let result = await connection.close()
+                    counters.opened.wrappingAdd(1, ordering: .relaxed)
+                    return Outcome(latency: took, clean: result.clean)
+                } catch {
+                    counters.failure(error)
+                    return Outcome(latency: nil, clean: false)
                 }
-                while next < min(configuration.concurrency, configuration.connections) { start() }
-                var outcomes: [Outcome] = []
-                for await outcome in tasks {
-                    outcomes.append(outcome)
-                    if next < configuration.connections { start() }
-                }
-                return outcomes
             }
         }
-        let seconds = MonotonicClock.seconds(since: start)
-        let clientCPU = ProcessProbe.ownCPUSeconds() - clientCPUBefore
-        let serverCPU = serverCPUBefore.flatMap { before in configuration.serverPID.flatMap(ProcessProbe.cpuSeconds(pid:)).map { $0 - before } }
-        let machineCPU = machineBefore.flatMap { before in ProcessProbe.machineBusySeconds().map { $0 - before } }
+        let outcomes = phase.result
+        let seconds = phase.seconds
 
         var histogram = LatencyHistogram()
         for outcome in outcomes { if let latency = outcome.latency { histogram.record(nanoseconds: latency) } }
@@ -93,7 +73,8 @@ public enum ConnectBenchmark {
         return Report(
             opened: opened, closedCleanly: clean, connectFailures: counters.failed.load(ordering: .relaxed), uncleanCloses: opened - clean,
             firstError: counters.firstError, seconds: seconds, handshakesPerSecond: Double(opened) / max(seconds, 0.001),
-            latency: histogram.summary, clientCPUSeconds: clientCPU, serverCPUSeconds: serverCPU, machineCPUSeconds: machineCPU
+            latency: histogram.summary, clientCPUSeconds: phase.cpu.client, serverCPUSeconds: phase.cpu.server,
+            machineCPUSeconds: phase.cpu.machine
         )
     }
 

@@ -81,7 +81,7 @@ public enum FanoutBenchmark {
         let recorders = group.makeIterator().map { LoopRecorder(eventLoop: $0) }
         let counters = RunCounters()
         let target = configuration.target
-        let totalDeliveries: @Sendable () -> Int = { recorders.reduce(0) { $0 + $1.deliveries } }
+        let totalDeliveries: @Sendable () -> Int = { recorders.total(.delivery) }
 
         // 1. Subscribers, in bounded batches.
         let connectStart = MonotonicClock.now()
@@ -90,8 +90,8 @@ public enum FanoutBenchmark {
         }) {
             await openConnections(count: configuration.subscribers, concurrency: configuration.connectConcurrency, counters: counters) { index in
                 let recorder = recorders[index % recorders.count]
-                let connection = try await target.connect(group: recorder.eventLoop) { recorder.received($0) }
-                recorder.connectionOpened()
+                let connection = try await target.connect(group: recorder.eventLoop) { Self.received($0, by: recorder) }
+                recorder.count(.connection)
                 counters.watch(connection)
                 return connection
             }
@@ -115,32 +115,23 @@ public enum FanoutBenchmark {
         )
 
         // 3. Publish, then wait for the deliveries to drain.
-        let serverCPUBefore = configuration.serverPID.flatMap(ProcessProbe.cpuSeconds(pid:))
-        let clientCPUBefore = ProcessProbe.ownCPUSeconds()
-        let machineBefore = ProcessProbe.machineBusySeconds()
-        let start = MonotonicClock.now()
         let receivers = subscribers.count
-        var publishSeconds = 0.0
-        try await withProgress(progress, line: {
+        let phase = try await BenchHarness.timed(serverPID: configuration.serverPID, progress: progress, line: { start in
             let published = publisher.published
             let delivered = totalDeliveries()
             let elapsed = MonotonicClock.seconds(since: start)
             let errors = counters.failed.load(ordering: .relaxed) + counters.unexpectedCloses.load(ordering: .relaxed)
             return "t=\(Int(elapsed))s published=\(published) deliveries=\(delivered) (\(Int(Double(delivered) / max(elapsed, 0.001)))/s) "
                 + "in-flight=\(published * receivers - delivered) errors=\(errors)"
-        }) {
+        }) { start in
             try await publisher.run(start: start).get()
-            publishSeconds = MonotonicClock.seconds(since: start)
+            let publishSeconds = MonotonicClock.seconds(since: start)
             let expected = publisher.published * receivers
-            let drainDeadline = publishSeconds + configuration.drainTimeout
-            while totalDeliveries() < expected, MonotonicClock.seconds(since: start) < drainDeadline {
-                try await Task.sleep(for: .milliseconds(5))
-            }
+            try await BenchHarness.drain(since: start, deadline: publishSeconds + configuration.drainTimeout) { totalDeliveries() >= expected }
+            return publishSeconds
         }
-        let deliverySeconds = MonotonicClock.seconds(since: start)
-        let clientCPU = ProcessProbe.ownCPUSeconds() - clientCPUBefore
-        let serverCPU = serverCPUBefore.flatMap { before in configuration.serverPID.flatMap(ProcessProbe.cpuSeconds(pid:)).map { $0 - before } }
-        let machineCPU = machineBefore.flatMap { before in ProcessProbe.machineBusySeconds().map { $0 - before } }
+        let publishSeconds = phase.result
+        let deliverySeconds = phase.seconds
 
         // 4. Merge the per-loop histograms, then close everything.
         var merged = LatencyHistogram()
@@ -148,7 +139,7 @@ public enum FanoutBenchmark {
         for recorder in recorders {
             let histogram = try await recorder.histogram()
             merged.add(histogram)
-            loops.append(LoopFigures(connections: recorder.connections, deliveries: recorder.deliveries, latency: histogram.summary))
+            loops.append(LoopFigures(connections: recorder[.connection], deliveries: recorder[.delivery], latency: histogram.summary))
         }
         let deliveries = totalDeliveries()
         let expected = publisher.published * receivers
@@ -162,9 +153,16 @@ public enum FanoutBenchmark {
             deliverySeconds: deliverySeconds, deliveriesPerSecond: Double(deliveries) / max(deliverySeconds, 0.001),
             latency: merged.summary, connectFailures: counters.failed.load(ordering: .relaxed),
             unexpectedCloses: counters.unexpectedCloses.load(ordering: .relaxed),
-            malformedMessages: recorders.reduce(0) { $0 + $1.malformed }, firstError: counters.firstError,
-            clientCPUSeconds: clientCPU, serverCPUSeconds: serverCPU, machineCPUSeconds: machineCPU, loops: loops
+            malformedMessages: recorders.total(.malformed), firstError: counters.firstError,
+            clientCPUSeconds: phase.cpu.client, serverCPUSeconds: phase.cpu.server, machineCPUSeconds: phase.cpu.machine, loops: loops
         )
+    }
+
+    /// Each message a subscriber receives, on its loop: the latency from the payload's send time.
+    static func received(_ message: WebSocketClientMessage, by recorder: LoopRecorder) {
+        let now = MonotonicClock.now()
+        guard let sent = BenchPayload.timestamp(of: message.data) else { return recorder.count(.malformed) }
+        recorder.record(.delivery, latency: now &- sent)
     }
 }
 

@@ -107,46 +107,6 @@ public struct LatencySummary: Sendable, Equatable {
     public var mean: Double
 }
 
-/// One client event loop's share of a fan-out: its deliveries (readable from anywhere)
-/// and its latency histogram (touched only on `eventLoop`, so recording takes no lock;
-/// the histograms are merged at the end).
-final class LoopRecorder: @unchecked Sendable {
-    let eventLoop: any EventLoop
-    private let deliveryCount = Atomic<Int>(0)
-    private let connectionCount = Atomic<Int>(0)
-    private let malformedCount = Atomic<Int>(0)
-    /// Only on `eventLoop`.
-    private var latencies = LatencyHistogram()
-
-    init(eventLoop: any EventLoop) {
-        self.eventLoop = eventLoop
-    }
-
-    var deliveries: Int { deliveryCount.load(ordering: .relaxed) }
-    var connections: Int { connectionCount.load(ordering: .relaxed) }
-    var malformed: Int { malformedCount.load(ordering: .relaxed) }
-
-    func connectionOpened() {
-        connectionCount.wrappingAdd(1, ordering: .relaxed)
-    }
-
-    /// Called on `eventLoop` for each message a subscriber receives.
-    func received(_ message: WebSocketClientMessage) {
-        let now = MonotonicClock.now()
-        guard let sent = BenchPayload.timestamp(of: message.data) else {
-            malformedCount.wrappingAdd(1, ordering: .relaxed)
-            return
-        }
-        latencies.record(nanoseconds: now &- sent)
-        deliveryCount.wrappingAdd(1, ordering: .relaxed)
-    }
-
-    /// A copy of the histogram, taken on the loop.
-    func histogram() async throws -> LatencyHistogram {
-        try await eventLoop.submit { self.latencies }.get()
-    }
-}
-
 /// Counters shared by the tasks of a run.
 final class RunCounters: Sendable {
     let opened = Atomic<Int>(0)
@@ -192,30 +152,17 @@ func openConnections(
     count: Int, concurrency: Int, counters: RunCounters,
     open: @escaping @Sendable (Int) async throws -> WebSocketClientConnection
 ) async -> [WebSocketClientConnection] {
-    var connections: [WebSocketClientConnection?] = Array(repeating: nil, count: count)
-    await withTaskGroup(of: (Int, WebSocketClientConnection?).self) { group in
-        var next = 0
-        func start() {
-            let index = next
-            next += 1
-            group.addTask {
-                do {
-                    let connection = try await open(index)
-                    counters.opened.wrappingAdd(1, ordering: .relaxed)
-                    return (index, connection)
-                } catch {
-                    counters.failure(error)
-                    return (index, nil)
-                }
-            }
-        }
-        while next < min(concurrency, count) { start() }
-        for await (index, connection) in group {
-            connections[index] = connection
-            if next < count { start() }
+    let opened = await BenchHarness.bounded(count: count, concurrency: concurrency) { index -> (Int, WebSocketClientConnection)? in
+        do {
+            let connection = try await open(index)
+            counters.opened.wrappingAdd(1, ordering: .relaxed)
+            return (index, connection)
+        } catch {
+            counters.failure(error)
+            return nil
         }
     }
-    return connections.compactMap { $0 }
+    return opened.sorted { $0.0 < $1.0 }.map(\.1)
 }
 
 /// Closes every connection with the closing handshake and waits until each has ended

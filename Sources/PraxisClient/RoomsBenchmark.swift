@@ -94,35 +94,14 @@ public enum RoomsBenchmark {
         public var errors: Int { errorReplies + orderViolations + unexpectedCloses + setupFailures + max(0, turnsSent - turnsAcked) }
     }
 
-    /// One interval of the sending phase (`reportEvery`).
-    public struct Interval: Sendable {
-        /// Seconds since turns began, at the interval's end.
-        public var endSeconds: Double
-        public var turnsAcked: Int
-        /// Ack latency of the turns acknowledged in the interval.
-        public var ack: LatencySummary
-        /// The server at the interval's end: its WAL file, database file, memory.
-        public var walBytes: Int?
-        public var databaseBytes: Int?
-        public var rssKiB: Int?
-        /// Bytes the server appended to its WAL during the interval.
-        public var walWrittenBytes: Int?
-    }
-
-    public struct SetupError: Error, CustomStringConvertible {
-        public var description: String
-    }
-
-    public static func run(_ configuration: Configuration, progress: @escaping @Sendable (String) -> Void) async throws -> Report {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
-        defer { group.shutdownGracefully { _ in } }
-        let errors = FirstError()
-        let setupStart = MonotonicClock.now()
-
-        // 1. Users, profiles and rooms through the HTTP API.
+    /// Signs up `configuration.users` users (at least 2), gives them profiles and creates the
+    /// rooms (room i: host i mod users/2, guest the same of the other half); the rooms' ids and the users.
+    static func createUsersAndRooms(
+        _ configuration: Configuration, eventLoop: any EventLoop
+    ) async throws -> (ids: [String], users: [(id: String, token: String)]) {
         let http: BenchHTTPConnection
         do {
-            http = try await BenchHTTPConnection.connect(host: configuration.host, port: configuration.port, eventLoop: group.next())
+            http = try await BenchHTTPConnection.connect(host: configuration.host, port: configuration.port, eventLoop: eventLoop)
         } catch {
             throw SetupError(description: "cannot reach the server at \(configuration.host):\(configuration.port): \(error)")
         }
@@ -158,106 +137,12 @@ public enum RoomsBenchmark {
             guard answer.status == 201 else { throw SetupError(description: "creating rooms failed: \(answer.summary)") }
         }
         await http.close()
-        let ids = roomIDs
-        let peerUsers = users
-        progress("\(userCount) users and \(configuration.rooms) rooms created")
+        return (roomIDs, users)
+    }
 
-        // 2. Peers: connect, join, and put every room into role-play.
-        let recorders = group.makeIterator().map { RoomsLoopRecorder(eventLoop: $0) }
-        let key = configuration.anonKey ?? configuration.serviceKey
-        let target = BenchTarget(host: configuration.host, port: configuration.port, path: "/realtime/v1/websocket?apikey=\(key)&vsn=1.0.0")
-        let counters = RunCounters()
-        // Rooms in role-play (opened) and rooms whose set-up failed (failed).
-        let setup = RunCounters()
-        let text = String(repeating: "Can you tell me more about the pain, when it started and what makes it worse? ", count: 4).prefix(configuration.turnSize)
-        let peers: [RoomPeer] = await withProgress(progress, line: { "preparing rooms: \(setup.opened.load(ordering: .relaxed))/\(configuration.rooms) in role-play" }) {
-            await withTaskGroup(of: [RoomPeer].self) { tasks in
-                var next = 0
-                var peers: [RoomPeer] = []
-                func start() {
-                    let index = next
-                    next += 1
-                    tasks.addTask {
-                        let host = RoomPeer(recorder: recorders[(2 * index) % recorders.count], roomID: ids[index], name: "h\(index)", text: String(text), errors: errors)
-                        let guest = RoomPeer(recorder: recorders[(2 * index + 1) % recorders.count], roomID: ids[index], name: "g\(index)", text: String(text), errors: errors)
-                        do {
-                            for (peer, token) in [(host, peerUsers[index % half].token), (guest, peerUsers[half + index % half].token)] {
-                                let connection = try await target.connect(group: peer.recorder.eventLoop) { peer.received($0) }
-                                counters.watch(connection)
-                                try await peer.join(connection, token: token).get()
-                            }
-                            try await host.command("set_timing", #"{"client_id":"t","preparation_seconds":1800,"roleplay_seconds":1800}"#).get()
-                            try await host.command("choose_case", #"{"client_id":"c","random":{}}"#).get()
-                            try await host.command("ready", #"{"client_id":"r"}"#).get()
-                            try await guest.command("ready", #"{"client_id":"r"}"#).get()
-                            try await host.command("start_round", #"{"client_id":"s"}"#).get()
-                            try await guest.command("start_roleplay", #"{"client_id":"p"}"#).get()
-                            setup.opened.wrappingAdd(1, ordering: .relaxed)
-                            return [host, guest]
-                        } catch {
-                            setup.failure(error)
-                            errors.record("room \(index) set-up: \(error)")
-                            host.close()
-                            guest.close()
-                            return []
-                        }
-                    }
-                }
-                while next < min(configuration.concurrency, configuration.rooms) { start() }
-                for await pair in tasks {
-                    peers += pair
-                    if next < configuration.rooms { start() }
-                }
-                return peers
-            }
-        }
-        let setupSeconds = MonotonicClock.seconds(since: setupStart)
-        progress("\(peers.count / 2)/\(configuration.rooms) rooms in role-play after \(formatted(setupSeconds, digits: 1)) s")
-
-        // 3. Turns at the total rate, spread evenly over the peers.
-        let probe = await ServerProbe.open(host: configuration.host, port: configuration.port, pid: configuration.serverPID, eventLoop: group.next())
-        let sampleBefore = await probe.sample()
-        for recorder in recorders { _ = try? await recorder.takeInterval() }
-        let serverBefore = configuration.serverPID.flatMap(ProcessProbe.cpuSeconds(pid:))
-        let clientBefore = ProcessProbe.ownCPUSeconds()
-        let start = MonotonicClock.now()
-        let interval = Double(max(peers.count, 1)) / Double(configuration.rate)
-        let stopAt = start + UInt64(configuration.duration * 1e9)
-        for peer in peers { peer.startTurns(interval: interval, until: stopAt) }
-        let sent: @Sendable () -> Int = { recorders.reduce(0) { $0 + $1.sent } }
-        let acked: @Sendable () -> Int = { recorders.reduce(0) { $0 + $1.acked } }
-        let reporter: Task<[Interval], Never>? = configuration.reportEvery.map { every in
-            Task {
-                await Self.intervals(every: every, start: start, duration: configuration.duration, recorders: recorders, probe: probe,
-                    before: sampleBefore, progress: progress)
-            }
-        }
-        await withProgress(progress, line: {
-            let elapsed = MonotonicClock.seconds(since: start)
-            return "t=\(Int(elapsed))s turns sent=\(sent()) acked=\(acked()) (\(Int(Double(acked()) / max(elapsed, 0.001)))/s) "
-                + "deliveries=\(recorders.reduce(0) { $0 + $1.deliveries }) errors=\(recorders.reduce(0) { $0 + $1.errorReplies })"
-        }) {
-            try? await Task.sleep(for: .milliseconds(Int64(configuration.duration * 1000)))
-            let deadline = MonotonicClock.now() + UInt64(configuration.drainTimeout * 1e9)
-            while MonotonicClock.now() < deadline {
-                let delivered = recorders.reduce(0) { $0 + $1.deliveries }
-                if acked() >= sent(), delivered >= 2 * acked() { break }
-                try? await Task.sleep(for: .milliseconds(5))
-            }
-        }
-        let turnSeconds = MonotonicClock.seconds(since: start)
-        let intervals = await reporter?.value ?? []
-        let sampleAfter = await probe.sample()
-        await probe.close()
-        let clientCPU = ProcessProbe.ownCPUSeconds() - clientBefore
-        let serverCPU = serverBefore.flatMap { before in configuration.serverPID.flatMap(ProcessProbe.cpuSeconds(pid:)).map { $0 - before } }
-        let turnsSent = sent()
-        let turnsAcked = acked()
-        let deliveries = recorders.reduce(0) { $0 + $1.deliveries }
-
-        // 4. Every room ends its round at once: the round-end persistence time.
-        progress("ending \(peers.count / 2) rounds")
-        let ended = await withTaskGroup(of: Bool.self) { tasks in
+    /// Every host sends end_round at once; how many were answered ok.
+    static func endRounds(_ peers: [RoomPeer]) async -> Int {
+        await withTaskGroup(of: Bool.self) { tasks in
             for peer in peers where peer.name.hasPrefix("h") {
                 tasks.addTask {
                     (try? await peer.command("end_round", #"{"client_id":"e"}"#, measured: true).get()) != nil
@@ -267,110 +152,115 @@ public enum RoomsBenchmark {
             for await ok in tasks where ok { count += 1 }
             return count
         }
+    }
 
-        var ackHistogram = LatencyHistogram()
-        var endHistogram = LatencyHistogram()
-        for recorder in recorders {
-            let (acks, ends) = try await recorder.histograms()
-            ackHistogram.add(acks)
-            endHistogram.add(ends)
+    /// One interval of the sending phase (`reportEvery`).
+    public typealias Interval = BenchInterval
+
+    public struct SetupError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public static func run(_ configuration: Configuration, progress: @escaping @Sendable (String) -> Void) async throws -> Report {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
+        defer { group.shutdownGracefully { _ in } }
+        let errors = FirstError()
+        let setupStart = MonotonicClock.now()
+
+        // 1. Users, profiles and rooms through the HTTP API.
+        let (ids, peerUsers) = try await createUsersAndRooms(configuration, eventLoop: group.next())
+        let userCount = peerUsers.count
+        let half = userCount / 2
+        progress("\(userCount) users and \(configuration.rooms) rooms created")
+
+        // 2. Peers: connect, join, and put every room into role-play.
+        let recorders = group.makeIterator().map { LoopRecorder(eventLoop: $0) }
+        let key = configuration.anonKey ?? configuration.serviceKey
+        let target = BenchTarget(host: configuration.host, port: configuration.port, path: "/realtime/v1/websocket?apikey=\(key)&vsn=1.0.0")
+        let counters = RunCounters()
+        // Rooms in role-play (opened) and rooms whose set-up failed (failed).
+        let setup = RunCounters()
+        let text = String(repeating: "Can you tell me more about the pain, when it started and what makes it worse? ", count: 4).prefix(configuration.turnSize)
+        let peers: [RoomPeer] = await withProgress(progress, line: { "preparing rooms: \(setup.opened.load(ordering: .relaxed))/\(configuration.rooms) in role-play" }) {
+            await BenchHarness.bounded(count: configuration.rooms, concurrency: configuration.concurrency) { index -> [RoomPeer]? in
+                let host = RoomPeer(recorder: recorders[(2 * index) % recorders.count], roomID: ids[index], name: "h\(index)", text: String(text), errors: errors)
+                let guest = RoomPeer(recorder: recorders[(2 * index + 1) % recorders.count], roomID: ids[index], name: "g\(index)", text: String(text), errors: errors)
+                do {
+                    for (peer, token) in [(host, peerUsers[index % half].token), (guest, peerUsers[half + index % half].token)] {
+                        let connection = try await target.connect(group: peer.recorder.eventLoop) { peer.received($0) }
+                        counters.watch(connection)
+                        try await peer.join(connection, token: token).get()
+                    }
+                    try await host.command("set_timing", #"{"client_id":"t","preparation_seconds":1800,"roleplay_seconds":1800}"#).get()
+                    try await host.command("choose_case", #"{"client_id":"c","random":{}}"#).get()
+                    try await host.command("ready", #"{"client_id":"r"}"#).get()
+                    try await guest.command("ready", #"{"client_id":"r"}"#).get()
+                    try await host.command("start_round", #"{"client_id":"s"}"#).get()
+                    try await guest.command("start_roleplay", #"{"client_id":"p"}"#).get()
+                    setup.opened.wrappingAdd(1, ordering: .relaxed)
+                    return [host, guest]
+                } catch {
+                    setup.failure(error)
+                    errors.record("room \(index) set-up: \(error)")
+                    host.close()
+                    guest.close()
+                    return nil
+                }
+            }.flatMap { $0 }
         }
+        let setupSeconds = MonotonicClock.seconds(since: setupStart)
+        progress("\(peers.count / 2)/\(configuration.rooms) rooms in role-play after \(formatted(setupSeconds, digits: 1)) s")
+
+        // 3. Turns at the total rate, spread evenly over the peers.
+        let probe = await ServerProbe.open(host: configuration.host, port: configuration.port, pid: configuration.serverPID, eventLoop: group.next())
+        let sampleBefore = await probe.sample()
+        _ = await recorders.takeInterval()
+        let interval = Double(max(peers.count, 1)) / Double(configuration.rate)
+        let sent: @Sendable () -> Int = { recorders.total(.sent) }
+        let acked: @Sendable () -> Int = { recorders.total(.acked) }
+        let phase = await BenchHarness.timed(serverPID: configuration.serverPID, progress: progress, line: { start in
+            let elapsed = MonotonicClock.seconds(since: start)
+            return "t=\(Int(elapsed))s turns sent=\(sent()) acked=\(acked()) (\(Int(Double(acked()) / max(elapsed, 0.001)))/s) "
+                + "deliveries=\(recorders.total(.delivery)) errors=\(recorders.total(.errorReply))"
+        }) { start -> Task<[Interval], Never>? in
+            let stopAt = start + UInt64(configuration.duration * 1e9)
+            for peer in peers { peer.startTurns(interval: interval, until: stopAt) }
+            let reporter: Task<[Interval], Never>? = configuration.reportEvery.map { every in
+                Task {
+                    await BenchHarness.intervals(every: every, start: start, duration: configuration.duration, recorders: recorders, probe: probe,
+                        before: sampleBefore, progress: progress)
+                }
+            }
+            try? await Task.sleep(for: .milliseconds(Int64(configuration.duration * 1000)))
+            let deadline = MonotonicClock.seconds(since: start) + configuration.drainTimeout
+            try? await BenchHarness.drain(since: start, deadline: deadline) { acked() >= sent() && recorders.total(.delivery) >= 2 * acked() }
+            return reporter
+        }
+        let turnSeconds = phase.seconds
+        let intervals = await phase.result?.value ?? []
+        let sampleAfter = await probe.sample()
+        await probe.close()
+        let turnsSent = sent()
+        let turnsAcked = acked()
+        let deliveries = recorders.total(.delivery)
+
+        // 4. Every room ends its round at once: the round-end persistence time.
+        progress("ending \(peers.count / 2) rounds")
+        let ended = await endRounds(peers)
+
+        let ackHistogram = try await recorders.merged(.main)
+        let endHistogram = try await recorders.merged(.secondary)
         counters.stopping.store(true, ordering: .relaxed)
         for peer in peers { peer.close() }
         return Report(
             roomsReady: peers.count / 2, peersConnected: peers.count, setupSeconds: setupSeconds, turnsSent: turnsSent, turnsAcked: turnsAcked,
             turnSeconds: turnSeconds, turnsPerSecond: Double(turnsAcked) / max(configuration.duration, 0.001), ackLatency: ackHistogram.summary,
             deliveries: deliveries, expectedDeliveries: 2 * turnsAcked, roundsEnded: ended,
-            roundEndLatency: endHistogram.summary, errorReplies: recorders.reduce(0) { $0 + $1.errorReplies },
-            orderViolations: recorders.reduce(0) { $0 + $1.orderViolations }, unexpectedCloses: counters.unexpectedCloses.load(ordering: .relaxed),
-            setupFailures: setup.failed.load(ordering: .relaxed), firstError: errors.text, clientCPUSeconds: clientCPU, serverCPUSeconds: serverCPU,
+            roundEndLatency: endHistogram.summary, errorReplies: recorders.total(.errorReply),
+            orderViolations: recorders.total(.orderViolation), unexpectedCloses: counters.unexpectedCloses.load(ordering: .relaxed),
+            setupFailures: setup.failed.load(ordering: .relaxed), firstError: errors.text, clientCPUSeconds: phase.cpu.client, serverCPUSeconds: phase.cpu.server,
             serverBefore: sampleBefore, serverAfter: sampleAfter, intervals: intervals
         )
-    }
-
-    /// Every `every` seconds of the sending phase: the turns acknowledged in the interval,
-    /// their latency, and the server's figures; each also reported as a progress line.
-    static func intervals(
-        every: Double, start: UInt64, duration: Double, recorders: [RoomsLoopRecorder], probe: ServerProbe, before: ServerProbe.Sample,
-        progress: @escaping @Sendable (String) -> Void
-    ) async -> [Interval] {
-        var intervals: [Interval] = []
-        var written = before.walWrittenBytes
-        var index = 1
-        while Double(index) * every <= duration + 0.001 {
-            let end = start + UInt64(Double(index) * every * 1e9)
-            let now = MonotonicClock.now()
-            if end > now { try? await Task.sleep(for: .nanoseconds(Int64(end - now))) }
-            var histogram = LatencyHistogram()
-            for recorder in recorders {
-                if let part = try? await recorder.takeInterval() { histogram.add(part) }
-            }
-            let sample = await probe.sample()
-            let interval = Interval(
-                endSeconds: MonotonicClock.seconds(since: start), turnsAcked: histogram.count, ack: histogram.summary, walBytes: sample.walBytes,
-                databaseBytes: sample.databaseBytes, rssKiB: sample.rssKiB,
-                walWrittenBytes: written.flatMap { old in sample.walWrittenBytes.map { $0 - old } }
-            )
-            written = sample.walWrittenBytes
-            intervals.append(interval)
-            func mb(_ bytes: Int?) -> String { bytes.map { formatted(Double($0) / 1_048_576, digits: 1) + " MiB" } ?? "-" }
-            let perTurn = interval.walWrittenBytes.map { interval.turnsAcked > 0 ? formatted(Double($0) / Double(interval.turnsAcked) / 1024, digits: 1) + " KiB" : "-" } ?? "-"
-            progress(
-                "interval t=\(Int(interval.endSeconds.rounded()))s: \(interval.turnsAcked) turns acked, ack p50 \(formatted(interval.ack.p50, digits: 2)) "
-                    + "p99 \(formatted(interval.ack.p99, digits: 2)) max \(formatted(interval.ack.max, digits: 2)) ms; server WAL \(mb(sample.walBytes)), "
-                    + "database \(mb(sample.databaseBytes)), RSS \(mb(sample.rssKiB.map { $0 * 1024 })), WAL written per turn \(perTurn)"
-            )
-            index += 1
-        }
-        return intervals
-    }
-
-}
-
-/// One client event loop's counters and histograms for the rooms benchmark.
-final class RoomsLoopRecorder: @unchecked Sendable {
-    let eventLoop: any EventLoop
-    private let sentCount = Atomic<Int>(0)
-    private let ackedCount = Atomic<Int>(0)
-    private let deliveryCount = Atomic<Int>(0)
-    private let errorCount = Atomic<Int>(0)
-    private let orderCount = Atomic<Int>(0)
-    /// Only on `eventLoop`.
-    private var acks = LatencyHistogram()
-    private var intervalAcks = LatencyHistogram()
-    private var ends = LatencyHistogram()
-
-    init(eventLoop: any EventLoop) {
-        self.eventLoop = eventLoop
-    }
-
-    var sent: Int { sentCount.load(ordering: .relaxed) }
-    var acked: Int { ackedCount.load(ordering: .relaxed) }
-    var deliveries: Int { deliveryCount.load(ordering: .relaxed) }
-    var errorReplies: Int { errorCount.load(ordering: .relaxed) }
-    var orderViolations: Int { orderCount.load(ordering: .relaxed) }
-
-    func turnSent() { sentCount.wrappingAdd(1, ordering: .relaxed) }
-    func turnAcked(latency: UInt64) {
-        acks.record(nanoseconds: latency)
-        intervalAcks.record(nanoseconds: latency)
-        ackedCount.wrappingAdd(1, ordering: .relaxed)
-    }
-    func roundEnded(latency: UInt64) { ends.record(nanoseconds: latency) }
-    func delivered() { deliveryCount.wrappingAdd(1, ordering: .relaxed) }
-    func errorReply() { errorCount.wrappingAdd(1, ordering: .relaxed) }
-    func orderViolation() { orderCount.wrappingAdd(1, ordering: .relaxed) }
-
-    /// The acks recorded since the last call (and starts a new interval).
-    func takeInterval() async throws -> LatencyHistogram {
-        try await eventLoop.submit {
-            defer { self.intervalAcks = LatencyHistogram() }
-            return self.intervalAcks
-        }.get()
-    }
-
-    func histograms() async throws -> (LatencyHistogram, LatencyHistogram) {
-        try await eventLoop.submit { (self.acks, self.ends) }.get()
     }
 }
 
@@ -380,7 +270,7 @@ final class RoomPeer: @unchecked Sendable {
         case join, command, turn, measuredCommand
     }
 
-    let recorder: RoomsLoopRecorder
+    let recorder: LoopRecorder
     let name: String
     private let topic: String
     private let topicBytes: [UInt8]
@@ -394,7 +284,7 @@ final class RoomPeer: @unchecked Sendable {
     private var turns = 0
     private var heartbeat: RepeatedTask?
 
-    init(recorder: RoomsLoopRecorder, roomID: String, name: String, text: String, errors: FirstError) {
+    init(recorder: LoopRecorder, roomID: String, name: String, text: String, errors: FirstError) {
         self.recorder = recorder
         self.name = name
         self.topic = "realtime:room:\(roomID)"
@@ -438,7 +328,7 @@ final class RoomPeer: @unchecked Sendable {
                 self.turns += 1
                 let body = #"{"client_turn_id":"\#(self.name)-\#(self.turns)","text":"\#(self.text)"}"#
                 _ = self.send(kind: .turn, event: "turn", payload: body)
-                self.recorder.turnSent()
+                self.recorder.count(.sent)
             }
         }
     }
@@ -464,21 +354,21 @@ final class RoomPeer: @unchecked Sendable {
                 let ok = BoardMessage.string(P.status, in: bytes).map { BoardMessage.equal(bytes, $0, P.ok) } ?? false
                 if ok {
                     switch entry.kind {
-                    case .turn: recorder.turnAcked(latency: now &- entry.sent)
-                    case .measuredCommand: recorder.roundEnded(latency: now &- entry.sent)
+                    case .turn: recorder.record(.acked, latency: now &- entry.sent)
+                    case .measuredCommand: recorder.record(.roundEnd, latency: now &- entry.sent, in: .secondary)
                     default: break
                     }
                     entry.promise?.succeed()
                 } else {
-                    recorder.errorReply()
+                    recorder.count(.errorReply)
                     let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<min(bytes.count, 300)]), as: UTF8.self)
                     errors.record("error reply: \(text)")
                     entry.promise?.fail(RoomsBenchmark.SetupError(description: text))
                 }
             } else if let inner = BoardMessage.find(Self.turnEvent, in: bytes, from: 0) {
-                recorder.delivered()
+                recorder.count(.delivery)
                 if let seqStart = BoardMessage.find(Self.seqKey, in: bytes, from: inner), let seq = BoardMessage.integer(bytes, at: seqStart) {
-                    if seq <= lastSeq { recorder.orderViolation() } else { lastSeq = seq }
+                    if seq <= lastSeq { recorder.count(.orderViolation) } else { lastSeq = seq }
                 }
             }
         }

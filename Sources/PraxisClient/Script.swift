@@ -1,3 +1,5 @@
+public import PraxisDomain
+
 /// A client script of `praxis client run` (format: protocol/client-scripts.md): named actors,
 /// each a user with their own HTTP requests and realtime WebSocket, and the steps they take.
 /// Loading checks everything that can be checked before running — fields, types, actor
@@ -11,7 +13,7 @@ public struct Script: Sendable {
     /// The script's own bound on its run, seconds (`timeout_s`); `--timeout` overrides it.
     public var timeoutSeconds: Double?
     /// Variables with their starting values (`variables`); `--var NAME=VALUE` overrides them.
-    public var variables: [String: ScriptValue] = [:]
+    public var variables: [String: JSONValue] = [:]
 
     /// How many steps run (a `parallel` counts its inner steps, not itself).
     public var stepCount: Int {
@@ -38,9 +40,9 @@ struct ScriptActorSpec: Sendable {
     var password: String?
     var signup: Bool
     /// Sign-up `data` (user metadata).
-    var data: ScriptValue?
+    var data: JSONValue?
     /// When set: the actor's `profiles` row, upserted after signing in.
-    var profile: ScriptValue?
+    var profile: JSONValue?
 }
 
 struct ScriptStep: Sendable {
@@ -51,11 +53,11 @@ struct ScriptStep: Sendable {
     var kind: Kind
 
     enum Kind: Sendable {
-        case http(method: String, path: String, body: ScriptValue?, headers: [String: String], expect: HTTPExpectation, save: [String: String], timeoutMs: Int)
-        case join(topic: String, config: ScriptValue?, expect: ReplyExpectation, save: [String: String], timeoutMs: Int)
-        case push(topic: String, event: String, payload: ScriptValue, expect: ReplyExpectation, save: [String: String], timeoutMs: Int)
+        case http(method: String, path: String, body: JSONValue?, headers: [String: String], expect: HTTPExpectation, save: [String: String], timeoutMs: Int)
+        case join(topic: String, config: JSONValue?, expect: ReplyExpectation, save: [String: String], timeoutMs: Int)
+        case push(topic: String, event: String, payload: JSONValue, expect: ReplyExpectation, save: [String: String], timeoutMs: Int)
         case turns(topic: String, texts: [String], delayMs: Int, save: [String: String], timeoutMs: Int)
-        case wait(topic: String, event: String, match: ScriptValue?, timeoutMs: Int, save: [String: String])
+        case wait(topic: String, event: String, match: JSONValue?, timeoutMs: Int, save: [String: String])
         case disconnect
         case reconnect(resume: Bool, timeoutMs: Int)
         case sleep(ms: Int)
@@ -65,13 +67,13 @@ struct ScriptStep: Sendable {
 
     struct HTTPExpectation: Sendable {
         var status: Int?
-        var body: ScriptValue?
+        var body: JSONValue?
     }
 
     struct ReplyExpectation: Sendable {
         /// "ok" or "error".
         var status: String
-        var response: ScriptValue?
+        var response: JSONValue?
     }
 
     var kindName: String {
@@ -108,11 +110,11 @@ struct ScriptStep: Sendable {
 }
 
 indirect enum ScriptAssertion: Sendable {
-    case equal(ScriptValue, ScriptValue)
-    case notEqual(ScriptValue, ScriptValue)
+    case equal(JSONValue, JSONValue)
+    case notEqual(JSONValue, JSONValue)
     case countTrue([ScriptCondition], equals: Int)
-    case notContains(actor: String, text: ScriptValue)
-    case received(actor: String, topic: String, event: String, match: ScriptValue?, equals: Int)
+    case notContains(actor: String, text: JSONValue)
+    case received(actor: String, topic: String, event: String, match: JSONValue?, equals: Int)
 
     var name: String {
         switch self {
@@ -127,7 +129,7 @@ indirect enum ScriptAssertion: Sendable {
 
 /// An item of `count_true`: a value (true counts) or a nested assertion (true when it holds).
 enum ScriptCondition: Sendable {
-    case value(ScriptValue)
+    case value(JSONValue)
     case assertion(ScriptAssertion)
 }
 
@@ -136,21 +138,21 @@ enum ScriptCondition: Sendable {
 extension Script: Decodable {
     /// Decodes the JSON tree, then checks it as `Script.load` does.
     public init(from decoder: any Decoder) throws {
-        try self.init(json: try ScriptValue(from: decoder))
+        try self.init(json: try JSONValue(from: decoder))
     }
 
     /// Parses and checks a script's text.
     public static func load(text: String) throws(ScriptFormatError) -> Script {
-        let json: ScriptValue
+        let json: JSONValue
         do {
-            json = try ScriptValue.parse(text)
+            json = try JSONValue.parse(text)
         } catch {
             throw ScriptFormatError("not JSON: \(error.description)")
         }
         return try Script(json: json)
     }
 
-    init(json: ScriptValue) throws(ScriptFormatError) {
+    init(json: JSONValue) throws(ScriptFormatError) {
         let top = try Fields(json, at: "the script")
         try top.allow(["name", "description", "timeout_s", "variables", "actors", "steps"])
         name = try top.string("name")
@@ -197,7 +199,7 @@ extension Script: Decodable {
         !text.isEmpty && text.unicodeScalars.allSatisfy { ($0.properties.isAlphabetic && $0.isASCII) || ("0"..."9").contains($0) || $0 == "_" }
     }
 
-    private static func actor(_ name: String, _ value: ScriptValue) throws(ScriptFormatError) -> ScriptActorSpec {
+    private static func actor(_ name: String, _ value: JSONValue) throws(ScriptFormatError) -> ScriptActorSpec {
         let fields = try Fields(value, at: "actors.\(name)")
         try fields.allow(["email", "password", "signup", "data", "profile"])
         let email = try fields.optionalString("email")
@@ -216,7 +218,7 @@ extension Script: Decodable {
 
     private static let kinds = ["http", "join", "push", "turns", "wait", "disconnect", "reconnect", "sleep", "parallel", "assert"]
 
-    private static func step(_ value: ScriptValue, number: String, actors: Set<String>, nested: Bool) throws(ScriptFormatError) -> ScriptStep {
+    private static func step(_ value: JSONValue, number: String, actors: Set<String>, nested: Bool) throws(ScriptFormatError) -> ScriptStep {
         guard case .object(let raw) = value else { throw ScriptFormatError("step \(number): must be an object, not \(value.kindName)") }
         guard let kindValue = raw["do"] else {
             throw ScriptFormatError("step \(number): missing field do (one of \(kinds.joined(separator: ", ")))")
@@ -344,10 +346,10 @@ extension Script: Decodable {
         return ScriptStep(number: number, name: name, actor: actor, kind: stepKind)
     }
 
-    private static func assertion(_ value: ScriptValue, fields: Fields, actors: Set<String>) throws(ScriptFormatError) -> ScriptAssertion {
+    private static func assertion(_ value: JSONValue, fields: Fields, actors: Set<String>) throws(ScriptFormatError) -> ScriptAssertion {
         let forms = "{\"equal\": [a, b]}, {\"not_equal\": [a, b]}, {\"count_true\": [...], \"equals\": N}, {\"not_contains\": {\"actor\", \"text\"}} or {\"received\": {\"actor\", \"topic\", \"event\", \"match\"?}, \"equals\": N}"
         guard case .object(let that) = value else { throw fields.error("that must be one of \(forms)") }
-        func pair(_ key: String) throws(ScriptFormatError) -> (ScriptValue, ScriptValue) {
+        func pair(_ key: String) throws(ScriptFormatError) -> (JSONValue, JSONValue) {
             guard that.count == 1, case .array(let items)? = that[key], items.count == 2 else {
                 throw fields.error("\(key) takes exactly two values: {\"\(key)\": [a, b]}")
             }
@@ -462,7 +464,7 @@ extension ScriptStep {
 
     /// Every string of the step that may hold `${…}`.
     var templateStrings: [String] {
-        func strings(_ value: ScriptValue?) -> [String] {
+        func strings(_ value: JSONValue?) -> [String] {
             switch value {
             case .string(let text)?: [text]
             case .array(let items)?: items.flatMap { strings($0) }
@@ -498,10 +500,10 @@ extension ScriptStep {
 
 /// One object of the script being checked, with where it is for error messages.
 private struct Fields {
-    let fields: [String: ScriptValue]
+    let fields: [String: JSONValue]
     let location: String
 
-    init(_ value: ScriptValue, at location: String) throws(ScriptFormatError) {
+    init(_ value: JSONValue, at location: String) throws(ScriptFormatError) {
         guard case .object(let fields) = value else { throw ScriptFormatError("\(location): must be an object, not \(value.kindName)") }
         self.fields = fields
         self.location = location
@@ -538,8 +540,7 @@ private struct Fields {
     func optionalNumber(_ key: String) throws(ScriptFormatError) -> Double? {
         guard let value = fields[key] else { return nil }
         switch value {
-        case .int(let number): return Double(number)
-        case .double(let number): return number
+        case .number(let number): return number
         default: throw error("\(key) must be a number, not \(value.kindName)")
         }
     }
@@ -570,63 +571,5 @@ private struct Fields {
         let status = try expect.optionalString("status") ?? "ok"
         guard status == "ok" || status == "error" else { throw error("expect.status must be ok or error, not \(status)") }
         return ScriptStep.ReplyExpectation(status: status, response: expect.fields["response"])
-    }
-}
-
-/// `${…}` in script strings: `${name}` (a variable), `${name.path.0}` (a dotted path into its
-/// value), `${ACTOR.id}`, `${ACTOR.email}`, `${run}`, and `${repeat:N:TEXT}` (TEXT N times,
-/// N ≤ 100000).
-enum ScriptTemplate {
-    enum Reference: Equatable {
-        case variable(String)
-        case repeated(count: Int, text: String)
-    }
-
-    enum Piece: Equatable {
-        case literal(String)
-        case reference(Reference)
-    }
-
-    struct SyntaxError: Error {
-        var description: String
-    }
-
-    static func pieces(of text: String) throws(SyntaxError) -> [Piece] {
-        var pieces: [Piece] = []
-        var rest = Substring(text)
-        while let start = rest.firstRange(of: "${") {
-            if start.lowerBound > rest.startIndex { pieces.append(.literal(String(rest[..<start.lowerBound]))) }
-            let afterOpen = rest[start.upperBound...]
-            guard let close = afterOpen.firstIndex(of: "}") else { throw SyntaxError(description: "unclosed ${ in \"\(text.prefix(80))\"") }
-            let inner = String(afterOpen[..<close])
-            pieces.append(.reference(try reference(inner)))
-            rest = afterOpen[afterOpen.index(after: close)...]
-        }
-        if !rest.isEmpty { pieces.append(.literal(String(rest))) }
-        return pieces
-    }
-
-    static func references(in text: String) throws(SyntaxError) -> [Reference] {
-        try pieces(of: text).compactMap { piece in
-            if case .reference(let reference) = piece { return reference }
-            return nil
-        }
-    }
-
-    private static func reference(_ inner: String) throws(SyntaxError) -> Reference {
-        if inner.hasPrefix("repeat:") {
-            let parts = inner.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
-            guard parts.count == 3, let count = Int(parts[1]), (0...100_000).contains(count), !parts[2].isEmpty else {
-                throw SyntaxError(description: "${\(inner)}: write ${repeat:N:TEXT} with N from 0 to 100000")
-            }
-            return .repeated(count: count, text: String(parts[2]))
-        }
-        let segments = inner.split(separator: ".", omittingEmptySubsequences: false)
-        guard segments.allSatisfy({ Script.isIdentifier(String($0)) }) else {
-            throw SyntaxError(
-                description: "${\(inner)} is not a variable (write ${name}, ${name.path.0}, ${actor.id}, ${run} or ${repeat:N:TEXT})"
-            )
-        }
-        return .variable(inner)
     }
 }

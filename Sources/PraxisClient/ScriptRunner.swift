@@ -1,3 +1,4 @@
+public import PraxisDomain
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -14,10 +15,10 @@ public struct ScriptRunOptions: Sendable {
     /// Colour ✓/✗ and PASS/FAIL (when stdout is a terminal).
     public var color: Bool
     /// `--var NAME=VALUE`: replaces the starting value of a variable the script declares.
-    public var overrides: [String: ScriptValue]
+    public var overrides: [String: JSONValue]
 
     public init(
-        host: String, port: Int, anonKey: String, timeoutSeconds: Double? = nil, color: Bool = false, overrides: [String: ScriptValue] = [:]
+        host: String, port: Int, anonKey: String, timeoutSeconds: Double? = nil, color: Bool = false, overrides: [String: JSONValue] = [:]
     ) {
         self.host = host
         self.port = port
@@ -76,7 +77,7 @@ final class ScriptRun: Sendable {
     private let clock = ContinuousClock()
     private let start: ContinuousClock.Instant
     private let deadline: ContinuousClock.Instant
-    private let variables: Mutex<[String: ScriptValue]>
+    private let variables: Mutex<[String: JSONValue]>
     private let stepsRun = Atomic<Int>(0)
     /// The first step that failed ("step 7 (wait)"), for the summary.
     private let firstFailure = Mutex<String?>(nil)
@@ -254,13 +255,13 @@ final class ScriptRun: Sendable {
                 headers["Prefer"] = "return=representation"
             }
             let answer = try await session(step).http(method: method, path: path, headers: headers, body: body, bearer: true, timeout: try budget(timeoutMs))
-            var wanted: [String: ScriptValue] = [:]
+            var wanted: [String: JSONValue] = [:]
             if let status = expect.status { wanted["status"] = .int(Int64(status)) }
             if let expected = expect.body { wanted["body"] = try resolve(expected) }
-            let arrived: ScriptValue = .object(["status": .int(Int64(answer.status)), "body": answer.body])
+            let arrived: JSONValue = .object(["status": .int(Int64(answer.status)), "body": answer.body])
             if let difference = arrived.mismatch(with: .object(wanted)) {
                 throw ScriptStepFailure(
-                    "the answer is not the one expected: \(difference)", expected: ScriptValue.object(wanted).truncated(), arrived: arrived.truncated()
+                    "the answer is not the one expected: \(difference)", expected: JSONValue.object(wanted).truncated(), arrived: arrived.truncated()
                 )
             }
             try store(save, from: answer.value)
@@ -270,7 +271,7 @@ final class ScriptRun: Sendable {
             let actor = session(step)
             let limit = try budget(timeoutMs)
             try await actor.ensureConnected(timeout: limit)
-            let payload: ScriptValue = .object(["config": try rawConfig.map(resolve) ?? .object([:]), "access_token": .string(actor.token)])
+            let payload: JSONValue = .object(["config": try rawConfig.map(resolve) ?? .object([:]), "access_token": .string(actor.token)])
             let reply = try await actor.push(topic: topic, event: "phx_join", payload: payload, timeout: try budget(timeoutMs))
             if reply["status"]?.stringValue == "ok" { actor.joined(topic: topic, payload: payload) }
             try check(reply, expect)
@@ -287,19 +288,19 @@ final class ScriptRun: Sendable {
             let actor = session(step)
             let topic = try text(rawTopic)
             try await actor.ensureConnected(timeout: try budget(timeoutMs))
-            var sent: [ScriptValue] = []
+            var sent: [JSONValue] = []
             for (index, raw) in rawTexts.enumerated() {
                 if index > 0, delayMs > 0 { try await pause(delayMs) }
                 let turnText = try text(raw)
                 let id = actor.nextTurnID(run: runID)
-                let payload: ScriptValue = .object(["client_turn_id": .string(id), "text": .string(turnText)])
+                let payload: JSONValue = .object(["client_turn_id": .string(id), "text": .string(turnText)])
                 let reply = try await actor.push(topic: topic, event: "turn", payload: payload, timeout: try budget(timeoutMs))
                 guard reply["status"]?.stringValue == "ok" else {
                     throw ScriptStepFailure(
                         "turn \(index + 1) of \(rawTexts.count) (\(id)) was not acked ok", expected: #"{"status":"ok"}"#, arrived: reply.truncated()
                     )
                 }
-                var turn: [String: ScriptValue] = ["text": .string(turnText), "client_turn_id": .string(id)]
+                var turn: [String: JSONValue] = ["text": .string(turnText), "client_turn_id": .string(id)]
                 turn["seq"] = reply.value(atPath: "response.seq") ?? .null
                 turn["offset"] = reply.value(atPath: "response.offset") ?? .null
                 sent.append(.object(turn))
@@ -332,11 +333,11 @@ final class ScriptRun: Sendable {
                     resumed = true
                 }
                 let reply = try await actor.push(topic: topic, event: "phx_join", payload: sent, timeout: try budget(timeoutMs))
-                var wanted: [String: ScriptValue] = ["status": .string("ok")]
+                var wanted: [String: JSONValue] = ["status": .string("ok")]
                 if resumed { wanted["response"] = .object(["recovered": .bool(true)]) }
                 guard reply.contains(.object(wanted)) else {
                     throw ScriptStepFailure(
-                        "rejoining \(topic)\(resumed ? " with resume" : "") did not succeed", expected: ScriptValue.object(wanted).truncated(),
+                        "rejoining \(topic)\(resumed ? " with resume" : "") did not succeed", expected: JSONValue.object(wanted).truncated(),
                         arrived: reply.truncated()
                     )
                 }
@@ -378,18 +379,18 @@ final class ScriptRun: Sendable {
         }
     }
 
-    private func check(_ reply: ScriptValue, _ expect: ScriptStep.ReplyExpectation) throws {
-        var wanted: [String: ScriptValue] = ["status": .string(expect.status)]
+    private func check(_ reply: JSONValue, _ expect: ScriptStep.ReplyExpectation) throws {
+        var wanted: [String: JSONValue] = ["status": .string(expect.status)]
         if let response = expect.response { wanted["response"] = try resolve(response) }
         if let difference = reply.mismatch(with: .object(wanted)) {
             throw ScriptStepFailure(
-                "the reply is not the one expected: \(difference)", expected: ScriptValue.object(wanted).truncated(), arrived: reply.truncated()
+                "the reply is not the one expected: \(difference)", expected: JSONValue.object(wanted).truncated(), arrived: reply.truncated()
             )
         }
     }
 
     /// Saves `path` of `result` under each name; a path ending in `?` saves null when absent.
-    private func store(_ saves: [String: String], from result: ScriptValue) throws {
+    private func store(_ saves: [String: String], from result: JSONValue) throws {
         for (name, rawPath) in saves.sorted(by: { $0.key < $1.key }) {
             let optional = rawPath.hasSuffix("?")
             let path = optional ? String(rawPath.dropLast()) : rawPath
@@ -435,7 +436,7 @@ final class ScriptRun: Sendable {
             let (count, seen) = sessions[actor]!.count(topic: try text(rawTopic), event: try text(rawEvent), match: try rawMatch.map(resolve))
             return (
                 count == equals, "\(equals) matching \(rawEvent) on the current connection",
-                "\(count)" + (seen.isEmpty ? "" : ": " + ScriptValue.array(seen).truncated())
+                "\(count)" + (seen.isEmpty ? "" : ": " + JSONValue.array(seen).truncated())
             )
         }
     }
@@ -449,7 +450,7 @@ final class ScriptRun: Sendable {
             switch piece {
             case .literal(let literal): out += literal
             case .reference(let reference):
-                if case .string(let value) = try lookup(reference) { out += value } else { out += try lookup(reference).description }
+                if case .string(let value) = try lookup(reference) { out += value } else { out += try lookup(reference).scriptText }
             }
         }
         return out
@@ -457,7 +458,7 @@ final class ScriptRun: Sendable {
 
     /// Replaces `${…}` in every string of `value`; a string that is only `${name}` becomes the
     /// variable's value with its JSON type.
-    private func resolve(_ value: ScriptValue) throws -> ScriptValue {
+    private func resolve(_ value: JSONValue) throws -> JSONValue {
         switch value {
         case .string(let template):
             let parts = try pieces(template)
@@ -477,7 +478,7 @@ final class ScriptRun: Sendable {
         }
     }
 
-    private func lookup(_ reference: ScriptTemplate.Reference) throws -> ScriptValue {
+    private func lookup(_ reference: ScriptTemplate.Reference) throws -> JSONValue {
         switch reference {
         case .repeated(let count, let text):
             return .string(String(repeating: text, count: count))

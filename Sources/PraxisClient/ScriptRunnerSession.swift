@@ -1,3 +1,4 @@
+import PraxisDomain
 import NIOCore
 import NIOHTTP1
 import Synchronization
@@ -20,12 +21,12 @@ struct ScriptStepFailure: Error {
 struct ScriptInboxMessage: Sendable {
     var topic: String
     var event: String
-    var payload: ScriptValue
+    var payload: JSONValue
     var consumed = false
 
     /// The payload a `wait` for `name` looks at: the message's own for a Phoenix event of
     /// that name, the inner payload for a broadcast whose sub-event has that name.
-    func target(forEvent name: String) -> ScriptValue? {
+    func target(forEvent name: String) -> JSONValue? {
         if event == name { return payload }
         if event == "broadcast", payload["event"]?.stringValue == name { return payload["payload"] ?? .null }
         return nil
@@ -54,13 +55,13 @@ final class ScriptSession: Sendable {
         var heartbeat: RepeatedTask?
         /// The current connection's messages (replies are in `replies`).
         var inbox: [ScriptInboxMessage] = []
-        var replies: [String: ScriptValue] = [:]
+        var replies: [String: JSONValue] = [:]
         var nextRef = 1
         var joinRefs: [String: String] = [:]
         /// Every text the actor ever received — realtime messages and HTTP bodies.
         var everything: [String] = []
         /// Topics joined, in order, with the join payload sent (for `reconnect`).
-        var joined: [(topic: String, payload: ScriptValue)] = []
+        var joined: [(topic: String, payload: JSONValue)] = []
         /// The highest room event `offset` seen per room topic.
         var roomOffsets: [String: Int64] = [:]
         var turnCounter = 0
@@ -91,7 +92,7 @@ final class ScriptSession: Sendable {
     func setUp(runID: String, timeout: Duration) async throws -> String {
         guard let rawEmail = spec.email, let password = spec.password else { return "anonymous (anon key)" }
         let email = rawEmail.replacingAll("{run}", with: runID)
-        var body: [String: ScriptValue] = ["email": .string(email), "password": .string(password)]
+        var body: [String: JSONValue] = ["email": .string(email), "password": .string(password)]
         if let data = spec.data { body["data"] = data }
         let path = spec.signup ? "/auth/v1/signup" : "/auth/v1/token?grant_type=password"
         let answer = try await http(method: "POST", path: path, headers: [:], body: .object(body), bearer: false, timeout: timeout)
@@ -124,16 +125,16 @@ final class ScriptSession: Sendable {
     struct HTTPAnswer {
         var status: Int
         var headers: [String: String]
-        var body: ScriptValue
+        var body: JSONValue
 
         /// What `save` paths and failure reports see.
-        var value: ScriptValue {
+        var value: JSONValue {
             .object(["status": .int(Int64(status)), "headers": .object(headers.mapValues { .string($0) }), "body": body])
         }
     }
 
     /// One request on a fresh connection, with the apikey and (when `bearer`) the actor's token.
-    func http(method: String, path: String, headers: [String: String], body: ScriptValue?, bearer: Bool, timeout: Duration) async throws -> HTTPAnswer {
+    func http(method: String, path: String, headers: [String: String], body: JSONValue?, bearer: Bool, timeout: Duration) async throws -> HTTPAnswer {
         var all: [(String, String)] = [("apikey", server.anonKey)]
         if bearer { all.append(("Authorization", "Bearer \(token)")) }
         for (name, value) in headers.sorted(by: { $0.key < $1.key }) {
@@ -150,7 +151,7 @@ final class ScriptSession: Sendable {
         let response: BenchHTTPResponse
         do {
             response = try await connection.request(
-                method: HTTPMethod(rawValue: method), uri: path, headers: all, body: body?.description, timeout: amount
+                method: HTTPMethod(rawValue: method), uri: path, headers: all, body: body?.scriptText, timeout: amount
             )
             await connection.close()
         } catch {
@@ -161,10 +162,10 @@ final class ScriptSession: Sendable {
         state.withLock { $0.everything.append(text) }
         var answerHeaders: [String: String] = [:]
         for (name, value) in response.headers { answerHeaders[name.lowercased()] = value }
-        let parsed: ScriptValue
+        let parsed: JSONValue
         if text.isEmpty {
             parsed = .null
-        } else if let json = try? ScriptValue.parse(text) {
+        } else if let json = try? JSONValue.parse(text) {
             parsed = json
         } else {
             parsed = .string(text)
@@ -252,7 +253,7 @@ final class ScriptSession: Sendable {
     }
 
     private func received(_ text: String, isText: Bool, connection number: Int) {
-        let parsed = isText ? try? ScriptValue.parse(text) : nil
+        let parsed = isText ? try? JSONValue.parse(text) : nil
         state.withLock { state in
             state.everything.append(text)
             guard number == state.connectionNumber, let parsed, let topic = parsed["topic"]?.stringValue,
@@ -278,7 +279,7 @@ final class ScriptSession: Sendable {
     }
 
     /// Sends one Phoenix message and waits for its reply's payload (`{status, response}`).
-    func push(topic: String, event: String, payload: ScriptValue, timeout: Duration) async throws -> ScriptValue {
+    func push(topic: String, event: String, payload: JSONValue, timeout: Duration) async throws -> JSONValue {
         let sent = try state.withLock { state throws(ScriptStepFailure) -> (WebSocketClientConnection, String) in
             guard let connection = state.connection else {
                 throw ScriptStepFailure(state.disconnected ? "\(name) is disconnected: add a reconnect step first" : "\(name) has no realtime connection")
@@ -287,18 +288,18 @@ final class ScriptSession: Sendable {
             let ref = String(state.nextRef)
             state.nextRef += 1
             if event == "phx_join" { state.joinRefs[topic] = ref }
-            let joinRef: ScriptValue = state.joinRefs[topic].map { .string($0) } ?? .null
-            let message: ScriptValue = .object([
+            let joinRef: JSONValue = state.joinRefs[topic].map { .string($0) } ?? .null
+            let message: JSONValue = .object([
                 "topic": .string(topic), "event": .string(event), "payload": payload, "ref": .string(ref), "join_ref": joinRef,
             ])
-            connection.send(text: message.description)
+            connection.send(text: message.scriptText)
             return (connection, ref)
         }
         let ref = sent.1
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         while true {
-            let outcome = state.withLock { state -> (ScriptValue?, String?) in
+            let outcome = state.withLock { state -> (JSONValue?, String?) in
                 if let reply = state.replies.removeValue(forKey: ref) { return (reply, nil) }
                 return (nil, state.lost)
             }
@@ -310,7 +311,7 @@ final class ScriptSession: Sendable {
     }
 
     /// Records a successful join (for `reconnect`).
-    func joined(topic: String, payload: ScriptValue) {
+    func joined(topic: String, payload: JSONValue) {
         state.withLock { state in
             if let index = state.joined.firstIndex(where: { $0.topic == topic }) {
                 state.joined[index].payload = payload
@@ -320,19 +321,19 @@ final class ScriptSession: Sendable {
         }
     }
 
-    var joinedTopics: [(topic: String, payload: ScriptValue)] { state.withLock { $0.joined } }
+    var joinedTopics: [(topic: String, payload: JSONValue)] { state.withLock { $0.joined } }
 
     func roomOffset(_ topic: String) -> Int64? { state.withLock { $0.roomOffsets[topic] } }
 
     /// Takes the first message not taken yet on `topic` with `event` whose payload contains
     /// `match`; waits up to `timeout`. Returns the payload it matched against.
-    func take(topic: String, event: String, match: ScriptValue?, timeout: Duration) async throws -> ScriptValue {
+    func take(topic: String, event: String, match: JSONValue?, timeout: Duration) async throws -> JSONValue {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         while true {
             // The scan and the check for a lost connection happen under one lock: every message
             // of a connection is in the inbox before its close is recorded.
-            let (found, lost) = try state.withLock { state throws(ScriptStepFailure) -> (ScriptValue?, String?) in
+            let (found, lost) = try state.withLock { state throws(ScriptStepFailure) -> (JSONValue?, String?) in
                 guard state.connection != nil || state.lost != nil else {
                     throw ScriptStepFailure(
                         state.disconnected ? "\(name) is disconnected: add a reconnect step first" : "\(name) has no realtime connection (join a topic first)"
@@ -365,7 +366,7 @@ final class ScriptSession: Sendable {
     }
 
     /// How many messages of the current connection on `topic` with `event` contain `match`.
-    func count(topic: String, event: String, match: ScriptValue?) -> (count: Int, seen: [ScriptValue]) {
+    func count(topic: String, event: String, match: JSONValue?) -> (count: Int, seen: [JSONValue]) {
         state.withLock { state in
             let targets = state.inbox.filter { $0.topic == topic }.compactMap { $0.target(forEvent: event) }
             let matching = targets.filter { target in match.map { target.contains($0) } ?? true }

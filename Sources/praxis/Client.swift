@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PraxisAuth
 import PraxisClient
+import PraxisDomain
 import PraxisStore
 
 /// `praxis client`: the scripted client for testers.
@@ -62,14 +63,14 @@ extension Client {
         }
 
         /// `--var` values by name.
-        func overrides() throws -> [String: ScriptValue] {
-            var values: [String: ScriptValue] = [:]
+        func overrides() throws -> [String: JSONValue] {
+            var values: [String: JSONValue] = [:]
             for entry in variables {
                 guard let equals = entry.firstIndex(of: "="), equals != entry.startIndex else {
                     throw ValidationError("invalid value '\(entry)' for '--var': expected NAME=VALUE")
                 }
                 let raw = String(entry[entry.index(after: equals)...])
-                values[String(entry[..<equals])] = (try? ScriptValue.parse(raw)) ?? .string(raw)
+                values[String(entry[..<equals])] = (try? JSONValue.parse(raw)) ?? .string(raw)
             }
             return values
         }

@@ -1,171 +1,21 @@
-/// A JSON value of the scripted client (`praxis client run`): scripts, payloads, replies,
-/// saved variables. Integers are kept apart from other numbers so that ids, offsets and
-/// counts print as they came; `1` and `1.0` still compare equal.
-public enum ScriptValue: Sendable, Equatable {
-    case null
-    case bool(Bool)
-    case int(Int64)
-    case double(Double)
-    case string(String)
-    case array([ScriptValue])
-    case object([String: ScriptValue])
-
-    public static func == (lhs: ScriptValue, rhs: ScriptValue) -> Bool {
-        switch (lhs, rhs) {
-        case (.null, .null): true
-        case (.bool(let a), .bool(let b)): a == b
-        case (.int(let a), .int(let b)): a == b
-        case (.double(let a), .double(let b)): a == b
-        case (.int(let a), .double(let b)), (.double(let b), .int(let a)): Double(a) == b
-        case (.string(let a), .string(let b)): a == b
-        case (.array(let a), .array(let b)): a == b
-        case (.object(let a), .object(let b)): a == b
-        default: false
-        }
-    }
-
-    subscript(key: String) -> ScriptValue? {
-        if case .object(let fields) = self { return fields[key] }
-        return nil
-    }
-
-    var stringValue: String? {
-        if case .string(let text) = self { return text }
-        return nil
-    }
-
-    var intValue: Int64? {
-        switch self {
-        case .int(let value): value
-        case .double(let value) where value.rounded() == value && abs(value) < 9e15: Int64(value)
-        default: nil
-        }
-    }
-
-    var objectValue: [String: ScriptValue]? {
-        if case .object(let fields) = self { return fields }
-        return nil
-    }
-
-    /// The kind, for error messages: "a string", "an object", …
-    var kindName: String {
-        switch self {
-        case .null: "null"
-        case .bool: "a boolean"
-        case .int, .double: "a number"
-        case .string: "a string"
-        case .array: "an array"
-        case .object: "an object"
-        }
-    }
-}
-
-// MARK: - Encoding
-
-extension ScriptValue: CustomStringConvertible {
-    /// Compact JSON with sorted keys.
-    public var description: String {
-        var out = ""
-        write(to: &out)
-        return out
-    }
-
-    /// The JSON text, cut to about `limit` characters (with "…" when cut).
-    func truncated(_ limit: Int = 500) -> String {
-        let text = description
-        return text.count > limit ? String(text.prefix(limit)) + "…" : text
-    }
-
-    private func write(to out: inout String) {
-        switch self {
-        case .null: out += "null"
-        case .bool(let value): out += value ? "true" : "false"
-        case .int(let value): out += String(value)
-        case .double(let value):
-            if value.isFinite, value.rounded() == value, abs(value) < 9e15 {
-                out += String(Int64(value))
-            } else if value.isFinite {
-                out += "\(value)"
-            } else {
-                out += "null"
-            }
-        case .string(let text): Self.writeString(text, to: &out)
-        case .array(let items):
-            out += "["
-            for (index, item) in items.enumerated() {
-                if index > 0 { out += "," }
-                item.write(to: &out)
-            }
-            out += "]"
-        case .object(let fields):
-            out += "{"
-            for (index, key) in fields.keys.sorted().enumerated() {
-                if index > 0 { out += "," }
-                Self.writeString(key, to: &out)
-                out += ":"
-                fields[key]!.write(to: &out)
-            }
-            out += "}"
-        }
-    }
-
-    private static func writeString(_ text: String, to out: inout String) {
-        out += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
-    }
-}
-
-// MARK: - Decoding
-
-extension ScriptValue: Decodable {
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Int64.self) {
-            self = .int(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .double(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([ScriptValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: ScriptValue].self))
-        }
-    }
-}
+public import PraxisDomain
 
 /// Why a text is not JSON: the message names the line and column.
 public struct JSONSyntaxError: Error, CustomStringConvertible, Sendable {
     public var description: String
 }
 
-extension ScriptValue {
+extension JSONValue {
     /// Parses JSON text. Errors name line and column ("line 3, column 7: expected ',' or
     /// '}'"); a key repeated in one object is an error too (a script would silently lose one).
-    public static func parse(_ text: String) throws(JSONSyntaxError) -> ScriptValue {
-        var parser = JSONParser(bytes: Array(text.utf8))
+    public static func parse(_ text: String) throws(JSONSyntaxError) -> JSONValue {
+        var parser = ScriptJSONParser(bytes: Array(text.utf8))
         return try parser.parseDocument()
     }
 }
 
-private struct JSONParser {
+/// The parser of `JSONValue.parse`: line and column in its errors, repeated keys refused.
+struct ScriptJSONParser {
     let bytes: [UInt8]
     var position = 0
     var depth = 0
@@ -174,7 +24,7 @@ private struct JSONParser {
         self.bytes = bytes
     }
 
-    mutating func parseDocument() throws(JSONSyntaxError) -> ScriptValue {
+    mutating func parseDocument() throws(JSONSyntaxError) -> JSONValue {
         skipWhitespace()
         let value = try parseValue()
         skipWhitespace()
@@ -206,7 +56,7 @@ private struct JSONParser {
         position += 1
     }
 
-    mutating func parseValue() throws(JSONSyntaxError) -> ScriptValue {
+    mutating func parseValue() throws(JSONSyntaxError) -> JSONValue {
         skipWhitespace()
         guard position < bytes.count else { throw error("unexpected end of the text, expected a value") }
         switch bytes[position] {
@@ -221,7 +71,7 @@ private struct JSONParser {
         }
     }
 
-    mutating func parseLiteral(_ word: String, _ value: ScriptValue) throws(JSONSyntaxError) -> ScriptValue {
+    mutating func parseLiteral(_ word: String, _ value: JSONValue) throws(JSONSyntaxError) -> JSONValue {
         let utf8 = Array(word.utf8)
         guard position + utf8.count <= bytes.count, Array(bytes[position..<position + utf8.count]) == utf8 else {
             throw error("expected a value (object, array, string, number, true, false or null)")
@@ -230,12 +80,12 @@ private struct JSONParser {
         return value
     }
 
-    mutating func parseObject() throws(JSONSyntaxError) -> ScriptValue {
+    mutating func parseObject() throws(JSONSyntaxError) -> JSONValue {
         depth += 1
         defer { depth -= 1 }
         guard depth <= 200 else { throw error("nested too deeply") }
         position += 1
-        var fields: [String: ScriptValue] = [:]
+        var fields: [String: JSONValue] = [:]
         skipWhitespace()
         if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
             position += 1
@@ -264,12 +114,12 @@ private struct JSONParser {
         }
     }
 
-    mutating func parseArray() throws(JSONSyntaxError) -> ScriptValue {
+    mutating func parseArray() throws(JSONSyntaxError) -> JSONValue {
         depth += 1
         defer { depth -= 1 }
         guard depth <= 200 else { throw error("nested too deeply") }
         position += 1
-        var items: [ScriptValue] = []
+        var items: [JSONValue] = []
         skipWhitespace()
         if position < bytes.count, bytes[position] == UInt8(ascii: "]") {
             position += 1
@@ -364,11 +214,11 @@ private struct JSONParser {
         return value
     }
 
-    mutating func parseNumber() throws(JSONSyntaxError) -> ScriptValue {
+    mutating func parseNumber() throws(JSONSyntaxError) -> JSONValue {
         let start = position
         if bytes[position] == UInt8(ascii: "-") { position += 1 }
         var isInteger = true
-        func digits(_ parser: inout JSONParser) -> Int {
+        func digits(_ parser: inout ScriptJSONParser) -> Int {
             let from = parser.position
             while parser.position < parser.bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(parser.bytes[parser.position]) {
                 parser.position += 1
@@ -393,73 +243,6 @@ private struct JSONParser {
             position = start
             throw error("invalid number")
         }
-        return .double(value)
-    }
-}
-
-// MARK: - Paths and matching
-
-extension ScriptValue {
-    /// Follows a dotted path (`body.0.id`): object keys, array indices, and `length` (the
-    /// count of an array, or of a string's characters, unless the object has such a key).
-    func value(atPath path: String) -> ScriptValue? {
-        var current = self
-        for segment in path.split(separator: ".", omittingEmptySubsequences: false).map(String.init) {
-            switch current {
-            case .object(let fields):
-                guard let next = fields[segment] else { return nil }
-                current = next
-            case .array(let items):
-                if segment == "length" {
-                    current = .int(Int64(items.count))
-                } else {
-                    guard let index = Int(segment), items.indices.contains(index) else { return nil }
-                    current = items[index]
-                }
-            case .string(let text) where segment == "length":
-                current = .int(Int64(text.count))
-            default:
-                return nil
-            }
-        }
-        return current
-    }
-
-    /// Where the subset match fails first: `at body.0.text: expected "a", arrived "b"`; nil
-    /// when it matches.
-    func mismatch(with expected: ScriptValue, at path: String = "") -> String? {
-        let here = path.isEmpty ? "the top" : path
-        func join(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
-        switch (expected, self) {
-        case (.object(let want), .object(let have)):
-            for key in want.keys.sorted() {
-                guard let value = have[key] else { return "at \(here): the key \(key) is missing" }
-                if let inner = value.mismatch(with: want[key]!, at: join(key)) { return inner }
-            }
-            return nil
-        case (.array(let want), .array(let have)):
-            guard want.count == have.count else {
-                return "at \(here): expected \(want.count) element\(want.count == 1 ? "" : "s"), arrived \(have.count)"
-            }
-            for (index, pair) in zip(have, want).enumerated() {
-                if let inner = pair.0.mismatch(with: pair.1, at: join(String(index))) { return inner }
-            }
-            return nil
-        default:
-            return self == expected ? nil : "at \(here): expected \(expected.truncated(120)), arrived \(truncated(120))"
-        }
-    }
-
-    /// Subset match: every key of `expected` is present in `self` and matches, recursively;
-    /// arrays match element by element and must have the same length; other values are equal.
-    func contains(_ expected: ScriptValue) -> Bool {
-        switch (expected, self) {
-        case (.object(let want), .object(let have)):
-            return want.allSatisfy { key, value in have[key].map { $0.contains(value) } ?? false }
-        case (.array(let want), .array(let have)):
-            return want.count == have.count && zip(have, want).allSatisfy { $0.contains($1) }
-        default:
-            return self == expected
-        }
+        return .number(value)
     }
 }

@@ -1,0 +1,87 @@
+/// The run loop the load benchmarks share: set-up with bounded concurrency, a timed phase
+/// with the CPU of client, server and machine measured over it and a progress line once a
+/// second, and the drain that waits for the last answers up to a deadline. Each scenario
+/// (`FanoutBenchmark`, `BoardBenchmark`, `RoomsBenchmark`, `ConnectBenchmark`) says only
+/// what it opens, sends and counts.
+enum BenchHarness {
+    /// CPU seconds spent over a phase; server and machine are nil when /proc cannot say.
+    struct CPUUsage: Sendable {
+        var client: Double
+        var server: Double?
+        var machine: Double?
+    }
+
+    /// The readings at the start of a phase.
+    struct CPUMeter: Sendable {
+        let serverPID: Int32?
+        private let server: Double?
+        private let client: Double
+        private let machine: Double?
+
+        /// Reads the server's CPU time (when its pid is known), this process's and the machine's.
+        init(serverPID: Int32?) {
+            self.serverPID = serverPID
+            server = serverPID.flatMap(ProcessProbe.cpuSeconds(pid:))
+            client = ProcessProbe.ownCPUSeconds()
+            machine = ProcessProbe.machineBusySeconds()
+        }
+
+        /// The CPU seconds since `init`.
+        func usage() -> CPUUsage {
+            let client = ProcessProbe.ownCPUSeconds() - self.client
+            let server = self.server.flatMap { before in serverPID.flatMap(ProcessProbe.cpuSeconds(pid:)).map { $0 - before } }
+            let machine = self.machine.flatMap { before in ProcessProbe.machineBusySeconds().map { $0 - before } }
+            return CPUUsage(client: client, server: server, machine: machine)
+        }
+    }
+
+    /// What a timed phase measured.
+    struct Phase<Result> {
+        var result: Result
+        /// The phase's start on the monotonic clock.
+        var start: UInt64
+        /// Wall seconds of the phase.
+        var seconds: Double
+        var cpu: CPUUsage
+    }
+
+    /// Runs `body(start)` as the measured phase: CPU read before and after, `line(start)`
+    /// printed through `progress` once a second meanwhile.
+    static func timed<Result>(
+        serverPID: Int32?, progress: @escaping @Sendable (String) -> Void, line: @escaping @Sendable (_ start: UInt64) -> String,
+        _ body: (_ start: UInt64) async throws -> Result
+    ) async rethrows -> Phase<Result> {
+        let meter = CPUMeter(serverPID: serverPID)
+        let start = MonotonicClock.now()
+        let result = try await withProgress(progress, line: { line(start) }) { try await body(start) }
+        let seconds = MonotonicClock.seconds(since: start)
+        return Phase(result: result, start: start, seconds: seconds, cpu: meter.usage())
+    }
+
+    /// Waits, polling every 5 ms, until `done()` or until `deadline` seconds after `start`.
+    static func drain(since start: UInt64, deadline: Double, until done: () -> Bool) async throws {
+        while !done(), MonotonicClock.seconds(since: start) < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    /// Runs `body(i)` for every i in 0..<count, at most `concurrency` at once; the non-nil
+    /// results in the order they finished.
+    static func bounded<T: Sendable>(count: Int, concurrency: Int, _ body: @escaping @Sendable (Int) async -> T?) async -> [T] {
+        await withTaskGroup(of: T?.self) { group in
+            var next = 0
+            func start() {
+                let index = next
+                next += 1
+                group.addTask { await body(index) }
+            }
+            while next < min(concurrency, count) { start() }
+            var results: [T] = []
+            for await result in group {
+                if let result { results.append(result) }
+                if next < count { start() }
+            }
+            return results
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import Synchronization
+
+/// The rooms of one run: their ids and links, and the send time of each room's PATCH.
+/// A room's id carries its index (`<run tag>-0000-4000-8000-<index, 12 hex digits>`, a
+/// valid v4 UUID) and its link carries the INSERT's send time
+/// (`https://praxis.test/bench/<run tag>/<index>/<send time, ns>`), so a subscriber finds
+/// both without a lookup table; the PATCH send times are in an array of atomics indexed by
+/// room (written by the writer before the request, read by the subscribers).
+final class BoardRoomBook: @unchecked Sendable {
+    let runTag: String
+    let capacity: Int
+    private let runTagBytes: [UInt8]
+    private let updateSent: UnsafeMutablePointer<Atomic<UInt64>>
+
+    init(capacity: Int) {
+        var tag = String(UInt32.random(in: 0x1000_0000...UInt32.max), radix: 16)
+        while tag.utf8.count < 8 { tag = "0" + tag }
+        runTag = tag
+        runTagBytes = Array(tag.utf8)
+        self.capacity = capacity
+        updateSent = UnsafeMutablePointer<Atomic<UInt64>>.allocate(capacity: capacity)
+        for index in 0..<capacity { (updateSent + index).initialize(to: Atomic<UInt64>(0)) }
+    }
+
+    deinit {
+        updateSent.deinitialize(count: capacity)
+        updateSent.deallocate()
+    }
+
+    func id(_ index: Int) -> String {
+        var hex = String(index, radix: 16)
+        while hex.utf8.count < 12 { hex = "0" + hex }
+        return "\(runTag)-0000-4000-8000-\(hex)"
+    }
+
+    func roomURL(_ index: Int, sent: UInt64) -> String {
+        "https://praxis.test/bench/\(runTag)/\(index)/\(sent)"
+    }
+
+    func recordUpdate(_ index: Int, sent: UInt64) {
+        updateSent[index].store(sent, ordering: .releasing)
+    }
+
+    /// The PATCH send time of the room whose id is at `range`, nil when it is not this run's
+    /// room (`ours` false) or has no PATCH yet.
+    func updateSendTime(id range: Range<Int>, in bytes: UnsafeRawBufferPointer) -> (ours: Bool, sent: UInt64?) {
+        guard range.count == 36, hasRunTag(bytes, at: range.lowerBound) else { return (false, nil) }
+        var index = 0
+        for position in (range.upperBound - 12)..<range.upperBound {
+            guard let digit = Self.hexValue(bytes[position]) else { return (true, nil) }
+            index = index << 4 | digit
+        }
+        guard index < capacity else { return (true, nil) }
+        let sent = updateSent[index].load(ordering: .acquiring)
+        return (true, sent == 0 ? nil : sent)
+    }
+
+    /// The INSERT send time carried by the link at `range`.
+    func insertSendTime(url range: Range<Int>, in bytes: UnsafeRawBufferPointer) -> (ours: Bool, sent: UInt64?) {
+        let prefix = Self.urlPrefix
+        guard range.count > prefix.count + 8, BoardMessage.equal(bytes, range.lowerBound..<(range.lowerBound + prefix.count), prefix),
+            hasRunTag(bytes, at: range.lowerBound + prefix.count)
+        else { return (false, nil) }
+        var start = range.upperBound
+        while start > range.lowerBound, bytes[start - 1] != UInt8(ascii: "/") { start -= 1 }
+        var value: UInt64 = 0
+        guard start < range.upperBound else { return (true, nil) }
+        for position in start..<range.upperBound {
+            let byte = bytes[position]
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return (true, nil) }
+            value = value &* 10 &+ UInt64(byte - UInt8(ascii: "0"))
+        }
+        return (true, value)
+    }
+
+    private static let urlPrefix = Array("https://praxis.test/bench/".utf8)
+
+    private func hasRunTag(_ bytes: UnsafeRawBufferPointer, at start: Int) -> Bool {
+        guard start + runTagBytes.count <= bytes.count else { return false }
+        for (offset, byte) in runTagBytes.enumerated() where bytes[start + offset] != byte { return false }
+        return true
+    }
+
+    private static func hexValue(_ byte: UInt8) -> Int? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): Int(byte - UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): Int(byte - UInt8(ascii: "a")) + 10
+        default: nil
+        }
+    }
+}

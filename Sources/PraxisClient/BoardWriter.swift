@@ -1,0 +1,195 @@
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// Makes the room changes through the data API from one event loop: a 1 ms tick sends
+/// what is due (INSERT of a new public room, then a PATCH of a room whose INSERT was
+/// answered, alternately), at most `maxInFlight` requests in flight over a few pipelined
+/// keep-alive connections. Stops sending after `duration` seconds; the future completes
+/// when every request was answered (or after `answerTimeout` more seconds).
+final class BoardWriter: @unchecked Sendable {
+    private let connections: [BenchHTTPConnection]
+    private let book: BoardRoomBook
+    private let hostID: String
+    private let headers: [(String, String)]
+    private let rate: Int
+    private let duration: Double
+    private let total: Int
+    private let maxInFlight: Int
+    private let answerTimeout: Double
+    private let errors: FirstError
+    private let loop: any EventLoop
+
+    private let changeCount = Atomic<Int>(0)
+    private let insertCount = Atomic<Int>(0)
+    private let updateCount = Atomic<Int>(0)
+    private let failureCount = Atomic<Int>(0)
+    private let requestCount = Atomic<Int>(0)
+    private let inFlightCount = Atomic<Int>(0)
+    private let unansweredCount = Atomic<Int>(0)
+    private let secondsBits = Atomic<UInt64>(0)
+
+    // Only on `loop`.
+    private var start: UInt64 = 0
+    private var issued = 0
+    private var inFlight = 0
+    private var nextRoom = 0
+    private var readyToPatch = CircularBuffer<Int>()
+    private var patchNext = false
+    private var stoppedAt: UInt64?
+    private var finished = false
+    private var lastAnswer: UInt64 = 0
+    private var writeLatencies = LatencyHistogram()
+
+    init(
+        connections: [BenchHTTPConnection], book: BoardRoomBook, hostID: String, serviceKey: String, rate: Int, duration: Double,
+        total: Int, maxInFlight: Int, answerTimeout: Double, errors: FirstError
+    ) {
+        self.connections = connections
+        self.book = book
+        self.hostID = hostID
+        self.headers = [("apikey", serviceKey), ("Authorization", "Bearer \(serviceKey)"), ("Prefer", "return=minimal")]
+        self.rate = rate
+        self.duration = duration
+        self.total = total
+        self.maxInFlight = maxInFlight
+        self.answerTimeout = answerTimeout
+        self.errors = errors
+        self.loop = connections[0].eventLoop
+    }
+
+    var changes: Int { changeCount.load(ordering: .relaxed) }
+    var inserts: Int { insertCount.load(ordering: .relaxed) }
+    var updates: Int { updateCount.load(ordering: .relaxed) }
+    var failures: Int { failureCount.load(ordering: .relaxed) }
+    var requests: Int { requestCount.load(ordering: .relaxed) }
+    var inFlightNow: Int { inFlightCount.load(ordering: .relaxed) }
+    var unanswered: Int { unansweredCount.load(ordering: .relaxed) }
+    /// From the start to the last answer.
+    var seconds: Double { Double(bitPattern: secondsBits.load(ordering: .relaxed)) }
+
+    func histogram() async throws -> LatencyHistogram {
+        try await loop.submit { self.writeLatencies }.get()
+    }
+
+    func run(start: UInt64) -> EventLoopFuture<Void> {
+        let done = loop.makePromise(of: Void.self)
+        loop.execute {
+            self.start = start
+            self.lastAnswer = start
+            self.loop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(1)) { task in
+                self.tick(task: task, done: done)
+            }
+        }
+        return done.futureResult
+    }
+
+    private func tick(task: RepeatedTask, done: EventLoopPromise<Void>) {
+        let now = MonotonicClock.now()
+        let elapsed = Double(now &- start) / 1e9
+        if stoppedAt == nil, !finished {
+            if elapsed >= duration || issued >= total {
+                stoppedAt = now
+            } else {
+                let due = min(total, Int(elapsed * Double(rate)) + 1)
+                var written = [Bool](repeating: false, count: connections.count)
+                while issued < due, inFlight < maxInFlight {
+                    guard let index = issue() else {
+                        errors.record("every data-API connection of the writer has closed")
+                        stoppedAt = now
+                        break
+                    }
+                    written[index] = true
+                }
+                for (index, wrote) in written.enumerated() where wrote { connections[index].flush() }
+                inFlightCount.store(inFlight, ordering: .relaxed)
+                if issued >= total { stoppedAt = now }
+            }
+        }
+        guard let stoppedAt, !finished else { return }
+        if inFlight == 0 || Double(now &- stoppedAt) / 1e9 > answerTimeout {
+            if inFlight > 0 {
+                unansweredCount.store(inFlight, ordering: .relaxed)
+                errors.record("\(inFlight) data-API requests unanswered \(Int(answerTimeout)) s after the writing ended")
+            }
+            finished = true
+            secondsBits.store((Double(lastAnswer &- start) / 1e9).bitPattern, ordering: .relaxed)
+            task.cancel()
+            done.succeed()
+        }
+    }
+
+    /// Writes the next change's request (not flushed) on the open connection with the
+    /// fewest requests in flight; returns its index, nil when none is open.
+    private func issue() -> Int? {
+        var chosen: Int?
+        for index in connections.indices where connections[index].isOpen {
+            if let best = chosen, connections[best].inFlight <= connections[index].inFlight { continue }
+            chosen = index
+        }
+        guard let chosen else { return nil }
+        let connection = connections[chosen]
+        let allocator = connection.channel.allocator
+        let sent = MonotonicClock.now()
+        let isUpdate: Bool
+        let room: Int
+        let future: EventLoopFuture<BenchHTTPResponse>
+        if patchNext, let index = readyToPatch.popFirst() {
+            isUpdate = true
+            room = index
+            patchNext = false
+            book.recordUpdate(index, sent: sent)
+            let body = index % 2 == 0 ? #"{"datetime_utc":"2031-02-01T10:30:00Z"}"# : #"{"type":"Communication"}"#
+            future = connection.write(
+                method: .PATCH, uri: "/rest/v1/practice_rooms?id=eq.\(book.id(index))", headers: headers,
+                body: allocator.buffer(string: body), flush: false
+            )
+        } else {
+            isUpdate = false
+            room = nextRoom
+            nextRoom += 1
+            patchNext = true
+            let body =
+                #"{"id":"\#(book.id(room))","host_id":"\#(hostID)","datetime_utc":"2031-01-01T09:00:00Z","type":"Clinical","#
+                + #""room_url":"\#(book.roomURL(room, sent: sent))","private":false}"#
+            future = connection.write(method: .POST, uri: "/rest/v1/practice_rooms", headers: headers, body: allocator.buffer(string: body), flush: false)
+        }
+        issued += 1
+        inFlight += 1
+        requestCount.wrappingAdd(1, ordering: .relaxed)
+        future.whenComplete { result in self.answered(result, isUpdate: isUpdate, room: room, sent: sent) }
+        return chosen
+    }
+
+    private func answered(_ result: Result<BenchHTTPResponse, any Error>, isUpdate: Bool, room: Int, sent: UInt64) {
+        inFlight -= 1
+        inFlightCount.store(inFlight, ordering: .relaxed)
+        guard !finished else { return }
+        let now = MonotonicClock.now()
+        writeLatencies.record(nanoseconds: now &- sent)
+        switch result {
+        case .success(let response):
+            if isUpdate {
+                // return=minimal: 204, with the rows affected in Content-Range (`*/1`).
+                let range = response.headers.first(name: "Content-Range")
+                guard response.status == 204 || response.status == 200, range == nil || range == "*/1" else {
+                    return failed("PATCH of room \(book.id(room)): \(response.summary) (Content-Range \(range ?? "none"))")
+                }
+                updateCount.wrappingAdd(1, ordering: .relaxed)
+            } else {
+                guard response.status == 201 else { return failed("INSERT of room \(book.id(room)): \(response.summary)") }
+                insertCount.wrappingAdd(1, ordering: .relaxed)
+                readyToPatch.append(room)
+            }
+            lastAnswer = now
+            changeCount.wrappingAdd(1, ordering: .relaxed)
+        case .failure(let error):
+            failed("\(isUpdate ? "PATCH" : "INSERT") of room \(book.id(room)): \(error)")
+        }
+    }
+
+    private func failed(_ text: String) {
+        failureCount.wrappingAdd(1, ordering: .relaxed)
+        errors.record(text)
+    }
+}
