@@ -91,7 +91,7 @@ def reused(cid: str) -> str:
 
 @dataclass
 class Servers:
-    main: object       # defaults but --room-grace 300, --room-replay-limit 40, --room-recent-events 4
+    main: object       # defaults but --room-grace 300, --room-replay-limit 40, --room-recent-events 4 (and a WS rate of 1000/s)
     fast: object       # --room-min-phase-seconds 2: phases the server ends by time, in seconds
     assessor: object   # --assessor-url of a fake chat-completions endpoint
     fake: FakeAssessor
@@ -105,8 +105,11 @@ def servers(tmp_path_factory):
     try:
         # --room-recent-events 4: snapshots and resumes on this server read the journal for
         # all but the latest few events, so every test here goes through that path.
+        # --ws-max-messages-per-second 1000: the resume test sends 120 turns back to back from
+        # one connection, past the default 100 per second (a limit test_ws_* covers).
         started.append(start_server(directory / "main.sqlite", "--demo", "--room-grace", "300",
-                                    "--room-replay-limit", "40", "--room-recent-events", "4", *FAST_HASH))
+                                    "--room-replay-limit", "40", "--room-recent-events", "4",
+                                    "--ws-max-messages-per-second", "1000", *FAST_HASH))
         started.append(start_server(directory / "fast.sqlite", "--demo", "--room-grace", "300",
                                     "--room-min-phase-seconds", "2", *FAST_HASH))
         started.append(start_server(directory / "assessor.sqlite", "--demo", "--room-grace", "300", *FAST_HASH,
