@@ -32,6 +32,12 @@ let package = Package(
             name: "PraxisDomain",
             swiftSettings: swiftSettings
         ),
+        // The room engine: commands decoded once, the rules, typed events and actions. Pure.
+        .target(
+            name: "PraxisRooms",
+            dependencies: ["PraxisDomain"],
+            swiftSettings: swiftSettings
+        ),
         // Pure protocol codecs: PostgREST query strings <-> query values.
         .target(
             name: "PraxisProtocol",
@@ -86,6 +92,7 @@ let package = Package(
             dependencies: [
                 "PraxisDomain",
                 "PraxisProtocol",
+                "PraxisRooms",
                 "PraxisStore",
                 "PraxisAuth",
                 "PraxisWebSocket",
@@ -189,6 +196,11 @@ let package = Package(
         .testTarget(
             name: "PraxisDomainTests",
             dependencies: ["PraxisDomain"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PraxisRoomsTests",
+            dependencies: ["PraxisRooms", "PraxisDomain"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
