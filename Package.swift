@@ -32,6 +32,12 @@ let package = Package(
             name: "PraxisDomain",
             swiftSettings: swiftSettings
         ),
+        // The room engine: commands decoded once, the rules, typed events and actions. Pure.
+        .target(
+            name: "PraxisRooms",
+            dependencies: ["PraxisDomain"],
+            swiftSettings: swiftSettings
+        ),
         // Pure protocol codecs: PostgREST query strings <-> query values.
         .target(
             name: "PraxisProtocol",
@@ -87,6 +93,7 @@ let package = Package(
             dependencies: [
                 "PraxisDomain",
                 "PraxisProtocol",
+                "PraxisRooms",
                 "PraxisStore",
                 "PraxisAuth",
                 "PraxisWebSocket",
@@ -203,6 +210,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "PraxisRoomsTests",
+            dependencies: ["PraxisRooms", "PraxisDomain"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "PraxisProtocolTests",
             dependencies: ["PraxisProtocol"],
             swiftSettings: swiftSettings
@@ -221,8 +233,13 @@ let package = Package(
         .testTarget(
             name: "PraxisRealtimeTests",
             dependencies: [
-                "PraxisRealtime", "PraxisProtocol", "PraxisDomain", "PraxisStore",
+                "PraxisRealtime", "PraxisProtocol", "PraxisDomain", "PraxisStore", "PraxisRooms", "PraxisWebSocket", "PraxisAssessment",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -6,6 +6,12 @@ public enum Timestamp {
     /// The current time, formatted.
     public static func now() -> String { format(Date()) }
 
+    /// The current time in seconds since 1970.
+    public static func nowSeconds() -> Double { Date().timeIntervalSince1970 }
+
+    /// `seconds` since 1970, formatted as `format(_:)` does.
+    public static func format(secondsSince1970 seconds: Double) -> String { format(Date(timeIntervalSince1970: seconds)) }
+
     /// `date` formatted with microseconds in UTC.
     public static func format(_ date: Date) -> String {
         let interval = date.timeIntervalSince1970

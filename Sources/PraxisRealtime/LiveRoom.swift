@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import PraxisDomain
 import PraxisProtocol
+import PraxisRooms
 import PraxisStore
 import PraxisWebSocket
 
@@ -48,67 +49,48 @@ final class LiveRoom: @unchecked Sendable {
         var missed: [RoomEventRecord]?
     }
 
-    /// An accepted command, remembered by client id for idempotent repeats.
-    struct CommandRecord {
-        let fingerprint: String
-        var reply: JSONValue?
-        var waiters: [ReplyTarget]
-    }
-
-    /// An event about to be journaled.
-    struct PendingEvent {
-        var name: String
-        var payload: [String: JSONValue]
-        var round: Int?
-        var clientID: String?
-        var seq: Int?
-        var userID: String?
-    }
-
     let id: String
     let loop: any EventLoop
-    private weak var registry: RoomRegistry?
-    private let configuration: RoomConfiguration
-    private let type: String
-    private let scheduledAt: Double?
+    weak var registry: RoomRegistry?
+    let configuration: RoomConfiguration
+    let type: String
+    let scheduledAt: Double?
 
-    /// The latest state: what the next command is checked against.
-    private var machine: RoomStateMachine
+    /// The rules and the latest state: what the next command is checked against.
+    var engine: RoomEngine
     /// The state as of the last durable event: what snapshots show.
-    private var published: RoomState
-    private var roundIDs: [String?]
-    private var cases: [String: CaseBrief]
-    /// How many turns the current round has as applied (some may not be durable yet). The
-    /// turns themselves are in the journal (and the latest in `recent`), not held here.
-    private var appliedTurnCount: Int
+    var published: RoomState
+    var roundIDs: [String?]
+    /// The rounds' cases with their briefs (each member sees only its own).
+    var briefs: [String: CaseBrief]
     /// The offset of the latest durable `round_ended` or `round_cancelled`: the current
     /// round's transcript is the `turn` events after it.
-    private var transcriptFrom: Int64
+    var transcriptFrom: Int64
     /// The latest durable events (`configuration.recentEvents` to twice that), for resumes
     /// and snapshots without a read.
-    private var recent: [SentEvent]
-    private var nextOffset: Int64
-    private var publishedOffset: Int64
-    private var members: [Int: Member] = [:]
+    var recent: [SentEvent]
+    var nextOffset: Int64
+    var publishedOffset: Int64
+    var members: [Int: Member] = [:]
     /// Joins waiting for a journal read (a member whose channel closed meanwhile is removed).
-    private var joining: [Int: Member] = [:]
-    private var away: [String: (until: Double, timer: Scheduled<Void>)] = [:]
-    private var commands: [String: CommandRecord] = [:]
-    private var commandOrder: [String] = []
-    private var phaseTimer: Scheduled<Void>?
-    private var noShowTimer: Scheduled<Void>?
-    private var seenSinceScheduled: Set<String>
-    private var noShows: Set<String>
-    private var inFlight = 0
+    var joining: [Int: Member] = [:]
+    var away: [String: (until: Double, timer: Scheduled<Void>)] = [:]
+    /// Repeats of a command whose first copy is not durable yet: answered with it.
+    var waiters: [ClientKey: [ReplyTarget]] = [:]
+    var phaseTimer: Scheduled<Void>?
+    var noShowTimer: Scheduled<Void>?
+    var seenSinceScheduled: Set<String>
+    var noShows: Set<String>
+    var inFlight = 0
     /// Set once the room left the registry (idle, or its journal failed): rejoin to reload.
-    private(set) var evicted = false
+    var evicted = false
     /// Set once the room's row was deleted: every later command is answered with that.
-    private var deleted = false
-    /// The feed offset the seat (`machine.state.guestID`) is as of: the database's
+    var deleted = false
+    /// The feed offset the seat (`engine.state.guestID`) is as of: the database's
     /// `practice_rooms.guest_id` is the one truth, and an older read never moves it back.
-    private var seatAsOf: Int64
+    var seatAsOf: Int64
     /// The seat as loaded, when the saved state had another guest: followed at `start`.
-    private var loadedSeat: String??
+    var loadedSeat: String??
 
     init(loaded: LoadedRoom, loop: any EventLoop, registry: RoomRegistry, configuration: RoomConfiguration) {
         self.id = loaded.id
@@ -135,15 +117,18 @@ final class LiveRoom: @unchecked Sendable {
             }
         }
         state.nextSeq = max(state.nextSeq, loaded.maxSeq + 1)
-        machine = RoomStateMachine(
+        let machine = RoomStateMachine(
             state: state, maxTurnCharacters: configuration.maxTurnCharacters,
             timingBounds: configuration.minPhaseSeconds...max(configuration.minPhaseSeconds, configuration.maxPhaseSeconds),
             maxTurnsPerRound: configuration.maxTurnsPerRound
         )
+        engine = RoomEngine(
+            machine: machine, cases: loaded.cases.mapValues(\.summary), appliedTurnCount: loaded.currentTurns.count,
+            rememberLimit: configuration.rememberedCommands, newRoundID: { UUID().uuidString.lowercased() }
+        )
         published = state
         roundIDs = loaded.roundIDs
-        cases = loaded.cases
-        appliedTurnCount = loaded.currentTurns.count
+        briefs = loaded.cases
         transcriptFrom = loaded.transcriptFrom
         recent = loaded.recentEvents.map { SentEvent(offset: $0.offset, name: $0.type, payloadJSON: $0.payloadJSON) }
         nextOffset = loaded.latestOffset + 1
@@ -153,9 +138,10 @@ final class LiveRoom: @unchecked Sendable {
         seatAsOf = loaded.seatAsOf
         self.loadedSeat = loadedSeat
         for command in loaded.commands {
-            let key = command.userID + "\u{0}" + command.clientID
-            commands[key] = CommandRecord(fingerprint: command.fingerprint, reply: Self.parse(command.replyJSON), waiters: [])
-            commandOrder.append(key)
+            engine.restore(
+                ClientKey(userID: command.userID, clientID: command.clientID), fingerprint: command.fingerprint,
+                reply: Self.parse(command.replyJSON)
+            )
         }
     }
 
@@ -182,7 +168,7 @@ final class LiveRoom: @unchecked Sendable {
     func admission(_ caller: Caller, channel: String, following seat: RoomSeat) -> String? {
         followSeat(seat.guestID, asOf: seat.asOf)
         do throws(AccessDenied) {
-            try AccessPolicy.checkTopic(channel, isPrivate: true, by: caller, room: (machine.state.hostID, machine.state.guestID))
+            try AccessPolicy.checkTopic(channel, isPrivate: true, by: caller, room: (engine.state.hostID, engine.state.guestID))
             return nil
         } catch {
             return error.message
@@ -199,13 +185,12 @@ final class LiveRoom: @unchecked Sendable {
         applySeat(guestID)
     }
 
-    private func applySeat(_ guestID: String?) {
-        let before = machine.state
-        let events = machine.followSeat(guestID)
+    func applySeat(_ guestID: String?) {
+        let before = engine.state
+        let events = engine.followSeat(guestID, now: Self.now())
         guard !events.isEmpty else { return }
         published.guestID = guestID
         if events.contains(.roundCancelled(round: before.stage)) {
-            appliedTurnCount = 0
             phaseTimer?.cancel()
             phaseTimer = nil
         }
@@ -214,7 +199,7 @@ final class LiveRoom: @unchecked Sendable {
             published.present.remove(previous)
             closeMembers(of: previous, reason: "you are no longer this room's guest: the seat was given back or given to someone else")
         }
-        commit(pending(events, before: before, leftReason: "seat_changed"), saveState: true, completion: nil)
+        commit(events, saveState: true, completion: nil)
         scheduleTimers()
         evictIfIdle()
     }
@@ -226,10 +211,8 @@ final class LiveRoom: @unchecked Sendable {
         guard !deleted else { return }
         deleted = true
         let reason = "the room was deleted"
-        for record in commands.values {
-            for waiter in record.waiters { send(reply: waiter, status: "error", response: Self.reason(reason)) }
-        }
-        commands = [:]
+        for waiter in waiters.values.joined() { send(reply: waiter, status: "error", response: Self.reason(reason)) }
+        waiters = [:]
         for member in members.values { Self.close(member, reason: reason) }
         members = [:]
         guard !evicted else { return }
@@ -248,7 +231,7 @@ final class LiveRoom: @unchecked Sendable {
     func join(_ member: Member, resume: Int64?, reply: ReplyTarget) {
         let oldestKept = recent.first?.offset ?? (publishedOffset + 1)
         // The round's turns before the memory's first event, when there can be any.
-        let turnsBefore = appliedTurnCount > 0 && transcriptFrom + 1 < oldestKept
+        let turnsBefore = engine.appliedTurnCount > 0 && transcriptFrom + 1 < oldestKept
         var missedAfter: Int64?
         if let resume, resume <= publishedOffset, resume < oldestKept - 1, publishedOffset - resume <= Int64(configuration.replayLimit) {
             missedAfter = resume
@@ -292,13 +275,13 @@ final class LiveRoom: @unchecked Sendable {
     }
 
     /// The second half of `join`, on the loop, with what was read from the journal (if any).
-    private func finishJoin(_ member: Member, resume: Int64?, reply: ReplyTarget, read: JournalRead?) {
+    func finishJoin(_ member: Member, resume: Int64?, reply: ReplyTarget, read: JournalRead?) {
         if evicted {
             return send(reply: reply, status: "error", response: Self.reason(deleted ? "the room was deleted" : "the room was reloaded: join the room topic again"))
         }
         let wasPresent = members.values.contains { $0.userID == member.userID }
         members[member.id] = member
-        _ = machine.arrived(member.userID)
+        engine.arrived(member.userID)
         published.present.insert(member.userID)
         // Events of memory come after what was read (the read stops where memory began).
         let memoryAfter = (read?.before ?? 0) - 1
@@ -327,12 +310,12 @@ final class LiveRoom: @unchecked Sendable {
         guard !wasPresent else { return }
         let now = Self.now()
         if let scheduledAt, now >= scheduledAt { seenSinceScheduled.insert(member.userID) }
-        let status: String
+        let status: RoomEvent.PresenceStatus
         if let gone = away.removeValue(forKey: member.userID) {
             gone.timer.cancel()
-            status = "back"
+            status = .back
         } else {
-            status = "joined"
+            status = .joined
         }
         commit([presenceEvent(userID: member.userID, status: status)], saveState: false, completion: nil)
     }
@@ -345,625 +328,26 @@ final class LiveRoom: @unchecked Sendable {
         let stillHere = members.values.contains { $0.userID == member.userID }
         if !stillHere {
             published.present.remove(member.userID)
-            if dropped, machine.state.isParticipant(member.userID) {
+            if dropped, engine.state.isParticipant(member.userID) {
                 let until = Self.now() + configuration.graceSeconds
                 let userID = member.userID
                 let timer = loop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(configuration.graceSeconds * 1000))) { [self] in
                     self.graceExpired(userID)
                 }
                 away[member.userID] = (until, timer)
-                commit([presenceEvent(userID: member.userID, status: "away")], saveState: false, completion: nil)
+                commit([presenceEvent(userID: member.userID, status: .away)], saveState: false, completion: nil)
             } else {
-                commit([presenceEvent(userID: member.userID, status: "left")], saveState: false, completion: nil)
+                commit([presenceEvent(userID: member.userID, status: .left)], saveState: false, completion: nil)
             }
         }
         evictIfIdle()
     }
 
-    private func graceExpired(_ userID: String) {
+    func graceExpired(_ userID: String) {
         guard away.removeValue(forKey: userID) != nil, !evicted else { return }
-        let before = machine.state
-        guard case .success(let events) = machine.apply(.leave, by: userID, now: Self.now()) else { return }
-        commit(pending(events, before: before, leftReason: "disconnected"), saveState: true, completion: nil)
-        evictIfIdle()
-    }
-
-    // MARK: Commands
-
-    /// The commands a room topic accepts.
-    static let commandNames = ["ready", "set_timing", "choose_case", "start_round", "start_roleplay", "turn", "end_round", "leave"]
-
-    /// Handles a command from a member; answers exactly once.
-    func command(_ name: String, payload: [String: JSONValue], memberID: Int, reply: ReplyTarget) {
-        if deleted { return send(reply: reply, status: "error", response: Self.reason("the room was deleted")) }
-        guard !evicted, let member = members[memberID] else {
-            return send(reply: reply, status: "error", response: Self.reason("you are not in this room: join the room topic again"))
-        }
-        if let registry, registry.journal.isFull {
-            return send(reply: reply, status: "error", response: Self.reason("the server is busy saving: try again in a moment (nothing was changed)"))
-        }
-        guard Self.commandNames.contains(name) else {
-            return send(reply: reply, status: "error", response: Self.reason(
-                "unknown room command \(name) (commands: \(Self.commandNames.joined(separator: ", ")))"
-            ))
-        }
-        guard StoredText.isStorable(.object(payload)) else {
-            return send(reply: reply, status: "error", response: Self.reason(StoredText.refusal))
-        }
-        if name == "turn" {
-            guard let text = payload["text"]?.string else {
-                return send(reply: reply, status: "error", response: Self.reason("a turn needs text (a string)"))
-            }
-            guard let clientTurnID = (payload["client_turn_id"] ?? payload["client_id"])?.string else {
-                return send(reply: reply, status: "error", response: Self.reason("client_turn_id is required (1 to 128 characters)"))
-            }
-            return apply(.turn(text: text, clientTurnID: clientTurnID), userID: member.userID, reply: reply, clientKey: nil)
-        }
-        guard let clientID = payload["client_id"]?.string, (1...128).contains(clientID.count) else {
-            return send(reply: reply, status: "error", response: Self.reason("client_id is required (1 to 128 characters)"))
-        }
-        var content = payload
-        content["client_id"] = nil
-        let fingerprint = name + " " + JSONValue.object(content).jsonString
-        let key = member.userID + "\u{0}" + clientID
-        if let record = commands[key] {
-            guard record.fingerprint == fingerprint else {
-                return send(reply: reply, status: "error", response: Self.reason("client id \(clientID) was already used for a different command"))
-            }
-            if case .object(var response)? = record.reply {
-                response["repeated"] = .bool(true)
-                return send(reply: reply, status: "ok", response: .object(response))
-            }
-            commands[key]?.waiters.append(reply)
-            return
-        }
-        let command: RoomStateMachine.Command
-        switch name {
-        case "ready": command = .ready
-        case "start_round": command = .startRound
-        case "start_roleplay": command = .startRoleplay
-        case "end_round": command = .endRound
-        case "leave": command = .leave
-        case "set_timing":
-            guard case .number(let preparation)? = payload["preparation_seconds"], case .number(let roleplay)? = payload["roleplay_seconds"] else {
-                return send(reply: reply, status: "error", response: Self.reason("set_timing needs preparation_seconds and roleplay_seconds (numbers)"))
-            }
-            guard preparation.rounded() == preparation, roleplay.rounded() == roleplay else {
-                return send(reply: reply, status: "error", response: Self.reason("preparation_seconds and roleplay_seconds must be whole seconds"))
-            }
-            command = .setTiming(RoomTiming(preparationSeconds: preparation, roleplaySeconds: roleplay))
-        case "choose_case":
-            return chooseCase(payload, userID: member.userID, reply: reply, key: key, fingerprint: fingerprint)
-        default:
-            return
-        }
-        apply(command, userID: member.userID, reply: reply, clientKey: (key, fingerprint))
-    }
-
-    /// Applies a command; journals its events; answers once they are durable.
-    private func apply(_ command: RoomStateMachine.Command, userID: String, reply: ReplyTarget, clientKey: (key: String, fingerprint: String)?, extra: [String: JSONValue] = [:]) {
-        guard !evicted else {
-            return send(reply: reply, status: "error", response: Self.reason("the room was reloaded: join the room topic again"))
-        }
-        let now = Self.now()
-        // Deadlines that passed first, as their own events (a refused command must not lose them).
-        let beforeTick = machine.state
-        let ticked = machine.tick(now: now)
-        if !ticked.isEmpty { commit(pending(ticked, before: beforeTick, leftReason: "left"), saveState: true, completion: nil) }
-        let before = machine.state
-        switch machine.apply(command, by: userID, now: now) {
-        case .failure(let error):
-            send(reply: reply, status: "error", response: Self.reason(error.reason))
-        case .success(let events):
-            if let clientKey { remember(clientKey.key, fingerprint: clientKey.fingerprint) }
-            var response = extra
-            for case .turn(let seq, _, _, _, _, _, let repeated) in events {
-                response["seq"] = .number(Double(seq))
-                response["repeated"] = .bool(repeated)
-            }
-            if response["repeated"] == nil { response["repeated"] = .bool(false) }
-            let isLeave = command == .leave
-            let changesState = events.contains { if case .turn = $0 { return false } else { return true } }
-            let pendingEvents = pending(events, before: before, leftReason: "left")
-            // The reply's offset: the command's last event, or the room's latest when it made none.
-            response["offset"] = .number(Double(nextOffset - 1 + Int64(pendingEvents.count)))
-            let answer = JSONValue.object(response)
-            let record = clientKey.map { key in
-                RoomCommandRecord(
-                    userID: userID, clientID: String(key.key.split(separator: "\u{0}", maxSplits: 1).last ?? ""), fingerprint: key.fingerprint,
-                    replyJSON: answer.jsonString
-                )
-            }
-            commit(pendingEvents, saveState: changesState, command: record, failureReply: reply) { [self] _ in
-                self.send(reply: reply, status: "ok", response: answer)
-                if let clientKey { self.answered(clientKey.key, response: answer) }
-                if isLeave { self.closeMembers(of: userID) }
-            }
-        }
-        scheduleTimers()
-    }
-
-    /// `choose_case`: looks the case up (off the loop), then applies it.
-    private func chooseCase(_ payload: [String: JSONValue], userID: String, reply: ReplyTarget, key: String, fingerprint: String) {
-        // Check role and phase first, so a wrong command is refused without a lookup.
-        guard userID == machine.state.hostID else { return send(reply: reply, status: "error", response: Self.reason(RoomError.onlyHost("choose the case").reason)) }
-        guard machine.state.phase == .waiting, machine.state.stage < 3 else {
-            let reason = machine.state.stage == 3 ? RoomError.roomComplete : RoomError.wrongPhase(expected: "waiting", actual: machine.state.phase.name)
-            return send(reply: reply, status: "error", response: Self.reason(reason.reason))
-        }
-        let store = registry?.store
-        let exclude = machine.state.stage == 2 ? machine.state.caseIDs[0] : nil
-        let roomType = type
-        let lookup: @Sendable () async throws -> CaseBrief?
-        if let caseID = payload["case_id"]?.string {
-            lookup = { try await store?.caseBrief(id: caseID) }
-        } else if case .object(let filters)? = payload["random"] {
-            let profession = filters["target_profession"]?.string
-            let domain = filters["domain"]?.string ?? roomType
-            let difficulty = filters["difficulty_level"]?.string
-            lookup = { try await store?.randomCase(profession: profession, domain: domain, difficulty: difficulty, excluding: exclude) }
-        } else {
-            return send(reply: reply, status: "error", response: Self.reason("choose_case needs case_id (a string) or random (an object of filters)"))
-        }
-        let room = NIOLoopBound(self, eventLoop: loop)
-        let loop = self.loop
-        let isRandom = payload["case_id"] == nil
-        Task {
-            let found: Result<CaseBrief?, any Error>
-            do { found = .success(try await lookup()) } catch { found = .failure(error) }
-            loop.execute {
-                let room = room.value
-                switch found {
-                case .failure(let error):
-                    room.send(reply: reply, status: "error", response: Self.reason("the case could not be read: \(error)"))
-                case .success(nil):
-                    room.send(reply: reply, status: "error", response: Self.reason(
-                        isRandom ? "no published case matches those filters" : "no published case has that case_id"
-                    ))
-                case .success(let brief?):
-                    room.cases[brief.id] = brief
-                    room.apply(
-                        .chooseCase(id: brief.id), userID: userID, reply: reply, clientKey: (key, fingerprint),
-                        extra: ["case": Self.caseSummary(brief)]
-                    )
-                }
-            }
-        }
-    }
-
-    private func remember(_ key: String, fingerprint: String) {
-        commands[key] = CommandRecord(fingerprint: fingerprint, reply: nil, waiters: [])
-        commandOrder.append(key)
-        if commandOrder.count > configuration.rememberedCommands {
-            let forget = commandOrder.removeFirst()
-            if commands[forget]?.reply != nil { commands[forget] = nil }
-        }
-    }
-
-    private func answered(_ key: String, response: JSONValue) {
-        guard var record = commands[key] else { return }
-        record.reply = response
-        if case .object(var repeated) = response {
-            repeated["repeated"] = .bool(true)
-            for waiter in record.waiters { send(reply: waiter, status: "ok", response: .object(repeated)) }
-        }
-        record.waiters = []
-        commands[key] = record
-    }
-
-    // MARK: Timers
-
-    private func scheduleTimers() {
-        phaseTimer?.cancel()
-        phaseTimer = nil
-        if !evicted, let deadline = machine.state.phase.deadline {
-            let delay = max(0, deadline - Self.now())
-            phaseTimer = loop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(delay * 1000) + 1)) { [self] in
-                self.phaseTimer = nil
-                self.tick()
-            }
-        }
-        if noShowTimer == nil, !evicted, machine.state.noShowChecked != true, machine.state.stage == 1, let scheduledAt {
-            let checkAt = scheduledAt + configuration.graceSeconds
-            let now = Self.now()
-            // Due soon: a timer. Later ones are found by the registry's sweep.
-            if now - scheduledAt < 86_400, checkAt - now <= configuration.sweepIntervalSeconds {
-                noShowTimer = loop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(max(0, checkAt - now) * 1000))) { [self] in
-                    self.noShowTimer = nil
-                    self.checkNoShows()
-                }
-            }
-        }
-    }
-
-    private func tick() {
-        guard !evicted else { return }
-        let before = machine.state
-        let events = machine.tick(now: Self.now())
-        if !events.isEmpty { commit(pending(events, before: before, leftReason: "left"), saveState: true, completion: nil) }
-        scheduleTimers()
-        evictIfIdle()
-    }
-
-    private func checkNoShows() {
-        guard !evicted, machine.state.noShowChecked != true else { return }
-        machine.markNoShowChecked()
-        var events: [PendingEvent] = []
-        if machine.state.stage == 1, machine.state.phase == .waiting, let scheduledAt {
-            let present = Set(members.values.map(\.userID))
-            for userID in [machine.state.hostID, machine.state.guestID].compactMap({ $0 })
-            where !present.contains(userID) && !seenSinceScheduled.contains(userID) && !noShows.contains(userID) {
-                noShows.insert(userID)
-                events.append(PendingEvent(
-                    name: "no_show",
-                    payload: ["user_id": .string(userID), "scheduled_at": .string(Timestamp.format(Date(timeIntervalSince1970: scheduledAt)))]
-                ))
-            }
-        }
+        let events = engine.graceExpired(userID, now: Self.now())
+        guard !events.isEmpty else { return }
         commit(events, saveState: true, completion: nil)
         evictIfIdle()
-    }
-
-    // MARK: Journal
-
-    /// Domain events as journal events, with the room's context (round ids, briefs, turns).
-    private func pending(_ events: [RoomStateMachine.Event], before: RoomState, leftReason: String) -> [PendingEvent] {
-        var result: [PendingEvent] = []
-        let now = Self.now()
-        for event in events {
-            switch event {
-            case .ready(let userID):
-                result.append(PendingEvent(name: "ready", payload: ["user_id": .string(userID), "round": Self.number(before.round)]))
-            case .timing(let timing):
-                result.append(PendingEvent(name: "timing", payload: [
-                    "preparation_seconds": .number(timing.preparationSeconds), "roleplay_seconds": .number(timing.roleplaySeconds),
-                ]))
-            case .caseChosen(let round, let caseID):
-                result.append(PendingEvent(name: "case_chosen", payload: [
-                    "round": .number(Double(round)), "case": cases[caseID].map(Self.caseSummary) ?? .object(["id": .string(caseID)]),
-                ], round: round))
-            case .phase(let phase, let round):
-                result.append(PendingEvent(name: "phase", payload: [
-                    "round": .number(Double(round)), "phase": .string(phase.name), "deadline": Self.time(phase.deadline),
-                ], round: round))
-            case .turn(let seq, let round, let speakerID, let role, let text, let clientTurnID, let repeated):
-                guard !repeated else { continue }
-                let payload: [String: JSONValue] = [
-                    "seq": .number(Double(seq)), "round": .number(Double(round)), "speaker_id": .string(speakerID),
-                    "role": .string(role.rawValue), "text": .string(text), "client_turn_id": .string(clientTurnID),
-                ]
-                result.append(PendingEvent(name: "turn", payload: payload, round: round, clientID: clientTurnID, seq: seq, userID: speakerID))
-            case .roundEnded(let round, let reason):
-                var duration = 0.0
-                if case .roleplay = before.phase, let started = before.phaseStartedAt { duration = max(0, now - started) }
-                result.append(PendingEvent(name: "round_ended", payload: [
-                    "round": .number(Double(round)), "reason": .string(reason.rawValue), "round_id": .string(UUID().uuidString.lowercased()),
-                    "turns": .number(Double(appliedTurnCount)), "duration_seconds": .number(Double(Int(duration.rounded()))),
-                ], round: round))
-            case .stage(let stage):
-                result.append(PendingEvent(name: "stage", payload: ["stage": .number(Double(stage))]))
-            case .seat(let guestID, let previous):
-                result.append(PendingEvent(name: "seat", payload: [
-                    "guest_id": guestID.map(JSONValue.string) ?? .null, "previous_guest_id": previous.map(JSONValue.string) ?? .null,
-                    "reason": .string(guestID == nil ? "seat_given_back" : (previous == nil ? "seat_taken" : "seat_reassigned")),
-                ]))
-            case .roundCancelled(let round):
-                result.append(PendingEvent(name: "round_cancelled", payload: [
-                    "round": .number(Double(round)), "reason": .string("seat_changed"),
-                ], round: round))
-            case .left(let userID, let phase):
-                result.append(PendingEvent(name: "left", payload: [
-                    "user_id": .string(userID), "phase": .string(phase), "reason": .string(leftReason),
-                    "early": .bool(phase == "preparation" || phase == "roleplay"),
-                ]))
-            }
-        }
-        return result
-    }
-
-    private func presenceEvent(userID: String, status: String) -> PendingEvent {
-        let present = Set(members.values.map(\.userID)).sorted()
-        let awayList = away.sorted { $0.key < $1.key }.map { JSONValue.object(["user_id": .string($0.key), "until": .string(Timestamp.format(Date(timeIntervalSince1970: $0.value.until)))]) }
-        return PendingEvent(name: "presence", payload: [
-            "user_id": .string(userID), "status": .string(status), "present": .array(present.map(JSONValue.string)), "away": .array(awayList),
-        ])
-    }
-
-    /// Journals `events` (and the state when asked); once durable, sends them to the
-    /// members and calls `completion` with the last offset (the previous one when there
-    /// were no events).
-    private func commit(
-        _ events: [PendingEvent], saveState: Bool, command: RoomCommandRecord? = nil, assessment: RoomAssessmentRecord? = nil,
-        failureReply: ReplyTarget? = nil, completion: ((Int64) -> Void)?
-    ) {
-        guard let registry, !evicted else {
-            if let failureReply { send(reply: failureReply, status: "error", response: Self.reason(deleted ? "the room was deleted" : "the room was reloaded: join the room topic again")) }
-            return
-        }
-        let at = Timestamp.now()
-        var records: [RoomEventRecord] = []
-        var sent: [SentEvent] = []
-        var roundEnd: RoomRoundRecord?
-        for var event in events {
-            let offset = nextOffset
-            nextOffset += 1
-            event.payload["offset"] = .number(Double(offset))
-            event.payload["at"] = .string(at)
-            if event.name == "turn" { appliedTurnCount += 1 }
-            if event.name == "round_ended", let round = event.round, let roundID = event.payload["round_id"]?.string {
-                appliedTurnCount = 0
-                // The round's row gets its transcript from the journal, in the same transaction.
-                roundEnd = RoomRoundRecord(
-                    roundID: roundID, round: round, candidateID: round == 1 ? machine.state.hostID : (machine.state.guestID ?? ""),
-                    caseID: machine.state.caseIDs[round - 1],
-                    durationSeconds: Self.integer(event.payload["duration_seconds"]),
-                    newStage: round + 1
-                )
-            }
-            let json = JSONValue.object(event.payload).jsonString
-            records.append(RoomEventRecord(
-                offset: offset, type: event.name, round: event.round, clientID: event.clientID, seq: event.seq, payloadJSON: json, at: at,
-                userID: event.userID
-            ))
-            sent.append(SentEvent(offset: offset, name: event.name, payloadJSON: json))
-        }
-        let stateAfter = machine.state
-        var stateRecord: (phase: String, json: String)?
-        if saveState, let data = try? JSONEncoder().encode(stateAfter) {
-            stateRecord = (stateAfter.phase.name, String(decoding: data, as: UTF8.self))
-        }
-        var entry = RoomJournalEntry(roomID: id, events: records, state: stateRecord, roundEnd: roundEnd, command: command)
-        entry.assessment = assessment
-        inFlight += 1
-        let room = NIOLoopBound(self, eventLoop: loop)
-        let loop = self.loop
-        let endedRound = roundEnd
-        let caseOfEnded = roundEnd.flatMap { $0.caseID }
-        let sentEvents = sent
-        let then = NIOLoopBound(completion, eventLoop: loop)
-        registry.journal.append(entry) { result in
-            loop.execute {
-                room.value.durable(
-                    result, sent: sentEvents, stateAfter: stateAfter, roundEnd: endedRound, caseID: caseOfEnded,
-                    failureReply: failureReply, completion: then.value
-                )
-            }
-        }
-    }
-
-    /// Back on the loop after the journal wrote (or failed to write) an entry.
-    private func durable(
-        _ result: Result<Void, StoreError>, sent: [SentEvent], stateAfter: RoomState, roundEnd: RoomRoundRecord?,
-        caseID: String?, failureReply: ReplyTarget?, completion: ((Int64) -> Void)?
-    ) {
-        inFlight -= 1
-        if case .failure(let error) = result {
-            failed(error, reply: failureReply)
-            return
-        }
-        let present = published.present
-        published = stateAfter
-        published.present = present
-        var startedRound = false
-        for event in sent {
-            publishedOffset = event.offset
-            recent.append(event)
-            switch event.name {
-            case "round_ended", "round_cancelled": transcriptFrom = event.offset
-            case "phase": startedRound = startedRound || event.payloadJSON.contains("\"phase\":\"preparation\"")
-            default: break
-            }
-        }
-        if recent.count > configuration.recentEvents * 2 { recent.removeFirst(recent.count - configuration.recentEvents) }
-        if let roundEnd { roundIDs[roundEnd.round - 1] = roundEnd.roundID }
-        Self.sendEvents(sent, to: Array(members.values))
-        if startedRound { sendBriefs() }
-        completion?(publishedOffset)
-        if let roundEnd {
-            registry?.assess(roomID: id, roundID: roundEnd.roundID, round: roundEnd.round, caseID: caseID)
-        }
-        evictIfIdle()
-    }
-
-    /// A journal write failed: the command it carried gets an error reply at once and the
-    /// room stops (no command is applied meanwhile). Whether the room still exists is asked
-    /// off the loop: a deleted room (its journal rows had no room to belong to) tells its
-    /// members so; otherwise they get `phx_error` and the room reloads on the next join.
-    private func failed(_ error: StoreError, reply: ReplyTarget?) {
-        if let reply {
-            send(reply: reply, status: "error", response: Self.reason(deleted ? "the room was deleted" : "the room could not save this: try again"))
-        }
-        guard !evicted, !deleted else { return }
-        evicted = true
-        phaseTimer?.cancel()
-        noShowTimer?.cancel()
-        for entry in away.values { entry.timer.cancel() }
-        registry?.evict(self)
-        guard let registry else { return }
-        let store = registry.store
-        let room = NIOLoopBound(self, eventLoop: loop)
-        let loop = self.loop
-        let roomID = id
-        Task {
-            let exists = (try? await store.roomParticipants(id: roomID)) != nil
-            loop.execute {
-                let room = room.value
-                if !exists { return room.roomDeleted() }
-                registry.logger.error("room journal write failed; the room is reloaded on the next join", metadata: ["room": "\(roomID)", "error": "\(error)"])
-                room.failMembers(reason: "the room could not save this: \(error.message)")
-            }
-        }
-    }
-
-    /// After a failed journal write: waiting commands get an error, members a `phx_error`.
-    private func failMembers(reason: String) {
-        for record in commands.values {
-            for waiter in record.waiters { send(reply: waiter, status: "error", response: Self.reason(reason)) }
-        }
-        for member in members.values {
-            let bytes = PhoenixMessage(joinRef: member.joinRef, topic: member.topic, event: "phx_error", payload: .object(["reason": .string(reason)]))
-                .encode(member.version)
-            FanOut.broadcast(text: ByteBuffer(bytes: bytes), to: [member.connection])
-        }
-        members = [:]
-    }
-
-    /// Stores a round's assessment and its `assessment` event in one journal entry.
-    func storeAssessment(_ record: RoomAssessmentRecord, round: Int, assessor: String, scoreRaw: Int, scoreMax: Int) {
-        commit([PendingEvent(name: "assessment", payload: [
-            "round": .number(Double(round)), "round_id": .string(record.roundID), "assessor": .string(assessor),
-            "score_raw": .number(Double(scoreRaw)), "score_max": .number(Double(scoreMax)),
-        ], round: round)], saveState: false, assessment: record, completion: nil)
-    }
-
-    /// Leaves the registry when nothing needs the room in memory.
-    private func evictIfIdle() {
-        guard !evicted, members.isEmpty, joining.isEmpty, away.isEmpty, inFlight == 0, phaseTimer == nil, noShowTimer == nil else { return }
-        evicted = true
-        registry?.evict(self)
-    }
-
-    /// After `leave` (or when the user lost the seat, with `reason`): the user's channels
-    /// on this room are closed.
-    private func closeMembers(of userID: String, reason: String? = nil) {
-        for member in members.values where member.userID == userID {
-            members[member.id] = nil
-            if let reason {
-                Self.close(member, reason: reason)
-            } else {
-                let bytes = PhoenixMessage(joinRef: member.joinRef, topic: member.topic, event: "phx_close", payload: .object([:])).encode(member.version)
-                FanOut.broadcast(text: ByteBuffer(bytes: bytes), to: [member.connection])
-            }
-        }
-        if !members.values.contains(where: { $0.userID == userID }) {
-            published.present.remove(userID)
-            commit([presenceEvent(userID: userID, status: "left")], saveState: false, completion: nil)
-        }
-    }
-
-    // MARK: Snapshot and briefs
-
-    /// The join reply for `userID`: state as of the last durable event, its brief only.
-    private func snapshot(for userID: String, transcript: [JSONValue]) -> [String: JSONValue] {
-        let state = published
-        let caseID = state.round.flatMap { state.caseIDs[$0 - 1] }
-        var room: [String: JSONValue] = [
-            "id": .string(id), "host_id": .string(state.hostID), "guest_id": state.guestID.map(JSONValue.string) ?? .null,
-            "type": .string(type), "stage": .number(Double(state.stage)), "round": Self.number(state.round),
-            "phase": .string(state.phase.name), "deadline": Self.time(state.phase.deadline), "server_time": .string(Timestamp.now()),
-            "timing": .object([
-                "preparation_seconds": .number(state.timing.preparationSeconds), "roleplay_seconds": .number(state.timing.roleplaySeconds),
-            ]),
-            "case": caseID.flatMap { cases[$0] }.map(Self.caseSummary) ?? (caseID.map { .object(["id": .string($0)]) } ?? .null),
-            "ready": .array(state.ready.sorted().map(JSONValue.string)),
-            "present": .array(Set(members.values.map(\.userID)).sorted().map(JSONValue.string)),
-            "away": .array(away.sorted { $0.key < $1.key }.map {
-                .object(["user_id": .string($0.key), "until": .string(Timestamp.format(Date(timeIntervalSince1970: $0.value.until)))])
-            }),
-            "round_ids": .object(["1": roundIDs[0].map(JSONValue.string) ?? .null, "2": roundIDs[1].map(JSONValue.string) ?? .null]),
-        ]
-        return [
-            "postgres_changes": .array([]),
-            "room": .object(room),
-            "you": .string(userID),
-            "role": state.role(of: userID).map { .string($0.rawValue) } ?? .null,
-            "brief": brief(for: userID, state: state) ?? .null,
-            "transcript": .array(transcript),
-            "offset": .number(Double(publishedOffset)),
-        ]
-    }
-
-    /// The brief `userID` may see now: its own role's, from preparation on.
-    private func brief(for userID: String, state: RoomState) -> JSONValue? {
-        guard let round = state.round, let role = state.role(of: userID) else { return nil }
-        switch state.phase {
-        case .preparation, .roleplay: break
-        default: return nil
-        }
-        guard let caseID = state.caseIDs[round - 1], let brief = cases[caseID] else { return nil }
-        return .object([
-            "round": .number(Double(round)), "role": .string(role.rawValue), "case_id": .string(brief.id), "case_name": .string(brief.caseName),
-            "text": .string(role == .candidate ? brief.candidateBrief : brief.actorBrief),
-        ])
-    }
-
-    /// A round started: each present member gets its own brief, nobody else's.
-    private func sendBriefs() {
-        for member in members.values {
-            guard let brief = brief(for: member.userID, state: published) else { continue }
-            let bytes = PhoenixMessage.encode(
-                member.version, joinRef: nil, ref: nil, topic: member.topic, event: "broadcast",
-                payloadJSON: Array("{\"event\":\"brief\",\"payload\":\(brief.jsonString),\"type\":\"broadcast\"}".utf8)
-            )
-            FanOut.broadcast(text: ByteBuffer(bytes: bytes), to: [member.connection])
-        }
-    }
-
-    // MARK: Sending
-
-    /// Closes a member's channel as Supabase Realtime does when access ends: a `system`
-    /// message with status error and the reason, then `phx_close`.
-    static func close(_ member: Member, reason: String) {
-        let channel = member.topic.hasPrefix("realtime:") ? String(member.topic.dropFirst("realtime:".count)) : member.topic
-        let system = PhoenixMessage(topic: member.topic, event: "system", payload: .object([
-            "status": .string("error"), "extension": .string("system"), "channel": .string(channel), "message": .string(reason),
-        ])).encode(member.version)
-        let close = PhoenixMessage(joinRef: member.joinRef, topic: member.topic, event: "phx_close", payload: .object([:])).encode(member.version)
-        FanOut.broadcast(text: ByteBuffer(bytes: system), to: [member.connection])
-        FanOut.broadcast(text: ByteBuffer(bytes: close), to: [member.connection])
-    }
-
-    private func send(reply: ReplyTarget, status: String, response: JSONValue) {
-        let bytes = PhoenixMessage(
-            joinRef: reply.joinRef, ref: reply.ref, topic: reply.topic, event: "phx_reply",
-            payload: .object(["status": .string(status), "response": response])
-        ).encode(reply.version)
-        FanOut.broadcast(text: ByteBuffer(bytes: bytes), to: [reply.connection])
-    }
-
-    /// Each event encoded once per topic spelling and protocol version.
-    private static func sendEvents(_ events: [SentEvent], to members: [Member]) {
-        guard !members.isEmpty else { return }
-        struct Key: Hashable {
-            var topic: String
-            var version: PhoenixMessage.Version
-        }
-        var groups: [Key: [WebSocketConnection]] = [:]
-        for member in members { groups[Key(topic: member.topic, version: member.version), default: []].append(member.connection) }
-        for event in events {
-            let payload = Array("{\"event\":\"\(event.name)\",\"payload\":\(event.payloadJSON),\"type\":\"broadcast\"}".utf8)
-            for (key, connections) in groups {
-                let bytes = PhoenixMessage.encode(key.version, joinRef: nil, ref: nil, topic: key.topic, event: "broadcast", payloadJSON: payload)
-                FanOut.broadcast(text: ByteBuffer(bytes: bytes), to: connections)
-            }
-        }
-    }
-
-    // MARK: Helpers
-
-    static func now() -> Double { Date().timeIntervalSince1970 }
-
-    static func reason(_ text: String) -> JSONValue { .object(["reason": .string(text)]) }
-
-    static func integer(_ value: JSONValue?) -> Int {
-        if case .number(let number)? = value { return Int(number) }
-        return 0
-    }
-
-    static func number(_ value: Int?) -> JSONValue { value.map { .number(Double($0)) } ?? .null }
-
-    static func time(_ seconds: Double?) -> JSONValue {
-        seconds.map { .string(Timestamp.format(Date(timeIntervalSince1970: $0))) } ?? .null
-    }
-
-    static func caseSummary(_ brief: CaseBrief) -> JSONValue {
-        .object([
-            "id": .string(brief.id), "case_name": .string(brief.caseName), "domain": .string(brief.domain),
-            "target_profession": .string(brief.targetProfession), "difficulty_level": .string(brief.difficultyLevel),
-        ])
-    }
-
-    static func parse(_ json: String) -> JSONValue {
-        (try? JSONDecoder().decode(JSONValue.self, from: Data(json.utf8))) ?? .null
     }
 }

@@ -12,7 +12,7 @@ import Synchronization
 final class RoomRegistry: Sendable {
     /// The database as the rooms read it (the journal writes).
     let store: any RoomStore
-    let journal: RoomJournal
+    let journal: any RoomJournaling
     let configuration: RoomConfiguration
     let assessor: any Assessor
     let logger: Logger
@@ -22,9 +22,21 @@ final class RoomRegistry: Sendable {
     private let sweep = Mutex<RepeatedTask?>(nil)
     private let memberIDs = Atomic<Int>(0)
 
-    init(store: Store, configuration: RoomConfiguration, assessor: any Assessor, group: any EventLoopGroup, logger: Logger) {
+    convenience init(store: Store, configuration: RoomConfiguration, assessor: any Assessor, group: any EventLoopGroup, logger: Logger) {
+        self.init(
+            store: store as any RoomStore,
+            journal: RoomJournal(store: store, maxBatch: configuration.maxJournalBatch, maxPending: configuration.maxJournalPending),
+            configuration: configuration, assessor: assessor, group: group, logger: logger
+        )
+    }
+
+    /// Rooms over any store and journal behind the boundary (tests use doubles).
+    init(
+        store: any RoomStore, journal: any RoomJournaling, configuration: RoomConfiguration, assessor: any Assessor, group: any EventLoopGroup,
+        logger: Logger
+    ) {
         self.store = store
-        self.journal = RoomJournal(store: store, maxBatch: configuration.maxJournalBatch, maxPending: configuration.maxJournalPending)
+        self.journal = journal
         self.configuration = configuration
         self.assessor = assessor
         self.group = group

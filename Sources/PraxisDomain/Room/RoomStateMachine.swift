@@ -64,15 +64,34 @@ public struct RoomStateMachine: Sendable {
     /// Applies a peer's command at `now`, or says why not (the state is then unchanged, even
     /// by the passing of time: call `tick(now:)` first to apply the deadlines on their own).
     public mutating func apply(_ command: Command, by userID: String, now: Double) -> Result<[Event], RoomError> {
+        apply(command, by: userID, now: now, tickFirst: true)
+    }
+
+    /// As `apply`, for a caller that has just called `tick(now:)` itself (and kept what it
+    /// did, so that a refused command does not lose it): the deadlines are not ticked again.
+    public mutating func applyTicked(_ command: Command, by userID: String, now: Double) -> Result<[Event], RoomError> {
+        apply(command, by: userID, now: now, tickFirst: false)
+    }
+
+    private mutating func apply(_ command: Command, by userID: String, now: Double, tickFirst: Bool) -> Result<[Event], RoomError> {
         let saved = state
-        let result = applyChecked(command, by: userID, now: now)
+        let result = applyChecked(command, by: userID, now: now, tickFirst: tickFirst)
         if case .failure = result { state = saved }
         return result
     }
 
-    private mutating func applyChecked(_ command: Command, by userID: String, now: Double) -> Result<[Event], RoomError> {
+    /// Why `userID` may not choose the case now, or nil: checked before the case is looked
+    /// up (a wrong command is refused without a lookup) and again when it is applied.
+    public func refusalToChooseCase(by userID: String) -> RoomError? {
+        guard userID == state.hostID else { return .onlyHost("choose the case") }
+        guard state.stage < 3 else { return .roomComplete }
+        guard state.phase == .waiting else { return .wrongPhase(expected: "waiting", actual: state.phase.name) }
+        return nil
+    }
+
+    private mutating func applyChecked(_ command: Command, by userID: String, now: Double, tickFirst: Bool) -> Result<[Event], RoomError> {
         guard state.isParticipant(userID) else { return .failure(.notAParticipant) }
-        var events = tick(now: now)
+        var events = tickFirst ? tick(now: now) : []
         guard state.stage < 3 else {
             if command == .leave {
                 state.present.remove(userID)
@@ -88,8 +107,7 @@ public struct RoomStateMachine: Sendable {
             state.ready.insert(userID)
             events.append(.ready(userID: userID))
         case .chooseCase(let id):
-            guard userID == state.hostID else { return .failure(.onlyHost("choose the case")) }
-            guard state.phase == .waiting else { return .failure(.wrongPhase(expected: "waiting", actual: state.phase.name)) }
+            if let refusal = refusalToChooseCase(by: userID) { return .failure(refusal) }
             guard !id.isEmpty else { return .failure(.invalid("the case id is empty")) }
             if round == 2, state.caseIDs[0] == id { return .failure(.invalid("round 2 needs a different case from round 1")) }
             state.caseIDs[round - 1] = id
