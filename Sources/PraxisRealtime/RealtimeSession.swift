@@ -9,7 +9,7 @@ import PraxisWebSocket
 /// One realtime connection: parses Phoenix messages and runs its channels. Lives on the
 /// connection's event loop; shared state goes through the hub.
 final class RealtimeSession: WebSocketMessageHandler {
-    private struct Channel {
+    struct Channel {
         var memberID: Int
         var joinRef: String?
         var broadcastAck: Bool
@@ -24,25 +24,25 @@ final class RealtimeSession: WebSocketMessageHandler {
         var userID: String? { caller.userID }
     }
 
-    private let connection: WebSocketConnection
-    private let hub: RealtimeHub
-    private let rooms: RoomRegistry
-    private let version: PhoenixMessage.Version
-    private let apiKey: String
-    private var channels: [String: Channel] = [:]
-    private var lastHeard = NIODeadline.now()
-    private var heartbeatCheck: Scheduled<Void>?
-    private var tokenTimers: [String: Scheduled<Void>] = [:]
-    private var closed = false
+    let connection: WebSocketConnection
+    let hub: RealtimeHub
+    let rooms: RoomRegistry
+    let version: PhoenixMessage.Version
+    let apiKey: String
+    var channels: [String: Channel] = [:]
+    var lastHeard = NIODeadline.now()
+    var heartbeatCheck: Scheduled<Void>?
+    var tokenTimers: [String: Scheduled<Void>] = [:]
+    var closed = false
     /// The session-end listener's id (``SessionEvents``).
-    private var sessionListener: Int?
+    var sessionListener: Int?
     /// Counts session-end news heard: a check that read the store before news arrived is
     /// done again.
-    private var sessionNews = 0
+    var sessionNews = 0
     /// Per-connection rates (``RealtimeConfiguration``): joins, broadcasts, presence pushes.
-    private var joinRate: RateBucket
-    private var messageRate: RateBucket
-    private var presenceRate: RateBucket
+    var joinRate: RateBucket
+    var messageRate: RateBucket
+    var presenceRate: RateBucket
 
     init(connection: WebSocketConnection, hub: RealtimeHub, rooms: RoomRegistry, version: PhoenixMessage.Version, apiKey: String) {
         self.connection = connection
@@ -99,7 +99,7 @@ final class RealtimeSession: WebSocketMessageHandler {
     }
 
     /// Leaves a channel's hub membership, or its room (a dropped peer keeps its seat for the grace period).
-    private func release(_ channel: Channel) {
+    func release(_ channel: Channel) {
         if let room = channel.room {
             let memberID = channel.memberID
             room.loop.execute { room.remove(memberID: memberID, dropped: true) }
@@ -110,7 +110,7 @@ final class RealtimeSession: WebSocketMessageHandler {
 
     // MARK: Dispatch
 
-    private func handle(_ message: PhoenixMessage) {
+    func handle(_ message: PhoenixMessage) {
         if message.topic == "phoenix" {
             if message.event == "heartbeat" {
                 reply(message, status: "ok", response: .object([:]))
@@ -160,7 +160,7 @@ final class RealtimeSession: WebSocketMessageHandler {
 
     // MARK: Join and leave
 
-    private func join(_ message: PhoenixMessage) {
+    func join(_ message: PhoenixMessage) {
         let payload = message.payload.object ?? [:]
         let config = payload["config"]?.object ?? [:]
         let caller: Caller
@@ -200,7 +200,7 @@ final class RealtimeSession: WebSocketMessageHandler {
     }
 
     /// A checked join: membership, reply, then (for snapshot or resume) the recovery.
-    private func completeJoin(
+    func completeJoin(
         _ message: PhoenixMessage, config: [String: JSONValue], caller: Caller, sessionID: String?, expiry: Int?, isPrivate: Bool,
         bindings: [ChangeBinding]
     ) {
@@ -250,7 +250,7 @@ final class RealtimeSession: WebSocketMessageHandler {
     }
 
     /// The end of a snapshot or resume join, back on the loop: reply, replay, go live.
-    private func finishJoin(_ message: PhoenixMessage, memberID: Int, bindings: [ChangeBinding], response: [String: JSONValue], plan: RecoveryPlan) {
+    func finishJoin(_ message: PhoenixMessage, memberID: Int, bindings: [ChangeBinding], response: [String: JSONValue], plan: RecoveryPlan) {
         guard !closed, channels[message.topic]?.memberID == memberID, let member = hub.member(memberID) else { return }
         var response = response
         var praxisReply: [String: JSONValue] = [
@@ -276,7 +276,7 @@ final class RealtimeSession: WebSocketMessageHandler {
     }
 
     /// After a join reply: the feed is live ("subscribed"), and the presence state follows.
-    private func afterJoin(_ message: PhoenixMessage, bindings: [ChangeBinding]) {
+    func afterJoin(_ message: PhoenixMessage, bindings: [ChangeBinding]) {
         if !bindings.isEmpty {
             push(topic: message.topic, event: "system", payload: .object([
                 "status": .string("ok"), "extension": .string("postgres_changes"), "channel": .string(Self.channelName(message.topic)),
@@ -301,7 +301,7 @@ final class RealtimeSession: WebSocketMessageHandler {
 
     /// Broadcast replay (`config.broadcast.replay`), after the join reply and `presence_state`:
     /// the logged broadcasts the channel missed, read off the loop, then sent if it is still joined.
-    private func startReplay(topic: String, memberID: Int, _ request: ReplayRequest) {
+    func startReplay(topic: String, memberID: Int, _ request: ReplayRequest) {
         let hub = self.hub
         let loop = connection.eventLoop
         let session = NIOLoopBound(WeakSession(self), eventLoop: loop)
@@ -315,166 +315,7 @@ final class RealtimeSession: WebSocketMessageHandler {
         }
     }
 
-    // MARK: Rooms
-
-    static let roomTopicPrefix = "realtime:room:"
-
-    /// Joins a room topic: a signed-in host or guest only; the reply is the room snapshot.
-    private func joinRoom(_ message: PhoenixMessage) {
-        let payload = message.payload.object ?? [:]
-        let config = payload["config"]?.object ?? [:]
-        let caller: Caller
-        let expiry: Int?
-        let sessionID: String?
-        do throws(RealtimeError) {
-            (caller, expiry, sessionID) = try joiningCaller(message, payload: payload)
-            guard caller.userID != nil else { throw RealtimeError(reason: "unauthorized: room channels need a signed-in user") }
-        } catch {
-            return reply(message, status: "error", response: .object(["reason": .string(error.reason)]))
-        }
-        let roomID = String(message.topic.dropFirst(Self.roomTopicPrefix.count))
-        guard Self.isUUID(roomID) else {
-            return reply(message, status: "error", response: .object(["reason": .string("room not found")]))
-        }
-        var resume: Int64?
-        if case .number(let offset)? = config["praxis"]?.object?["resume"]?.object?["offset"] { resume = Int64(offset) }
-        checkUser(caller, sessionID: sessionID) { [self] allowed in
-            guard !self.closed else { return }
-            guard allowed else {
-                return self.reply(message, status: "error", response: .object(["reason": .string(RealtimeError.signedOut.reason)]))
-            }
-            if let previous = self.channels.removeValue(forKey: message.topic) { self.release(previous) }
-            self.enterRoom(message, roomID: roomID, caller: caller, sessionID: sessionID, expiry: expiry, resume: resume)
-        }
-    }
-
-    /// How many times a join loads a room that left the registry while it was being entered.
-    static let roomEnterAttempts = 5
-
-    /// A room join being entered: what the room's loop needs of the session (taken on the
-    /// session's loop; the session itself is only touched there).
-    private struct RoomEntry: Sendable {
-        var message: PhoenixMessage
-        var caller: Caller
-        var sessionID: String?
-        var expiry: Int?
-        var resume: Int64?
-        /// `sessionNews` when the join began: news heard since means the session is checked again.
-        var news: Int
-        var connection: WebSocketConnection
-        var version: PhoenixMessage.Version
-        var session: NIOLoopBound<RealtimeSession>
-
-        var joinRef: String? { message.joinRef ?? message.ref }
-
-        /// Answers the join with an error, from any loop.
-        func refuse(_ reason: String) {
-            let session = self.session
-            let message = self.message
-            connection.eventLoop.execute { session.value.reply(message, status: "error", response: .object(["reason": .string(reason)])) }
-        }
-    }
-
-    /// Loads the room (off the loop), then joins it on the room's loop; a room that left the
-    /// registry meanwhile is loaded again, up to `roomEnterAttempts` times.
-    private func enterRoom(_ message: PhoenixMessage, roomID: String, caller: Caller, sessionID: String?, expiry: Int?, resume: Int64?) {
-        let rooms = self.rooms
-        let loop = connection.eventLoop
-        let entry = RoomEntry(
-            message: message, caller: caller, sessionID: sessionID, expiry: expiry, resume: resume, news: sessionNews,
-            connection: connection, version: version, session: NIOLoopBound(self, eventLoop: loop)
-        )
-        Task { await RealtimeSession.enter(entry, roomID: roomID, rooms: rooms) }
-    }
-
-    /// Enters the room, loading it again while it left the registry meanwhile.
-    private static func enter(_ entry: RoomEntry, roomID: String, rooms: RoomRegistry) async {
-        var attempts = 0
-        while attempts < roomEnterAttempts {
-            attempts += 1
-            let outcome = await enterOnce(entry, roomID: roomID, rooms: rooms)
-            if case .done = outcome { return }
-        }
-        entry.refuse("the room could not be loaded: try again")
-    }
-
-    private enum EnterOutcome: Sendable {
-        case done
-        /// The room left the registry while it was being entered: load it again.
-        case evicted
-    }
-
-    /// One attempt: load the room and its seat (off the loops), then admit on the room's loop.
-    private static func enterOnce(_ entry: RoomEntry, roomID: String, rooms: RoomRegistry) async -> EnterOutcome {
-        let loaded: (room: LiveRoom?, seat: RoomSeat?)
-        do {
-            loaded = (try await rooms.room(roomID, on: entry.connection.eventLoop), try await rooms.store.roomSeat(id: roomID))
-        } catch {
-            entry.refuse("the room could not be loaded: \(error)")
-            return .done
-        }
-        guard let room = loaded.room, let seat = loaded.seat else {
-            entry.refuse("room not found")
-            return .done
-        }
-        let memberID = rooms.nextMemberID()
-        let admitted = try? await room.loop.submit { () -> Bool in
-            guard !room.evicted else { return false }
-            admit(entry, to: room, seat: seat, memberID: memberID)
-            return true
-        }.get()
-        return admitted == false ? .evicted : .done
-    }
-
-    /// On the room's loop: the caller joins the room when the topic's rule admits it with the
-    /// seat as the database says (the room follows a newer read); the channel is recorded on
-    /// the session's loop.
-    private static func admit(_ entry: RoomEntry, to room: LiveRoom, seat: RoomSeat, memberID: Int) {
-        let message = entry.message
-        if let denied = room.admission(entry.caller, channel: channelName(message.topic), following: seat) {
-            return entry.refuse(denied)
-        }
-        let joinRef = entry.joinRef
-        let record: @Sendable () -> Void = {
-            let session = entry.session.value
-            guard !session.closed else {
-                room.loop.execute { room.remove(memberID: memberID, dropped: true) }
-                return
-            }
-            session.channels[message.topic] = Channel(
-                memberID: memberID, joinRef: joinRef, broadcastAck: false, isPrivate: true, room: room, caller: entry.caller,
-                sessionID: entry.sessionID
-            )
-            session.scheduleTokenExpiry(topic: message.topic, expiry: entry.expiry)
-            // A session ended while the room was being entered: check again now that the channel is known.
-            if session.sessionNews != entry.news { session.recheck(message.topic) }
-        }
-        let loop = entry.connection.eventLoop
-        if loop.inEventLoop { record() } else { loop.execute(record) }
-        room.join(
-            LiveRoom.Member(
-                id: memberID, userID: entry.caller.userID ?? "", connection: entry.connection, topic: message.topic, version: entry.version,
-                joinRef: joinRef
-            ),
-            resume: entry.resume,
-            reply: LiveRoom.ReplyTarget(connection: entry.connection, topic: message.topic, version: entry.version, joinRef: joinRef, ref: message.ref)
-        )
-    }
-
-    static func isUUID(_ text: String) -> Bool {
-        guard text.utf8.count == 36 else { return false }
-        for (index, byte) in text.utf8.enumerated() {
-            if [8, 13, 18, 23].contains(index) {
-                guard byte == UInt8(ascii: "-") else { return false }
-            } else {
-                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
-                    || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(byte) else { return false }
-            }
-        }
-        return true
-    }
-
-    private func leave(_ message: PhoenixMessage) {
+    func leave(_ message: PhoenixMessage) {
         guard let channel = channels.removeValue(forKey: message.topic) else {
             return reply(message, status: "error", response: .object(["reason": .string("unmatched topic")]))
         }
@@ -484,78 +325,11 @@ final class RealtimeSession: WebSocketMessageHandler {
         send(PhoenixMessage(joinRef: channel.joinRef, ref: message.ref, topic: message.topic, event: "phx_close", payload: .object([:])))
     }
 
-    // MARK: Broadcast and presence
-
-    private func broadcast(_ message: PhoenixMessage) {
-        guard let channel = channels[message.topic] else {
-            return reply(message, status: "error", response: .object(["reason": .string("unmatched topic")]))
-        }
-        guard messageRate.take(), hub.takeServerMessage() else { return closeChannel(message.topic, reason: RealtimeError.tooManyMessages.reason) }
-        let payloadJSON = Array(message.payload.jsonString.utf8)
-        guard payloadJSON.count <= hub.configuration.maxPayloadBytes else {
-            if message.ref != nil { reply(message, status: "error", response: .object(["reason": .string(RealtimeError.payloadTooLarge.reason)])) }
-            return
-        }
-        hub.broadcast(from: channel.memberID, payloadJSON: payloadJSON)
-        if channel.broadcastAck, message.ref != nil {
-            reply(message, status: "ok", response: .object([:]))
-        }
-    }
-
-    /// A vsn 2.0.0 `user_broadcast_push`: relayed like a `broadcast` push (same rules, rates and
-    /// size limit); a binary payload reaches vsn 2.0.0 members only, a JSON one every member.
-    private func binaryBroadcast(_ push: BinaryBroadcast.Push) {
-        let message = PhoenixMessage(joinRef: push.joinRef, ref: push.ref, topic: push.topic, event: "broadcast", payload: .object([:]))
-        guard let channel = channels[push.topic] else {
-            return reply(message, status: "error", response: .object(["reason": .string("unmatched topic")]))
-        }
-        guard channel.room == nil else {
-            return reply(message, status: "error", response: .object(["reason": .string("room topics carry room commands only")]))
-        }
-        guard messageRate.take(), hub.takeServerMessage() else { return closeChannel(push.topic, reason: RealtimeError.tooManyMessages.reason) }
-        guard push.payload.count <= hub.configuration.maxPayloadBytes else {
-            if push.ref != nil { reply(message, status: "error", response: .object(["reason": .string(RealtimeError.payloadTooLarge.reason)])) }
-            return
-        }
-        let payload: BroadcastPayload
-        if push.isJSON {
-            guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(push.payload)) else {
-                return reply(message, status: "error", response: .object(["reason": .string("malformed binary message: the JSON payload does not decode")]))
-            }
-            payload = .json(Array(value.jsonString.utf8))
-        } else {
-            payload = .binary(push.payload)
-        }
-        let echo = hub.member(channel.memberID)?.broadcastSelf == true
-        hub.publish(topic: push.topic, isPrivate: channel.isPrivate, event: push.event, payload: payload, except: echo ? nil : channel.memberID)
-        if channel.broadcastAck, push.ref != nil {
-            reply(message, status: "ok", response: .object([:]))
-        }
-    }
-
-    private func presence(_ message: PhoenixMessage) {
-        guard let channel = channels[message.topic] else {
-            return reply(message, status: "error", response: .object(["reason": .string("unmatched topic")]))
-        }
-        guard presenceRate.take() else { return closeChannel(message.topic, reason: RealtimeError.tooManyPresence.reason) }
-        let payload = message.payload.object ?? [:]
-        switch payload["event"]?.string {
-        case "track":
-            hub.track(channel.memberID, meta: payload["payload"]?.object ?? [:])
-            reply(message, status: "ok", response: .object([:]))
-        case "untrack":
-            hub.untrack(channel.memberID)
-            reply(message, status: "ok", response: .object([:]))
-        default:
-            reply(message, status: "error", response: .object(["reason": .string("presence events are track and untrack")]))
-        }
-    }
-
     // MARK: Tokens
 
     /// The caller of a join (its `access_token`, else the connection's API key), once the
     /// connection may take one more channel.
-    private func joiningCaller(_ message: PhoenixMessage, payload: [String: JSONValue]) throws(RealtimeError) -> (Caller, Int?, String?) {
+    func joiningCaller(_ message: PhoenixMessage, payload: [String: JSONValue]) throws(RealtimeError) -> (Caller, Int?, String?) {
         let found = try authorise(payload["access_token"]?.string ?? apiKey)
         guard channels[message.topic] != nil || channels.count < hub.configuration.maxChannelsPerConnection else {
             throw RealtimeError.tooManyChannels
@@ -564,7 +338,7 @@ final class RealtimeSession: WebSocketMessageHandler {
     }
 
     /// The caller a token stands for, its expiry, and its login session.
-    private func authorise(_ token: String) throws(RealtimeError) -> (Caller, Int?, String?) {
+    func authorise(_ token: String) throws(RealtimeError) -> (Caller, Int?, String?) {
         let claims: TokenClaims
         do {
             claims = try hub.tokens.verifyNow(token)
@@ -581,7 +355,7 @@ final class RealtimeSession: WebSocketMessageHandler {
         }
     }
 
-    private func accessToken(_ message: PhoenixMessage) {
+    func accessToken(_ message: PhoenixMessage) {
         guard let channel = channels[message.topic] else {
             return reply(message, status: "error", response: .object(["reason": .string("unmatched topic")]))
         }
@@ -612,7 +386,7 @@ final class RealtimeSession: WebSocketMessageHandler {
     /// Checks (off the loop) that a channel's caller may still have it: a user's session is
     /// open and they are active, and the topic's rule admits them (for a room, with its
     /// seat as stored now). Continues on the loop with the reason to close, or nil.
-    private func checkAccess(
+    func checkAccess(
         topic: String, caller: Caller, sessionID: String?, isPrivate: Bool, room: LiveRoom?, then continuation: @escaping (String?) -> Void
     ) {
         let name = Self.channelName(topic)
@@ -642,13 +416,13 @@ final class RealtimeSession: WebSocketMessageHandler {
 
     /// Some of `userID`'s sessions ended (news from the auth side): each of their channels
     /// is checked again at once and closed when its session is over.
-    private func sessionsEnded(userID: String?) {
+    func sessionsEnded(userID: String?) {
         sessionNews += 1
         for (topic, channel) in channels where channel.userID != nil && (userID == nil || channel.userID == userID) { recheck(topic) }
     }
 
     /// Checks a joined channel again (its session, its topic rule); closes it when denied.
-    private func recheck(_ topic: String) {
+    func recheck(_ topic: String) {
         guard let channel = channels[topic] else { return }
         checkAccess(topic: topic, caller: channel.caller, sessionID: channel.sessionID, isPrivate: channel.isPrivate, room: channel.room) { [self] denied in
             guard let denied, let current = self.channels[topic], current.memberID == channel.memberID else { return }
@@ -658,7 +432,7 @@ final class RealtimeSession: WebSocketMessageHandler {
 
     /// For a user token, checks (off the loop) that the user is active and the login session
     /// still open, as the HTTP API does; then continues on the loop.
-    private func checkUser(_ caller: Caller, sessionID: String?, then continuation: @escaping (Bool) -> Void) {
+    func checkUser(_ caller: Caller, sessionID: String?, then continuation: @escaping (Bool) -> Void) {
         guard let userID = caller.userID else { return continuation(true) }
         let store = hub.store
         let loop = connection.eventLoop
@@ -679,7 +453,7 @@ final class RealtimeSession: WebSocketMessageHandler {
     }
 
     /// A user token's expiry closes its channels unless a fresh token arrives first.
-    private func scheduleTokenExpiry(topic: String, expiry: Int?) {
+    func scheduleTokenExpiry(topic: String, expiry: Int?) {
         tokenTimers.removeValue(forKey: topic)?.cancel()
         guard let expiry else { return }
         let delay = max(0, Double(expiry) - Date().timeIntervalSince1970)
@@ -689,7 +463,7 @@ final class RealtimeSession: WebSocketMessageHandler {
     }
 
     /// Tells the client why (system error), closes the channel (phx_close), leaves it.
-    private func closeChannel(_ topic: String, reason: String) {
+    func closeChannel(_ topic: String, reason: String) {
         guard let channel = channels.removeValue(forKey: topic) else { return }
         tokenTimers.removeValue(forKey: topic)?.cancel()
         release(channel)
@@ -702,7 +476,7 @@ final class RealtimeSession: WebSocketMessageHandler {
 
     // MARK: Liveness
 
-    private func scheduleHeartbeatCheck() {
+    func scheduleHeartbeatCheck() {
         let timeout = hub.configuration.heartbeatTimeout
         let interval = TimeAmount.milliseconds(Int64(max(0.25, timeout / 4) * 1000))
         heartbeatCheck = connection.eventLoop.assumeIsolated().scheduleTask(in: interval) { [weak self] in
@@ -717,18 +491,18 @@ final class RealtimeSession: WebSocketMessageHandler {
 
     // MARK: Writing
 
-    private func reply(_ message: PhoenixMessage, status: String, response: JSONValue) {
+    func reply(_ message: PhoenixMessage, status: String, response: JSONValue) {
         send(PhoenixMessage(
             joinRef: message.joinRef, ref: message.ref, topic: message.topic, event: "phx_reply",
             payload: .object(["status": .string(status), "response": response])
         ))
     }
 
-    private func push(topic: String, event: String, payload: JSONValue) {
+    func push(topic: String, event: String, payload: JSONValue) {
         send(PhoenixMessage(topic: topic, event: event, payload: payload))
     }
 
-    private func send(_ message: PhoenixMessage) {
+    func send(_ message: PhoenixMessage) {
         connection.send(text: ByteBuffer(bytes: message.encode(version)))
     }
 
