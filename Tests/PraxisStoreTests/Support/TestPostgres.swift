@@ -38,7 +38,7 @@ final class TestPostgres: Sendable {
 
     let port: Int
     let root: String
-    private let counter = Counter()
+    private let counter = DatabaseCounter()
 
     private init(port: Int, root: String) {
         self.port = port
@@ -163,7 +163,7 @@ struct TestPostgresError: Error, CustomStringConvertible {
 }
 
 /// A thread-safe counter for database names.
-final class Counter: @unchecked Sendable {
+final class DatabaseCounter: @unchecked Sendable {
     private let lock = NSLock()
     private var value = 0
 
