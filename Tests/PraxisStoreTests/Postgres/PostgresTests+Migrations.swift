@@ -21,7 +21,7 @@ extension PostgresTests {
         @Test func theSchemaHasPostgreSQLTypesIndexesAndRLS() async throws {
             try await PostgresTests.withDatabase { database, _ in
                 let types = try await database.ownerTextRows("""
-                    SELECT table_name || '.' || column_name, data_type FROM information_schema.columns
+                    SELECT (table_name || '.' || column_name)::text, data_type::text FROM information_schema.columns
                     WHERE table_schema = 'public' AND (table_name, column_name) IN
                       (('users', 'id'), ('users', 'created_at'), ('case_briefs', 'patient_persona'),
                        ('practice_rooms', 'private'), ('user_progress_snapshots', 'snapshot_date'))
@@ -33,7 +33,7 @@ extension PostgresTests {
                     ["users.id", "uuid"],
                 ])
                 let gin = try await database.ownerTextRows(
-                    "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND indexdef LIKE '%USING gin%' ORDER BY 1"
+                    "SELECT indexname::text FROM pg_indexes WHERE schemaname = 'public' AND indexdef LIKE '%USING gin%' ORDER BY 1"
                 )
                 #expect(gin.map { $0[0]! } == ["audit_logs_details", "case_briefs_patient_persona", "user_progress_snapshots_strengths_topics"])
                 let withoutRLS = try await database.ownerTextRows(
