@@ -207,8 +207,13 @@ extension LiveRoom {
     }
 
     /// After `leave` (or when the user lost the seat, with `reason`): the user's channels
-    /// on this room are closed.
+    /// on this room are closed, and the user's joins still waiting for a journal read are
+    /// refused.
     func closeMembers(of userID: String, reason: String? = nil) {
+        for pending in joining.values where pending.member.userID == userID {
+            joining[pending.member.id] = nil
+            send(reply: pending.reply, status: "error", response: Self.reason(reason ?? "you left the room: join the room topic again"))
+        }
         for member in members.values where member.userID == userID {
             members[member.id] = nil
             if let reason {

@@ -68,8 +68,13 @@ extension LiveRoom {
 
     /// Closes a member's channel as Supabase Realtime does when access ends: a `system`
     /// message with status error and the reason, then `phx_close`.
+    /// The channel name of a topic (`realtime:room:<id>` → `room:<id>`).
+    static func channel(of topic: String) -> String {
+        topic.hasPrefix("realtime:") ? String(topic.dropFirst("realtime:".count)) : topic
+    }
+
     static func close(_ member: Member, reason: String) {
-        let channel = member.topic.hasPrefix("realtime:") ? String(member.topic.dropFirst("realtime:".count)) : member.topic
+        let channel = channel(of: member.topic)
         let system = PhoenixMessage(topic: member.topic, event: "system", payload: .object([
             "status": .string("error"), "extension": .string("system"), "channel": .string(channel), "message": .string(reason),
         ])).encode(member.version)

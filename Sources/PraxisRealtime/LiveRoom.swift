@@ -41,6 +41,13 @@ final class LiveRoom: @unchecked Sendable {
 
     /// What a join read from the journal of the events the room no longer keeps in memory:
     /// those with offsets below `before`.
+    /// A join waiting for a journal read: the topic's rule is checked again when it is back.
+    struct PendingJoin {
+        let member: Member
+        let caller: Caller
+        let reply: ReplyTarget
+    }
+
     struct JournalRead {
         var before: Int64
         /// The current round's turns (nil: not needed).
@@ -72,8 +79,9 @@ final class LiveRoom: @unchecked Sendable {
     var nextOffset: Int64
     var publishedOffset: Int64
     var members: [Int: Member] = [:]
-    /// Joins waiting for a journal read (a member whose channel closed meanwhile is removed).
-    var joining: [Int: Member] = [:]
+    /// Joins waiting for a journal read (a member whose channel closed meanwhile is removed;
+    /// one whose user lost access meanwhile is refused when the read is back).
+    var joining: [Int: PendingJoin] = [:]
     var away: [String: (until: Double, timer: Scheduled<Void>)] = [:]
     /// Repeats of a command whose first copy is not durable yet: answered with it.
     var waiters: [ClientKey: [ReplyTarget]] = [:]
@@ -228,7 +236,7 @@ final class LiveRoom: @unchecked Sendable {
     /// events follow when there are at most `replayLimit` of them. What the room no longer
     /// keeps in memory (older turns of the round being played, older missed events) is read
     /// from the journal first, off the loop.
-    func join(_ member: Member, resume: Int64?, reply: ReplyTarget) {
+    func join(_ member: Member, caller: Caller, resume: Int64?, reply: ReplyTarget) {
         let oldestKept = recent.first?.offset ?? (publishedOffset + 1)
         // The round's turns before the memory's first event, when there can be any.
         let turnsBefore = engine.appliedTurnCount > 0 && transcriptFrom + 1 < oldestKept
@@ -237,9 +245,9 @@ final class LiveRoom: @unchecked Sendable {
             missedAfter = resume
         }
         guard turnsBefore || missedAfter != nil, let store = registry?.store else {
-            return finishJoin(member, resume: resume, reply: reply, read: nil)
+            return finishJoin(member, caller: caller, resume: resume, reply: reply, read: nil)
         }
-        joining[member.id] = member
+        joining[member.id] = PendingJoin(member: member, caller: caller, reply: reply)
         let room = NIOLoopBound(self, eventLoop: loop)
         let loop = self.loop
         let (roomID, from, limit, replayLimit) = (id, transcriptFrom, configuration.maxTurnsPerRound, configuration.replayLimit)
@@ -266,18 +274,25 @@ final class LiveRoom: @unchecked Sendable {
                 case .success(let read):
                     // Trimmed past what was read meanwhile (a burst of events): read again.
                     if let first = room.recent.first?.offset, first > read.before {
-                        return room.join(member, resume: resume, reply: reply)
+                        return room.join(member, caller: caller, resume: resume, reply: reply)
                     }
-                    room.finishJoin(member, resume: resume, reply: reply, read: read)
+                    room.finishJoin(member, caller: caller, resume: resume, reply: reply, read: read)
                 }
             }
         }
     }
 
     /// The second half of `join`, on the loop, with what was read from the journal (if any).
-    func finishJoin(_ member: Member, resume: Int64?, reply: ReplyTarget, read: JournalRead?) {
+    /// The topic's rule is asked again here: the seat may have changed during the read.
+    func finishJoin(_ member: Member, caller: Caller, resume: Int64?, reply: ReplyTarget, read: JournalRead?) {
         if evicted {
             return send(reply: reply, status: "error", response: Self.reason(deleted ? "the room was deleted" : "the room was reloaded: join the room topic again"))
+        }
+        do throws(AccessDenied) {
+            try AccessPolicy.checkTopic(Self.channel(of: member.topic), isPrivate: true, by: caller, room: (engine.state.hostID, engine.state.guestID))
+        } catch {
+            send(reply: reply, status: "error", response: Self.reason(error.message))
+            return evictIfIdle()
         }
         let wasPresent = members.values.contains { $0.userID == member.userID }
         members[member.id] = member

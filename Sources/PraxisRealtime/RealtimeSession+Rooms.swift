@@ -149,6 +149,7 @@ extension RealtimeSession {
                 id: memberID, userID: entry.caller.userID ?? "", connection: entry.connection, topic: message.topic, version: entry.version,
                 joinRef: joinRef
             ),
+            caller: entry.caller,
             resume: entry.resume,
             reply: LiveRoom.ReplyTarget(connection: entry.connection, topic: message.topic, version: entry.version, joinRef: joinRef, ref: message.ref)
         )
