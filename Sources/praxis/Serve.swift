@@ -258,6 +258,45 @@ struct Serve: AsyncParsableCommand {
             Int($0).flatMap { (0...65535).contains($0) ? $0 : nil }
         }
         configuration.databasePath = try Environment.resolve(db, "PRAXIS_DB", default: configuration.databasePath) { $0 }
+        try resolveStore(&configuration)
+        configuration.demo = demo || ["1", "true", "yes"].contains(Environment.value("PRAXIS_DEMO")?.lowercased() ?? "")
+        if let logLevel, Logger.Level(rawValue: logLevel) == nil {
+            throw ValidationError("invalid value '\(logLevel)' for '--log-level': use trace, debug, info, notice, warning, error or critical")
+        }
+        configuration.logLevel = try Environment.resolve(logLevel.flatMap(Logger.Level.init(rawValue:)), "PRAXIS_LOG_LEVEL", default: .info) {
+            Logger.Level(rawValue: $0)
+        }
+        configuration.jwtSecret = jwtSecret ?? Environment.value("PRAXIS_JWT_SECRET")
+        configuration.http.maxBodyBytes = try Environment.resolve(
+            maxBodyBytes, "PRAXIS_MAX_BODY_BYTES", default: configuration.http.maxBodyBytes
+        ) { Int($0).flatMap { $0 > 0 ? $0 : nil } }
+        configuration.eventLoopThreads = try Environment.resolve(threads, "PRAXIS_THREADS", default: 0) {
+            Int($0).flatMap { $0 >= 0 ? $0 : nil }
+        }
+        try resolveAPI(&configuration)
+        try resolveHTTP(&configuration)
+        try resolveWebSocket(&configuration)
+        try resolveRealtime(&configuration)
+        configuration.echo = echo || ["1", "true", "yes"].contains(Environment.value("PRAXIS_ECHO")?.lowercased() ?? "")
+        try resolveRooms(&configuration)
+        let seconds: (String) -> Double? = { Double($0).flatMap { $0 > 0 ? $0 : nil } }
+        if let url = assessorUrl ?? Environment.value("PRAXIS_ASSESSOR_URL"), !url.isEmpty {
+            guard let scheme = URL(string: url)?.scheme, ["http", "https"].contains(scheme) else {
+                throw ValidationError("invalid value '\(url)' for '--assessor-url': must be an http or https URL")
+            }
+            guard let model = assessorModel ?? Environment.value("PRAXIS_ASSESSOR_MODEL"), !model.isEmpty else {
+                throw ValidationError("missing '--assessor-model': required with '--assessor-url'")
+            }
+            let timeout = try Environment.resolve(
+                assessorTimeout, "PRAXIS_ASSESSOR_TIMEOUT", default: ChatAssessorConfiguration.defaultTimeout, parse: seconds)
+            configuration.chatAssessor = ChatAssessorConfiguration(
+                url: url, model: model, apiKey: assessorKey ?? Environment.value("PRAXIS_ASSESSOR_KEY"), timeout: timeout)
+        }
+        return configuration
+    }
+
+    /// The database flags (--db-…, PRAXIS_DB_…).
+    private func resolveStore(_ configuration: inout ServerConfiguration) throws {
         if let dbSynchronous, !["full", "normal"].contains(dbSynchronous.lowercased()) {
             throw ValidationError("invalid value '\(dbSynchronous)' for '--db-synchronous': use full or normal")
         }
@@ -293,20 +332,10 @@ struct Serve: AsyncParsableCommand {
         configuration.synchronousFull = try Environment.resolve(dbSynchronous?.lowercased(), "PRAXIS_DB_SYNCHRONOUS", default: "full") {
             ["full", "normal"].contains($0.lowercased()) ? $0.lowercased() : nil
         } == "full"
-        configuration.demo = demo || ["1", "true", "yes"].contains(Environment.value("PRAXIS_DEMO")?.lowercased() ?? "")
-        if let logLevel, Logger.Level(rawValue: logLevel) == nil {
-            throw ValidationError("invalid value '\(logLevel)' for '--log-level': use trace, debug, info, notice, warning, error or critical")
-        }
-        configuration.logLevel = try Environment.resolve(logLevel.flatMap(Logger.Level.init(rawValue:)), "PRAXIS_LOG_LEVEL", default: .info) {
-            Logger.Level(rawValue: $0)
-        }
-        configuration.jwtSecret = jwtSecret ?? Environment.value("PRAXIS_JWT_SECRET")
-        configuration.http.maxBodyBytes = try Environment.resolve(
-            maxBodyBytes, "PRAXIS_MAX_BODY_BYTES", default: configuration.http.maxBodyBytes
-        ) { Int($0).flatMap { $0 > 0 ? $0 : nil } }
-        configuration.eventLoopThreads = try Environment.resolve(threads, "PRAXIS_THREADS", default: 0) {
-            Int($0).flatMap { $0 >= 0 ? $0 : nil }
-        }
+    }
+
+    /// The API flags: token lifetime, login limits, row and query limits, password hash cost.
+    private func resolveAPI(_ configuration: inout ServerConfiguration) throws {
         let positive: (String) -> Int? = { Int($0).flatMap { $0 > 0 ? $0 : nil } }
         configuration.api.accessTokenLifetime = try Environment.resolve(
             accessTokenLifetime, "PRAXIS_ACCESS_TOKEN_LIFETIME", default: configuration.api.accessTokenLifetime, parse: positive)
@@ -326,6 +355,11 @@ struct Serve: AsyncParsableCommand {
         configuration.api.passwordHashLogN = try Environment.resolve(
             passwordHashCost, "PRAXIS_PASSWORD_HASH_COST", default: configuration.api.passwordHashLogN
         ) { Int($0).flatMap { (10...20).contains($0) ? $0 : nil } }
+    }
+
+    /// The HTTP flags: timeouts and connection limits.
+    private func resolveHTTP(_ configuration: inout ServerConfiguration) throws {
+        let positive: (String) -> Int? = { Int($0).flatMap { $0 > 0 ? $0 : nil } }
         let seconds: (String) -> Double? = { Double($0).flatMap { $0 > 0 ? $0 : nil } }
         let duration: (Duration) -> Double = { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
         var http = configuration.http
@@ -341,6 +375,12 @@ struct Serve: AsyncParsableCommand {
             maxConnections.map { Optional($0) }, "PRAXIS_MAX_CONNECTIONS", default: http.maxConnections
         ) { positive($0).map { Optional($0) } }
         configuration.http = http
+    }
+
+    /// The WebSocket flags (--ws-…).
+    private func resolveWebSocket(_ configuration: inout ServerConfiguration) throws {
+        let positive: (String) -> Int? = { Int($0).flatMap { $0 > 0 ? $0 : nil } }
+        let seconds: (String) -> Double? = { Double($0).flatMap { $0 > 0 ? $0 : nil } }
         let flag: (String) -> Bool = { ["1", "true", "yes"].contains(Environment.value($0)?.lowercased() ?? "") }
         var ws = configuration.webSocket
         ws.maxMessageBytes = try Environment.resolve(wsMaxMessageBytes, "PRAXIS_WS_MAX_MESSAGE_BYTES", default: ws.maxMessageBytes, parse: positive)
@@ -359,6 +399,12 @@ struct Serve: AsyncParsableCommand {
             wsSlowConsumerTimeout, "PRAXIS_WS_SLOW_CONSUMER_TIMEOUT", default: ws.slowConsumerTimeout, parse: seconds)
         ws.compression = !(wsNoCompression || flag("PRAXIS_WS_NO_COMPRESSION"))
         configuration.webSocket = ws
+    }
+
+    /// The realtime flags (--realtime-…).
+    private func resolveRealtime(_ configuration: inout ServerConfiguration) throws {
+        let positive: (String) -> Int? = { Int($0).flatMap { $0 > 0 ? $0 : nil } }
+        let seconds: (String) -> Double? = { Double($0).flatMap { $0 > 0 ? $0 : nil } }
         configuration.realtime.heartbeatTimeout = try Environment.resolve(
             realtimeHeartbeatTimeout, "PRAXIS_REALTIME_HEARTBEAT_TIMEOUT", default: configuration.realtime.heartbeatTimeout, parse: seconds)
         var realtime = configuration.realtime
@@ -382,7 +428,12 @@ struct Serve: AsyncParsableCommand {
         realtime.broadcastLogSize = try Environment.resolve(
             realtimeBroadcastLogSize, "PRAXIS_REALTIME_BROADCAST_LOG_SIZE", default: realtime.broadcastLogSize, parse: positive)
         configuration.realtime = realtime
-        configuration.echo = echo || flag("PRAXIS_ECHO")
+    }
+
+    /// The room flags (--room-…).
+    private func resolveRooms(_ configuration: inout ServerConfiguration) throws {
+        let positive: (String) -> Int? = { Int($0).flatMap { $0 > 0 ? $0 : nil } }
+        let seconds: (String) -> Double? = { Double($0).flatMap { $0 > 0 ? $0 : nil } }
         var rooms = configuration.rooms
         rooms.graceSeconds = try Environment.resolve(roomGrace, "PRAXIS_ROOM_GRACE", default: rooms.graceSeconds, parse: seconds)
         rooms.sweepIntervalSeconds = try Environment.resolve(
@@ -398,19 +449,6 @@ struct Serve: AsyncParsableCommand {
         rooms.minPhaseSeconds = try Environment.resolve(
             roomMinPhaseSeconds, "PRAXIS_ROOM_MIN_PHASE_SECONDS", default: rooms.minPhaseSeconds, parse: seconds)
         configuration.rooms = rooms
-        if let url = assessorUrl ?? Environment.value("PRAXIS_ASSESSOR_URL"), !url.isEmpty {
-            guard let scheme = URL(string: url)?.scheme, ["http", "https"].contains(scheme) else {
-                throw ValidationError("invalid value '\(url)' for '--assessor-url': must be an http or https URL")
-            }
-            guard let model = assessorModel ?? Environment.value("PRAXIS_ASSESSOR_MODEL"), !model.isEmpty else {
-                throw ValidationError("missing '--assessor-model': required with '--assessor-url'")
-            }
-            let timeout = try Environment.resolve(
-                assessorTimeout, "PRAXIS_ASSESSOR_TIMEOUT", default: ChatAssessorConfiguration.defaultTimeout, parse: seconds)
-            configuration.chatAssessor = ChatAssessorConfiguration(
-                url: url, model: model, apiKey: assessorKey ?? Environment.value("PRAXIS_ASSESSOR_KEY"), timeout: timeout)
-        }
-        return configuration
     }
 
     func run() async throws {

@@ -139,24 +139,7 @@ public struct RoomStateMachine: Sendable {
             state.phaseStartedAt = now
             events.append(.phase(phase, round: round))
         case .turn(let text, let clientTurnID):
-            guard case .roleplay = state.phase else { return .failure(.wrongPhase(expected: "roleplay", actual: state.phase.name)) }
-            guard !clientTurnID.isEmpty, clientTurnID.count <= 128 else { return .failure(.invalid("client_turn_id must be 1 to 128 characters")) }
-            guard StoredText.isStorable(text), StoredText.isStorable(clientTurnID) else { return .failure(.invalid(StoredText.refusal)) }
-            let trimmed = text.trimmingWhitespace()
-            guard !trimmed.isEmpty else { return .failure(.invalid("a turn needs text")) }
-            guard text.count <= maxTurnCharacters else { return .failure(.invalid("a turn is at most \(maxTurnCharacters) characters")) }
-            guard let role = state.role(of: userID) else { return .failure(.notAParticipant) }
-            let key = Self.turnKey(speaker: userID, clientTurnID: clientTurnID)
-            if let accepted = state.acceptedTurns[key] {
-                guard accepted.carries(text) else { return .failure(.invalid("client_turn_id \(clientTurnID) was already used for a different turn")) }
-                events.append(.turn(seq: accepted.seq, round: round, speakerID: userID, role: role, text: text, clientTurnID: clientTurnID, repeated: true))
-                return .success(events)
-            }
-            guard state.acceptedTurns.count < maxTurnsPerRound else { return .failure(.turnLimit(maxTurnsPerRound)) }
-            let seq = state.nextSeq
-            state.nextSeq += 1
-            state.acceptedTurns[key] = AcceptedTurn(seq: seq, text: text)
-            events.append(.turn(seq: seq, round: round, speakerID: userID, role: role, text: text, clientTurnID: clientTurnID, repeated: false))
+            if let refusal = acceptTurn(text: text, clientTurnID: clientTurnID, by: userID, round: round, into: &events) { return .failure(refusal) }
         case .endRound:
             switch state.phase {
             case .preparation, .roleplay:
@@ -170,6 +153,30 @@ public struct RoomStateMachine: Sendable {
             events.append(.left(userID: userID, phase: state.phase.name))
         }
         return .success(events)
+    }
+
+    /// A turn in role-play: appended to `events` (a repeated client_turn_id with the same
+    /// text is acknowledged again with its first seq); the refusal otherwise.
+    private mutating func acceptTurn(text: String, clientTurnID: String, by userID: String, round: Int, into events: inout [Event]) -> RoomError? {
+        guard case .roleplay = state.phase else { return .wrongPhase(expected: "roleplay", actual: state.phase.name) }
+        guard !clientTurnID.isEmpty, clientTurnID.count <= 128 else { return .invalid("client_turn_id must be 1 to 128 characters") }
+        guard StoredText.isStorable(text), StoredText.isStorable(clientTurnID) else { return .invalid(StoredText.refusal) }
+        let trimmed = text.trimmingWhitespace()
+        guard !trimmed.isEmpty else { return .invalid("a turn needs text") }
+        guard text.count <= maxTurnCharacters else { return .invalid("a turn is at most \(maxTurnCharacters) characters") }
+        guard let role = state.role(of: userID) else { return .notAParticipant }
+        let key = Self.turnKey(speaker: userID, clientTurnID: clientTurnID)
+        if let accepted = state.acceptedTurns[key] {
+            guard accepted.carries(text) else { return .invalid("client_turn_id \(clientTurnID) was already used for a different turn") }
+            events.append(.turn(seq: accepted.seq, round: round, speakerID: userID, role: role, text: text, clientTurnID: clientTurnID, repeated: true))
+            return nil
+        }
+        guard state.acceptedTurns.count < maxTurnsPerRound else { return .turnLimit(maxTurnsPerRound) }
+        let seq = state.nextSeq
+        state.nextSeq += 1
+        state.acceptedTurns[key] = AcceptedTurn(seq: seq, text: text)
+        events.append(.turn(seq: seq, round: round, speakerID: userID, role: role, text: text, clientTurnID: clientTurnID, repeated: false))
+        return nil
     }
 
     /// Advances timers: preparation becomes role-play at its deadline, and the round ends
