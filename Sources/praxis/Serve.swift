@@ -138,6 +138,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a RESTART checkpoint waits, holding the writer, for readers on an older snapshot before it gives up until the next round (env PRAXIS_DB_CHECKPOINT_READER_WAIT). Default 0.1.")
     var dbCheckpointReaderWait: Double?
 
+    @Option(help: "Most changes the change log (the realtime feed's replay for resume) keeps; older offsets get a snapshot (env PRAXIS_DB_CHANGE_LOG_ENTRIES). Default 100000.")
+    var dbChangeLogEntries: Int?
+
+    @Option(help: "Most bytes of stored records the change log keeps, whichever limit comes first (env PRAXIS_DB_CHANGE_LOG_BYTES). Default 67108864.")
+    var dbChangeLogBytes: Int?
+
     @Option(help: "Seconds a dropped room peer keeps its seat, and after the scheduled time before a no-show (env PRAXIS_ROOM_GRACE). Default 60.")
     var roomGrace: Double?
 
@@ -332,6 +338,21 @@ struct Serve: AsyncParsableCommand {
         configuration.synchronousFull = try Environment.resolve(dbSynchronous?.lowercased(), "PRAXIS_DB_SYNCHRONOUS", default: "full") {
             ["full", "normal"].contains($0.lowercased()) ? $0.lowercased() : nil
         } == "full"
+        try resolveChangeLog(&configuration)
+    }
+
+    /// The change log's limits (`--db-change-log-entries`, `--db-change-log-bytes`).
+    private func resolveChangeLog(_ configuration: inout ServerConfiguration) throws {
+        let positive: (String) -> Int? = { Int($0).flatMap { $0 >= 1 ? $0 : nil } }
+        for (flag, value) in [("--db-change-log-entries", dbChangeLogEntries), ("--db-change-log-bytes", dbChangeLogBytes)] {
+            if let value, value < 1 { throw ValidationError("invalid value '\(value)' for '\(flag)': must be at least 1") }
+        }
+        configuration.changeLogMaxEntries = try Environment.resolve(
+            dbChangeLogEntries, "PRAXIS_DB_CHANGE_LOG_ENTRIES", default: StoreConfiguration.Defaults.changeLogMaxEntries, parse: positive
+        )
+        configuration.changeLogMaxBytes = try Environment.resolve(
+            dbChangeLogBytes, "PRAXIS_DB_CHANGE_LOG_BYTES", default: StoreConfiguration.Defaults.changeLogMaxBytes, parse: positive
+        )
     }
 
     /// The API flags: token lifetime, login limits, row and query limits, password hash cost.
