@@ -263,6 +263,8 @@ let package = Package(
             name: "PraxisStoreTests",
             dependencies: [
                 "PraxisStore",
+                // Only for the engine's saved state in the journal tests (the store itself does not know it).
+                "PraxisRooms",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
