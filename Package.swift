@@ -233,7 +233,7 @@ let package = Package(
         .testTarget(
             name: "PraxisRealtimeTests",
             dependencies: [
-                "PraxisRealtime", "PraxisProtocol", "PraxisDomain", "PraxisStore", "PraxisRooms", "PraxisWebSocket", "PraxisAssessment",
+                "PraxisRealtime", "PraxisProtocol", "PraxisDomain", "PraxisStore", "PraxisRooms", "PraxisWebSocket", "PraxisAssessment", "PraxisAuth",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
