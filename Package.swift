@@ -233,7 +233,7 @@ let package = Package(
         .testTarget(
             name: "PraxisRealtimeTests",
             dependencies: [
-                "PraxisRealtime", "PraxisProtocol", "PraxisDomain", "PraxisStore", "PraxisRooms", "PraxisWebSocket", "PraxisAssessment",
+                "PraxisRealtime", "PraxisProtocol", "PraxisDomain", "PraxisStore", "PraxisRooms", "PraxisWebSocket", "PraxisAssessment", "PraxisAuth",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -263,6 +263,8 @@ let package = Package(
             name: "PraxisStoreTests",
             dependencies: [
                 "PraxisStore",
+                // Only for the engine's saved state in the journal tests (the store itself does not know it).
+                "PraxisRooms",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -14,8 +14,8 @@ final class RealtimeSession: WebSocketMessageHandler {
         var joinRef: String?
         var broadcastAck: Bool
         var isPrivate: Bool
-        /// For a room topic: the room (its member id is `memberID`).
-        var room: LiveRoom?
+        /// For a room topic: the member the rooms know it as (`RoomChannels`).
+        var room: RoomMember?
         /// Who joined (or last refreshed the token): their rules apply, and their session
         /// must stay open.
         var caller: Caller
@@ -26,7 +26,7 @@ final class RealtimeSession: WebSocketMessageHandler {
 
     let connection: WebSocketConnection
     let hub: RealtimeHub
-    let rooms: RoomRegistry
+    let rooms: any RoomChannels
     let version: PhoenixMessage.Version
     let apiKey: String
     var channels: [String: Channel] = [:]
@@ -44,7 +44,7 @@ final class RealtimeSession: WebSocketMessageHandler {
     var messageRate: RateBucket
     var presenceRate: RateBucket
 
-    init(connection: WebSocketConnection, hub: RealtimeHub, rooms: RoomRegistry, version: PhoenixMessage.Version, apiKey: String) {
+    init(connection: WebSocketConnection, hub: RealtimeHub, rooms: any RoomChannels, version: PhoenixMessage.Version, apiKey: String) {
         self.connection = connection
         self.hub = hub
         self.rooms = rooms
@@ -101,8 +101,7 @@ final class RealtimeSession: WebSocketMessageHandler {
     /// Leaves a channel's hub membership, or its room (a dropped peer keeps its seat for the grace period).
     func release(_ channel: Channel) {
         if let room = channel.room {
-            let memberID = channel.memberID
-            room.loop.execute { room.remove(memberID: memberID, dropped: true) }
+            rooms.remove(room, dropped: true)
         } else {
             hub.remove(channel.memberID)
         }
@@ -128,11 +127,7 @@ final class RealtimeSession: WebSocketMessageHandler {
             let target = LiveRoom.ReplyTarget(
                 connection: connection, topic: message.topic, version: version, joinRef: message.joinRef, ref: message.ref
             )
-            let memberID = channel.memberID
-            let event = message.event
-            let payload = message.payload.object ?? [:]
-            room.loop.execute { room.command(event, payload: payload, memberID: memberID, reply: target) }
-            return
+            return rooms.command(message.event, payload: message.payload.object ?? [:], from: room, reply: target)
         }
         switch message.event {
         case "phx_join":
@@ -387,7 +382,7 @@ final class RealtimeSession: WebSocketMessageHandler {
     /// open and they are active, and the topic's rule admits them (for a room, with its
     /// seat as stored now). Continues on the loop with the reason to close, or nil.
     func checkAccess(
-        topic: String, caller: Caller, sessionID: String?, isPrivate: Bool, room: LiveRoom?, then continuation: @escaping (String?) -> Void
+        topic: String, caller: Caller, sessionID: String?, isPrivate: Bool, room: RoomMember?, then continuation: @escaping (String?) -> Void
     ) {
         let name = Self.channelName(topic)
         if room == nil {
@@ -400,17 +395,9 @@ final class RealtimeSession: WebSocketMessageHandler {
         checkUser(caller, sessionID: sessionID) { [self] allowed in
             guard allowed else { return continuation(RealtimeError.signedOut.reason) }
             guard let room else { return continuation(nil) }
-            let store = self.hub.store
             let loop = self.connection.eventLoop
             let next = NIOLoopBound(continuation, eventLoop: loop)
-            let roomID = room.id
-            Task {
-                let seat = try? await store.roomSeat(id: roomID)
-                room.loop.execute {
-                    let denied = seat.map { room.admission(caller, channel: name, following: $0) } ?? "room not found"
-                    loop.execute { next.value(denied) }
-                }
-            }
+            self.rooms.admission(of: caller, channel: name, member: room) { denied in loop.execute { next.value(denied) } }
         }
     }
 
