@@ -31,6 +31,7 @@ final class RealtimeSession: WebSocketMessageHandler, LoopTimerTarget {
     let apiKey: String
     var channels: [String: Channel] = [:]
     var lastHeard = NIODeadline.now()
+    var heartbeatTimer: LoopTimer?
     var tokenTimers: [String: Scheduled<Void>] = [:]
     var closed = false
     /// The session-end listener's id (``SessionEvents``).
@@ -91,6 +92,7 @@ final class RealtimeSession: WebSocketMessageHandler, LoopTimerTarget {
     func closed(code: UInt16?) {
         closed = true
         if let sessionListener { hub.tokens.sessionEvents.removeListener(sessionListener) }
+        heartbeatTimer?.cancel()
         for timer in tokenTimers.values { timer.cancel() }
         for channel in channels.values { release(channel) }
         channels = [:]
@@ -478,7 +480,7 @@ final class RealtimeSession: WebSocketMessageHandler, LoopTimerTarget {
     /// (``LoopTimers``), not a scheduled task per connection.
     func scheduleHeartbeatCheck() {
         let interval = TimeAmount.milliseconds(Int64(max(0.25, hub.configuration.heartbeatTimeout / 4) * 1000))
-        LoopLocal.of(connection.eventLoop).timers.add(self, every: interval, on: connection.eventLoop)
+        heartbeatTimer = LoopLocal.of(connection.eventLoop).timers.add(self, every: interval, on: connection.eventLoop)
     }
 
     /// A heartbeat check: closes the connection when the client was silent past the timeout;

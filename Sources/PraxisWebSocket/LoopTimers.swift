@@ -10,23 +10,27 @@ package protocol LoopTimerTarget: AnyObject {
 /// one scheduled task per interval, not one per connection: entries of the same interval fall
 /// due in the order they were added, so each interval is a FIFO whose head is the next due.
 ///
-/// An entry costs a ring-buffer slot (its due time and a reference), against a `Scheduled`
-/// task, its promise and its closure per connection. An ended target is dropped when it
-/// next falls due (at most one interval later). Confined to its loop.
+/// An entry costs a ring-buffer slot and a small ``LoopTimer`` handle, against a `Scheduled`
+/// task, its promise and its closure per connection. A cancelled handle lets its target go at
+/// once; the handle itself is dropped when it next falls due. Confined to its loop.
 package final class LoopTimers: @unchecked Sendable {
     private struct Queue {
         let interval: TimeAmount
-        var entries = CircularBuffer<(due: NIODeadline, target: any LoopTimerTarget)>()
+        var entries = CircularBuffer<(due: NIODeadline, timer: LoopTimer)>()
         var armed = false
     }
 
     private var queues: [Int64: Queue] = [:]
 
-    /// Calls `target.timerFired()` every `interval` on `loop` (this timer set's loop) until it returns false.
-    package func add(_ target: any LoopTimerTarget, every interval: TimeAmount, on loop: any EventLoop) {
+    /// Calls `target.timerFired()` every `interval` on `loop` (this timer set's loop) until it
+    /// returns false or the returned handle is cancelled.
+    @discardableResult
+    package func add(_ target: any LoopTimerTarget, every interval: TimeAmount, on loop: any EventLoop) -> LoopTimer {
         let key = interval.nanoseconds
-        queues[key, default: Queue(interval: interval)].entries.append((loop.now + interval, target))
+        let timer = LoopTimer(target)
+        queues[key, default: Queue(interval: interval)].entries.append((loop.now + interval, timer))
         arm(key, on: loop)
+        return timer
     }
 
     /// How many entries are kept (for tests).
@@ -45,12 +49,30 @@ package final class LoopTimers: @unchecked Sendable {
         let now = loop.now
         while let head = queues[key]?.entries.first, head.due <= now {
             queues[key]!.entries.removeFirst()
-            if head.target.timerFired() { queues[key]!.entries.append((now + interval, head.target)) }
+            guard let target = head.timer.target else { continue }
+            if target.timerFired() {
+                queues[key]!.entries.append((now + interval, head.timer))
+            } else {
+                head.timer.cancel()
+            }
         }
         if queues[key]?.entries.isEmpty == true {
             queues[key] = nil
         } else {
             arm(key, on: loop)
         }
+    }
+}
+
+/// A repeating check's handle: `cancel()` (on the loop) stops it and releases its target.
+package final class LoopTimer {
+    fileprivate private(set) var target: (any LoopTimerTarget)?
+
+    fileprivate init(_ target: any LoopTimerTarget) {
+        self.target = target
+    }
+
+    package func cancel() {
+        target = nil
     }
 }

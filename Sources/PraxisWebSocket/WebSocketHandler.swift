@@ -43,6 +43,7 @@ final class WebSocketHandler: ChannelDuplexHandler, LoopTimerTarget {
     private var tokensUpdated = NIODeadline.now()
     private var bytesWhileUnwritable = 0
 
+    private var livenessTimer: LoopTimer?
     private var closeTimer: Scheduled<Void>?
     private var slowConsumerTimer: Scheduled<Void>?
 
@@ -73,7 +74,7 @@ final class WebSocketHandler: ChannelDuplexHandler, LoopTimerTarget {
             messageHandler = application.connected(connection, request: request.head)
         }
         // The liveness check: one entry in the loop's timers, not a scheduled task per connection.
-        local.timers.add(self, every: .nanoseconds(Int64(configuration.pingInterval * 1_000_000_000)), on: context.eventLoop)
+        livenessTimer = local.timers.add(self, every: .nanoseconds(Int64(configuration.pingInterval * 1_000_000_000)), on: context.eventLoop)
     }
 
     /// The loop's liveness timer (every `pingInterval`): false once the connection is gone.
@@ -94,6 +95,8 @@ final class WebSocketHandler: ChannelDuplexHandler, LoopTimerTarget {
     }
 
     private func tearDown() {
+        livenessTimer?.cancel()
+        livenessTimer = nil
         closeTimer?.cancel()
         slowConsumerTimer?.cancel()
         fragments = nil

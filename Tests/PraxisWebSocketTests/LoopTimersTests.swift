@@ -38,4 +38,17 @@ struct LoopTimersTests {
         loop.advanceTime(by: .seconds(4))
         #expect(steady.fired == 5 && once.fired == 1 && slow.fired == 1)
     }
+
+    @Test func aCancelledTimerStopsAndReleasesItsTargetAtOnce() {
+        let loop = EmbeddedEventLoop()
+        let timers = LoopTimers()
+        var target: Target? = Target()
+        weak var released = target
+        let timer = timers.add(target!, every: .seconds(1), on: loop)
+        timer.cancel()
+        target = nil
+        #expect(released == nil, "the queue keeps only the handle, not the target")
+        loop.advanceTime(by: .seconds(2))
+        #expect(timers.count == 0)
+    }
 }
