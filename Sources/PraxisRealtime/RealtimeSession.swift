@@ -8,7 +8,7 @@ import PraxisWebSocket
 
 /// One realtime connection: parses Phoenix messages and runs its channels. Lives on the
 /// connection's event loop; shared state goes through the hub.
-final class RealtimeSession: WebSocketMessageHandler {
+final class RealtimeSession: WebSocketMessageHandler, LoopTimerTarget {
     struct Channel {
         var memberID: Int
         var joinRef: String?
@@ -31,7 +31,7 @@ final class RealtimeSession: WebSocketMessageHandler {
     let apiKey: String
     var channels: [String: Channel] = [:]
     var lastHeard = NIODeadline.now()
-    var heartbeatCheck: Scheduled<Void>?
+    var heartbeatTimer: LoopTimer?
     var tokenTimers: [String: Scheduled<Void>] = [:]
     var closed = false
     /// The session-end listener's id (``SessionEvents``).
@@ -92,7 +92,7 @@ final class RealtimeSession: WebSocketMessageHandler {
     func closed(code: UInt16?) {
         closed = true
         if let sessionListener { hub.tokens.sessionEvents.removeListener(sessionListener) }
-        heartbeatCheck?.cancel()
+        heartbeatTimer?.cancel()
         for timer in tokenTimers.values { timer.cancel() }
         for channel in channels.values { release(channel) }
         channels = [:]
@@ -463,17 +463,22 @@ final class RealtimeSession: WebSocketMessageHandler {
 
     // MARK: Liveness
 
+    /// The heartbeat check, every quarter of the timeout: an entry in the loop's timers
+    /// (``LoopTimers``), not a scheduled task per connection.
     func scheduleHeartbeatCheck() {
-        let timeout = hub.configuration.heartbeatTimeout
-        let interval = TimeAmount.milliseconds(Int64(max(0.25, timeout / 4) * 1000))
-        heartbeatCheck = connection.eventLoop.assumeIsolated().scheduleTask(in: interval) { [weak self] in
-            guard let self, !self.closed else { return }
-            if (NIODeadline.now() - self.lastHeard).nanoseconds > Int64(timeout * 1_000_000_000) {
-                self.connection.close(code: CloseCode.goingAway, reason: "heartbeat timeout")
-                return
-            }
-            self.scheduleHeartbeatCheck()
+        let interval = TimeAmount.milliseconds(Int64(max(0.25, hub.configuration.heartbeatTimeout / 4) * 1000))
+        heartbeatTimer = LoopLocal.of(connection.eventLoop).timers.add(self, every: interval, on: connection.eventLoop)
+    }
+
+    /// A heartbeat check: closes the connection when the client was silent past the timeout;
+    /// false (no more checks) once closed.
+    func timerFired() -> Bool {
+        guard !closed else { return false }
+        if (NIODeadline.now() - lastHeard).nanoseconds > Int64(hub.configuration.heartbeatTimeout * 1_000_000_000) {
+            connection.close(code: CloseCode.goingAway, reason: "heartbeat timeout")
+            return false
         }
+        return true
     }
 
     // MARK: Writing
