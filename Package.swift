@@ -239,7 +239,7 @@ let package = Package(
         .testTarget(
             name: "PraxisRealtimeTests",
             dependencies: [
-                "PraxisRealtime", "PraxisProtocol", "PraxisDomain", "PraxisStore", "PraxisRooms", "PraxisWebSocket", "PraxisAssessment",
+                "PraxisRealtime", "PraxisProtocol", "PraxisDomain", "PraxisStore", "PraxisRooms", "PraxisWebSocket", "PraxisAssessment", "PraxisAuth",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -270,6 +270,8 @@ let package = Package(
             dependencies: [
                 "PraxisStore",
                 "PraxisDomain",
+                // Only for the engine's saved state in the journal tests (the store itself does not know it).
+                "PraxisRooms",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -84,4 +84,24 @@ enum BenchHarness {
             return results
         }
     }
+
+    /// The set-up phase of the scenarios that hold many connections: opens `count` with
+    /// `open(i)` (`concurrency` at once, failures counted in `counters`), printing
+    /// "`verb`: opened/count `state`, failed failed" once a second; the connections in order
+    /// of index and the seconds it took.
+    static func connect(
+        count: Int, concurrency: Int, counters: RunCounters, progress: @escaping @Sendable (String) -> Void, verb: String = "connecting",
+        state: String = "open", open: @escaping @Sendable (Int) async throws -> WebSocketClientConnection
+    ) async -> (connections: [WebSocketClientConnection], seconds: Double) {
+        let start = MonotonicClock.now()
+        let connections = await withProgress(progress, line: {
+            "\(verb): \(counters.opened.load(ordering: .relaxed))/\(count) \(state), \(counters.failed.load(ordering: .relaxed)) failed"
+        }) {
+            await openConnections(count: count, concurrency: concurrency, counters: counters, open: open)
+        }
+        return (connections, MonotonicClock.seconds(since: start))
+    }
+
+    /// `count` per second of `seconds` (a zero duration counts as 1 ms).
+    static func rate(_ count: Int, _ seconds: Double) -> Double { Double(count) / max(seconds, 0.001) }
 }

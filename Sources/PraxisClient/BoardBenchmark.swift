@@ -55,9 +55,7 @@ public enum BoardBenchmark {
         }
 
         /// `ws://host:port/realtime/v1/websocket`, for reports (keys left out).
-        public var realtimeURL: String {
-            (host.contains(":") ? "ws://[\(host)]:\(port)" : "ws://\(host):\(port)") + "/realtime/v1/websocket"
-        }
+        public var realtimeURL: String { BenchTarget.realtime(host: host, port: port).url }
 
         var subscriberKey: String { anonKey ?? serviceKey }
     }
@@ -108,11 +106,6 @@ public enum BoardBenchmark {
         }
     }
 
-    /// Set-up through the data API failed.
-    public struct SetupError: Error, CustomStringConvertible {
-        public var description: String
-    }
-
     /// Runs the benchmark; `progress` gets a status line once a second.
     public static func run(_ configuration: Configuration, progress: @escaping @Sendable (String) -> Void) async throws -> Report {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
@@ -127,58 +120,18 @@ public enum BoardBenchmark {
         let errors = FirstError()
 
         // 1. The host's profile, through the data API; then the writer's connections.
-        var http: [BenchHTTPConnection] = []
-        do {
-            let setup = try await BenchHTTPConnection.connect(host: configuration.host, port: configuration.port, eventLoop: writerLoop)
-            http.append(setup)
-        } catch {
-            throw SetupError(description: "cannot reach the data API at \(configuration.host):\(configuration.port): \(error)")
-        }
-        let hostID: String
-        do {
-            hostID = try await createHost(http[0], serviceKey: configuration.serviceKey, tag: book.runTag)
-            while http.count < configuration.writerConnections {
-                http.append(try await BenchHTTPConnection.connect(host: configuration.host, port: configuration.port, eventLoop: writerLoop))
-            }
-        } catch {
-            for connection in http { await connection.close() }
-            throw error
-        }
+        let (http, hostID) = try await openWriter(configuration, eventLoop: writerLoop, tag: book.runTag)
         progress("host profile \(hostID) created; \(http.count) writer connections open")
 
         // 2. Subscribers: connect, join, wait for "subscribed"; in bounded batches.
         let recorders = group.makeIterator().map { LoopRecorder(eventLoop: $0) }
         let counters = RunCounters()
-        let joinFailures = Atomic<Int>(0)
-        let target = BenchTarget(
-            host: configuration.host, port: configuration.port, path: "/realtime/v1/websocket?apikey=\(configuration.subscriberKey)&vsn=1.0.0"
-        )
-        let joinText = BoardSubscriber.joinMessage(topic: Configuration.topic, accessToken: configuration.subscriberKey)
+        // Only its `failed` is used: subscribers whose join failed (also counted in `counters`).
+        let joinFailures = RunCounters()
         let totalDeliveries: @Sendable () -> Int = { recorders.total(.delivery) }
-        let connectStart = MonotonicClock.now()
-        let subscribers = await withProgress(progress, line: {
-            "joining: \(counters.opened.load(ordering: .relaxed))/\(configuration.subscribers) subscribed, "
-                + "\(counters.failed.load(ordering: .relaxed)) failed"
-        }) {
-            await openConnections(count: configuration.subscribers, concurrency: configuration.connectConcurrency, counters: counters) { index in
-                let recorder = recorders[index % recorders.count]
-                let subscriber = BoardSubscriber(recorder: recorder, book: book, topic: Configuration.topic, errors: errors)
-                let connection = try await target.connect(group: recorder.eventLoop) { subscriber.received($0) }
-                do {
-                    try await subscriber.join(
-                        connection, text: joinText, heartbeatInterval: configuration.heartbeatInterval, timeout: configuration.joinTimeout
-                    ).get()
-                } catch {
-                    joinFailures.wrappingAdd(1, ordering: .relaxed)
-                    await connection.close()
-                    throw error
-                }
-                recorder.count(.connection)
-                counters.watch(connection)
-                return connection
-            }
-        }
-        let connectSeconds = MonotonicClock.seconds(since: connectStart)
+        let (subscribers, connectSeconds) = await joinSubscribers(
+            configuration, recorders: recorders, counters: counters, joinFailures: joinFailures, book: book, errors: errors, progress: progress
+        )
         progress("\(subscribers.count)/\(configuration.subscribers) subscribers joined \(Configuration.topic) in \(formatted(connectSeconds, digits: 1)) s")
 
         // 3. Write, then wait for the deliveries to drain.
@@ -217,11 +170,11 @@ public enum BoardBenchmark {
         let changeSeconds = writer.seconds
         return Report(
             subscribersConnected: receivers, connectSeconds: connectSeconds, changes: changes, inserts: writer.inserts, updates: writer.updates,
-            requests: writer.requests, changeSeconds: changeSeconds, changeRate: Double(changes) / max(changeSeconds, 0.001),
+            requests: writer.requests, changeSeconds: changeSeconds, changeRate: BenchHarness.rate(changes, changeSeconds),
             writeLatency: writeLatency.summary, deliveries: deliveries, expectedDeliveries: expected,
             missing: max(expected - deliveries, 0), extra: max(deliveries - expected, 0), deliverySeconds: deliverySeconds,
-            deliveriesPerSecond: Double(deliveries) / max(deliverySeconds, 0.001), latency: merged.summary,
-            connectFailures: counters.failed.load(ordering: .relaxed), joinFailures: joinFailures.load(ordering: .relaxed),
+            deliveriesPerSecond: BenchHarness.rate(deliveries, deliverySeconds), latency: merged.summary,
+            connectFailures: counters.failed.load(ordering: .relaxed), joinFailures: joinFailures.failed.load(ordering: .relaxed),
             unexpectedCloses: counters.unexpectedCloses.load(ordering: .relaxed),
             malformedMessages: recorders.total(.malformed), orderViolations: recorders.total(.orderViolation),
             channelErrors: recorders.total(.channelError), writeFailures: writer.failures,
@@ -230,20 +183,72 @@ public enum BoardBenchmark {
         )
     }
 
+    /// The writer's keep-alive connections to the data API, and the host profile its rooms belong to.
+    static func openWriter(
+        _ configuration: Configuration, eventLoop writerLoop: any EventLoop, tag: String
+    ) async throws -> (http: [BenchHTTPConnection], hostID: String) {
+        var http: [BenchHTTPConnection] = []
+        do {
+            let setup = try await BenchHTTPConnection.connect(host: configuration.host, port: configuration.port, eventLoop: writerLoop)
+            http.append(setup)
+        } catch {
+            throw BenchError(description: "cannot reach the data API at \(configuration.host):\(configuration.port): \(error)")
+        }
+        do {
+            let hostID = try await createHost(http[0], serviceKey: configuration.serviceKey, tag: tag)
+            while http.count < configuration.writerConnections {
+                http.append(try await BenchHTTPConnection.connect(host: configuration.host, port: configuration.port, eventLoop: writerLoop))
+            }
+            return (http, hostID)
+        } catch {
+            for connection in http { await connection.close() }
+            throw error
+        }
+    }
+
+    /// Subscribers: connect, join, wait for "subscribed"; in bounded batches.
+    static func joinSubscribers(
+        _ configuration: Configuration, recorders: [LoopRecorder], counters: RunCounters, joinFailures: RunCounters, book: BoardRoomBook,
+        errors: FirstError, progress: @escaping @Sendable (String) -> Void
+    ) async -> (connections: [WebSocketClientConnection], seconds: Double) {
+        let target = BenchTarget.realtime(host: configuration.host, port: configuration.port, key: configuration.subscriberKey)
+        let joinText = BoardSubscriber.joinMessage(topic: Configuration.topic, accessToken: configuration.subscriberKey)
+        return await BenchHarness.connect(
+            count: configuration.subscribers, concurrency: configuration.connectConcurrency, counters: counters, progress: progress,
+            verb: "joining", state: "subscribed"
+        ) { index in
+            let recorder = recorders[index % recorders.count]
+            let subscriber = BoardSubscriber(recorder: recorder, book: book, topic: Configuration.topic, errors: errors)
+            let connection = try await target.connect(group: recorder.eventLoop) { subscriber.received($0) }
+            do {
+                try await subscriber.join(
+                    connection, text: joinText, heartbeatInterval: configuration.heartbeatInterval, timeout: configuration.joinTimeout
+                ).get()
+            } catch {
+                joinFailures.failed.wrappingAdd(1, ordering: .relaxed)
+                await connection.close()
+                throw error
+            }
+            recorder.count(.connection)
+            counters.watch(connection)
+            return connection
+        }
+    }
+
     /// Signs up one user (the service key serves as apikey) and gives it a profile; returns its id.
     static func createHost(_ http: BenchHTTPConnection, serviceKey: String, tag: String) async throws -> String {
         let userID: String
         do {
             userID = try await BenchSetup.signUp(http, key: serviceKey, email: "bench-host-\(tag)@praxis.test", password: "bench-\(tag)-password").id
         } catch {
-            throw SetupError(description: "\(error)")
+            throw BenchError(description: "\(error)")
         }
         let profile = try await http.request(
             method: .POST, uri: "/rest/v1/profiles",
             headers: [("apikey", serviceKey), ("Authorization", "Bearer \(serviceKey)"), ("Prefer", "return=minimal")],
             body: #"{"user_id":"\#(userID)","first_name":"Bench","last_name":"Host","training_level":"Benchmark"}"#
         )
-        guard profile.status == 201 else { throw SetupError(description: "creating the host's profile failed: \(profile.summary)") }
+        guard profile.status == 201 else { throw BenchError(description: "creating the host's profile failed: \(profile.summary)") }
         return userID
     }
 }

@@ -1,10 +1,5 @@
 import NIOCore
 
-/// Why a subscriber could not join.
-struct BoardJoinError: Error, CustomStringConvertible {
-    var description: String
-}
-
 /// One realtime connection of the board benchmark. Everything but `init` runs on the
 /// connection's event loop (the recorder's).
 final class BoardSubscriber: @unchecked Sendable {
@@ -68,7 +63,7 @@ final class BoardSubscriber: @unchecked Sendable {
     private func failJoin(_ reason: String) {
         guard let promise = joinPromise else { return }
         joinPromise = nil
-        promise.fail(BoardJoinError(description: reason))
+        promise.fail(BenchError(description: reason))
     }
 
     /// Each message the server sends, on the loop.

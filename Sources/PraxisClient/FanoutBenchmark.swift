@@ -84,19 +84,15 @@ public enum FanoutBenchmark {
         let totalDeliveries: @Sendable () -> Int = { recorders.total(.delivery) }
 
         // 1. Subscribers, in bounded batches.
-        let connectStart = MonotonicClock.now()
-        let subscribers = await withProgress(progress, line: {
-            "connecting: \(counters.opened.load(ordering: .relaxed))/\(configuration.subscribers) open, \(counters.failed.load(ordering: .relaxed)) failed"
-        }) {
-            await openConnections(count: configuration.subscribers, concurrency: configuration.connectConcurrency, counters: counters) { index in
-                let recorder = recorders[index % recorders.count]
-                let connection = try await target.connect(group: recorder.eventLoop) { Self.received($0, by: recorder) }
-                recorder.count(.connection)
-                counters.watch(connection)
-                return connection
-            }
+        let (subscribers, connectSeconds) = await BenchHarness.connect(
+            count: configuration.subscribers, concurrency: configuration.connectConcurrency, counters: counters, progress: progress
+        ) { index in
+            let recorder = recorders[index % recorders.count]
+            let connection = try await target.connect(group: recorder.eventLoop) { Self.received($0, by: recorder) }
+            recorder.count(.connection)
+            counters.watch(connection)
+            return connection
         }
-        let connectSeconds = MonotonicClock.seconds(since: connectStart)
         progress("connected \(subscribers.count)/\(configuration.subscribers) subscribers in \(formatted(connectSeconds, digits: 1)) s")
 
         // 2. The publisher, on its own event loop.
@@ -134,13 +130,7 @@ public enum FanoutBenchmark {
         let deliverySeconds = phase.seconds
 
         // 4. Merge the per-loop histograms, then close everything.
-        var merged = LatencyHistogram()
-        var loops: [LoopFigures] = []
-        for recorder in recorders {
-            let histogram = try await recorder.histogram()
-            merged.add(histogram)
-            loops.append(LoopFigures(connections: recorder[.connection], deliveries: recorder[.delivery], latency: histogram.summary))
-        }
+        let (merged, loops) = try await loopFigures(recorders)
         let deliveries = totalDeliveries()
         let expected = publisher.published * receivers
         counters.stopping.store(true, ordering: .relaxed)
@@ -148,14 +138,26 @@ public enum FanoutBenchmark {
 
         return Report(
             subscribersConnected: receivers, connectSeconds: connectSeconds, published: publisher.published,
-            publishSeconds: publishSeconds, publishRate: Double(publisher.published) / max(publishSeconds, 0.001),
+            publishSeconds: publishSeconds, publishRate: BenchHarness.rate(publisher.published, publishSeconds),
             deliveries: deliveries, expectedDeliveries: expected, missing: max(expected - deliveries, 0),
-            deliverySeconds: deliverySeconds, deliveriesPerSecond: Double(deliveries) / max(deliverySeconds, 0.001),
+            deliverySeconds: deliverySeconds, deliveriesPerSecond: BenchHarness.rate(deliveries, deliverySeconds),
             latency: merged.summary, connectFailures: counters.failed.load(ordering: .relaxed),
             unexpectedCloses: counters.unexpectedCloses.load(ordering: .relaxed),
             malformedMessages: recorders.total(.malformed), firstError: counters.firstError,
             clientCPUSeconds: phase.cpu.client, serverCPUSeconds: phase.cpu.server, machineCPUSeconds: phase.cpu.machine, loops: loops
         )
+    }
+
+    /// The recorders' delivery latencies merged, and each one's share.
+    static func loopFigures(_ recorders: [LoopRecorder]) async throws -> (LatencyHistogram, [LoopFigures]) {
+        var merged = LatencyHistogram()
+        var loops: [LoopFigures] = []
+        for recorder in recorders {
+            let histogram = try await recorder.histogram()
+            merged.add(histogram)
+            loops.append(LoopFigures(connections: recorder[.connection], deliveries: recorder[.delivery], latency: histogram.summary))
+        }
+        return (merged, loops)
     }
 
     /// Each message a subscriber receives, on its loop: the latency from the payload's send time.

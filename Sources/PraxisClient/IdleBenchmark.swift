@@ -49,15 +49,10 @@ public enum IdleBenchmark {
         }
     }
 
-    /// Why the benchmark could not run.
-    public struct Failure: Error, CustomStringConvertible {
-        public var description: String
-    }
-
     /// Runs the benchmark; `progress` gets a status line once a second.
     public static func run(_ configuration: Configuration, progress: @escaping @Sendable (String) -> Void) async throws -> Report {
         guard let serverBefore = ProcessProbe.rssKiB(pid: configuration.serverPID) else {
-            throw Failure(description: "cannot read VmRSS of process \(configuration.serverPID) (/proc/\(configuration.serverPID)/status)")
+            throw BenchError(description: "cannot read VmRSS of process \(configuration.serverPID) (/proc/\(configuration.serverPID)/status)")
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
         defer { group.shutdownGracefully { _ in } }
@@ -65,17 +60,13 @@ public enum IdleBenchmark {
         let target = configuration.target
         let clientBefore = ProcessProbe.rssKiB(pid: ProcessProbe.ownPID)
 
-        let start = MonotonicClock.now()
-        let connections = await withProgress(progress, line: {
-            "connecting: \(counters.opened.load(ordering: .relaxed))/\(configuration.connections) open, \(counters.failed.load(ordering: .relaxed)) failed"
-        }) {
-            await openConnections(count: configuration.connections, concurrency: configuration.concurrency, counters: counters) { _ in
-                let connection = try await target.connect(group: group)
-                counters.watch(connection)
-                return connection
-            }
+        let (connections, connectSeconds) = await BenchHarness.connect(
+            count: configuration.connections, concurrency: configuration.concurrency, counters: counters, progress: progress
+        ) { _ in
+            let connection = try await target.connect(group: group)
+            counters.watch(connection)
+            return connection
         }
-        let connectSeconds = MonotonicClock.seconds(since: start)
 
         let holdStart = MonotonicClock.now()
         try await withProgress(progress, line: {

@@ -20,6 +20,11 @@ public struct BenchTarget: Sendable {
         self.path = path
     }
 
+    /// The realtime endpoint; with `key`, its `apikey` and `vsn` parameters.
+    static func realtime(host: String, port: Int, key: String? = nil) -> BenchTarget {
+        BenchTarget(host: host, port: port, path: "/realtime/v1/websocket" + (key.map { "?apikey=\($0)&vsn=1.0.0" } ?? ""))
+    }
+
     /// `ws://host:port/path`, for reports.
     public var url: String {
         host.contains(":") ? "ws://[\(host)]:\(port)\(path)" : "ws://\(host):\(port)\(path)"

@@ -47,9 +47,8 @@ public enum RoomsBenchmark {
             self.threads = threads
         }
 
-        public var realtimeURL: String {
-            (host.contains(":") ? "ws://[\(host)]:\(port)" : "ws://\(host):\(port)") + "/realtime/v1/websocket"
-        }
+        /// `ws://host:port/realtime/v1/websocket`, for reports (keys left out).
+        public var realtimeURL: String { BenchTarget.realtime(host: host, port: port).url }
     }
 
     public struct Report: Sendable {
@@ -103,7 +102,7 @@ public enum RoomsBenchmark {
         do {
             http = try await BenchHTTPConnection.connect(host: configuration.host, port: configuration.port, eventLoop: eventLoop)
         } catch {
-            throw SetupError(description: "cannot reach the server at \(configuration.host):\(configuration.port): \(error)")
+            throw BenchError(description: "cannot reach the server at \(configuration.host):\(configuration.port): \(error)")
         }
         let tag = String(UInt32.random(in: 0x1000_0000...UInt32.max), radix: 16)
         let userCount = max(2, configuration.users)
@@ -119,7 +118,7 @@ public enum RoomsBenchmark {
         let profileAnswer = try await http.request(
             method: .POST, uri: "/rest/v1/profiles", headers: service + [("Prefer", "return=minimal")], body: "[" + profiles.joined(separator: ",") + "]"
         )
-        guard profileAnswer.status == 201 else { throw SetupError(description: "creating profiles failed: \(profileAnswer.summary)") }
+        guard profileAnswer.status == 201 else { throw BenchError(description: "creating profiles failed: \(profileAnswer.summary)") }
         let half = userCount / 2
         var roomIDs: [String] = []
         var roomRows: [String] = []
@@ -134,7 +133,7 @@ public enum RoomsBenchmark {
         for chunk in stride(from: 0, to: roomRows.count, by: 500) {
             let body = "[" + roomRows[chunk..<min(chunk + 500, roomRows.count)].joined(separator: ",") + "]"
             let answer = try await http.request(method: .POST, uri: "/rest/v1/practice_rooms", headers: service + [("Prefer", "return=minimal")], body: body)
-            guard answer.status == 201 else { throw SetupError(description: "creating rooms failed: \(answer.summary)") }
+            guard answer.status == 201 else { throw BenchError(description: "creating rooms failed: \(answer.summary)") }
         }
         await http.close()
         return (roomIDs, users)
@@ -157,31 +156,17 @@ public enum RoomsBenchmark {
     /// One interval of the sending phase (`reportEvery`).
     public typealias Interval = BenchInterval
 
-    public struct SetupError: Error, CustomStringConvertible {
-        public var description: String
-    }
-
-    public static func run(_ configuration: Configuration, progress: @escaping @Sendable (String) -> Void) async throws -> Report {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
-        defer { group.shutdownGracefully { _ in } }
-        let errors = FirstError()
-        let setupStart = MonotonicClock.now()
-
-        // 1. Users, profiles and rooms through the HTTP API.
-        let (ids, peerUsers) = try await createUsersAndRooms(configuration, eventLoop: group.next())
-        let userCount = peerUsers.count
-        let half = userCount / 2
-        progress("\(userCount) users and \(configuration.rooms) rooms created")
-
-        // 2. Peers: connect, join, and put every room into role-play.
-        let recorders = group.makeIterator().map { LoopRecorder(eventLoop: $0) }
+    /// Peers: connect, join, and put every room into role-play (host and guest of room i on
+    /// alternate loops); rooms whose set-up fails are counted in `setup` and left out.
+    static func prepareRooms(
+        _ configuration: Configuration, ids: [String], peerUsers: [(id: String, token: String)], recorders: [LoopRecorder], counters: RunCounters,
+        setup: RunCounters, errors: FirstError, progress: @escaping @Sendable (String) -> Void
+    ) async -> [RoomPeer] {
         let key = configuration.anonKey ?? configuration.serviceKey
-        let target = BenchTarget(host: configuration.host, port: configuration.port, path: "/realtime/v1/websocket?apikey=\(key)&vsn=1.0.0")
-        let counters = RunCounters()
-        // Rooms in role-play (opened) and rooms whose set-up failed (failed).
-        let setup = RunCounters()
+        let target = BenchTarget.realtime(host: configuration.host, port: configuration.port, key: key)
+        let half = peerUsers.count / 2
         let text = String(repeating: "Can you tell me more about the pain, when it started and what makes it worse? ", count: 4).prefix(configuration.turnSize)
-        let peers: [RoomPeer] = await withProgress(progress, line: { "preparing rooms: \(setup.opened.load(ordering: .relaxed))/\(configuration.rooms) in role-play" }) {
+        return await withProgress(progress, line: { "preparing rooms: \(setup.opened.load(ordering: .relaxed))/\(configuration.rooms) in role-play" }) {
             await BenchHarness.bounded(count: configuration.rooms, concurrency: configuration.concurrency) { index -> [RoomPeer]? in
                 let host = RoomPeer(recorder: recorders[(2 * index) % recorders.count], roomID: ids[index], name: "h\(index)", text: String(text), errors: errors)
                 let guest = RoomPeer(recorder: recorders[(2 * index + 1) % recorders.count], roomID: ids[index], name: "g\(index)", text: String(text), errors: errors)
@@ -208,6 +193,27 @@ public enum RoomsBenchmark {
                 }
             }.flatMap { $0 }
         }
+    }
+
+    public static func run(_ configuration: Configuration, progress: @escaping @Sendable (String) -> Void) async throws -> Report {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
+        defer { group.shutdownGracefully { _ in } }
+        let errors = FirstError()
+        let setupStart = MonotonicClock.now()
+
+        // 1. Users, profiles and rooms through the HTTP API.
+        let (ids, peerUsers) = try await createUsersAndRooms(configuration, eventLoop: group.next())
+        let userCount = peerUsers.count
+        progress("\(userCount) users and \(configuration.rooms) rooms created")
+
+        // 2. Peers: connect, join, and put every room into role-play.
+        let recorders = group.makeIterator().map { LoopRecorder(eventLoop: $0) }
+        let counters = RunCounters()
+        // Rooms in role-play (opened) and rooms whose set-up failed (failed).
+        let setup = RunCounters()
+        let peers = await prepareRooms(
+            configuration, ids: ids, peerUsers: peerUsers, recorders: recorders, counters: counters, setup: setup, errors: errors, progress: progress
+        )
         let setupSeconds = MonotonicClock.seconds(since: setupStart)
         progress("\(peers.count / 2)/\(configuration.rooms) rooms in role-play after \(formatted(setupSeconds, digits: 1)) s")
 
@@ -254,146 +260,12 @@ public enum RoomsBenchmark {
         for peer in peers { peer.close() }
         return Report(
             roomsReady: peers.count / 2, peersConnected: peers.count, setupSeconds: setupSeconds, turnsSent: turnsSent, turnsAcked: turnsAcked,
-            turnSeconds: turnSeconds, turnsPerSecond: Double(turnsAcked) / max(configuration.duration, 0.001), ackLatency: ackHistogram.summary,
+            turnSeconds: turnSeconds, turnsPerSecond: BenchHarness.rate(turnsAcked, configuration.duration), ackLatency: ackHistogram.summary,
             deliveries: deliveries, expectedDeliveries: 2 * turnsAcked, roundsEnded: ended,
             roundEndLatency: endHistogram.summary, errorReplies: recorders.total(.errorReply),
             orderViolations: recorders.total(.orderViolation), unexpectedCloses: counters.unexpectedCloses.load(ordering: .relaxed),
             setupFailures: setup.failed.load(ordering: .relaxed), firstError: errors.text, clientCPUSeconds: phase.cpu.client, serverCPUSeconds: phase.cpu.server,
             serverBefore: sampleBefore, serverAfter: sampleAfter, intervals: intervals
         )
-    }
-}
-
-/// One peer of one room: a connection joined to the room topic. Lives on its recorder's loop.
-final class RoomPeer: @unchecked Sendable {
-    private enum Kind {
-        case join, command, turn, measuredCommand
-    }
-
-    let recorder: LoopRecorder
-    let name: String
-    private let topic: String
-    private let topicBytes: [UInt8]
-    private let text: String
-    private let errors: FirstError
-    private var connection: WebSocketClientConnection?
-    private var nextRef = 1
-    private var pending: [Int: (kind: Kind, sent: UInt64, promise: EventLoopPromise<Void>?)] = [:]
-    private var lastSeq: Int64 = 0
-    private var turnTask: RepeatedTask?
-    private var turns = 0
-    private var heartbeat: RepeatedTask?
-
-    init(recorder: LoopRecorder, roomID: String, name: String, text: String, errors: FirstError) {
-        self.recorder = recorder
-        self.name = name
-        self.topic = "realtime:room:\(roomID)"
-        self.topicBytes = Array(topic.utf8)
-        self.text = text
-        self.errors = errors
-    }
-
-    func join(_ connection: WebSocketClientConnection, token: String) -> EventLoopFuture<Void> {
-        recorder.eventLoop.flatSubmit {
-            self.connection = connection
-            self.heartbeat = self.recorder.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(20), delay: .seconds(20)) { _ in
-                self.connection?.send(text: #"{"topic":"phoenix","event":"heartbeat","payload":{},"ref":"hb"}"#)
-            }
-            return self.send(kind: .join, event: "phx_join", payload: #"{"config":{},"access_token":"\#(token)"}"#)
-        }
-    }
-
-    func command(_ event: String, _ payload: String, measured: Bool = false) -> EventLoopFuture<Void> {
-        recorder.eventLoop.flatSubmit { self.send(kind: measured ? .measuredCommand : .command, event: event, payload: payload) }
-    }
-
-    private func send(kind: Kind, event: String, payload: String) -> EventLoopFuture<Void> {
-        guard let connection else { return recorder.eventLoop.makeFailedFuture(RoomsBenchmark.SetupError(description: "not connected")) }
-        let ref = nextRef
-        nextRef += 1
-        let promise: EventLoopPromise<Void>? = kind == .turn ? nil : recorder.eventLoop.makePromise()
-        pending[ref] = (kind, MonotonicClock.now(), promise)
-        connection.send(text: #"{"topic":"\#(topic)","event":"\#(event)","payload":\#(payload),"ref":"\#(ref)","join_ref":"1"}"#)
-        return promise?.futureResult ?? recorder.eventLoop.makeSucceededVoidFuture()
-    }
-
-    /// Sends a turn every `interval` seconds (first one at a random point of the interval) until `stop`.
-    func startTurns(interval: Double, until stop: UInt64) {
-        recorder.eventLoop.execute {
-            let every = TimeAmount.nanoseconds(Int64(interval * 1e9))
-            self.turnTask = self.recorder.eventLoop.scheduleRepeatedTask(
-                initialDelay: .nanoseconds(Int64.random(in: 0...max(1, every.nanoseconds))), delay: every
-            ) { task in
-                guard MonotonicClock.now() < stop else { return task.cancel() }
-                self.turns += 1
-                let body = #"{"client_turn_id":"\#(self.name)-\#(self.turns)","text":"\#(self.text)"}"#
-                _ = self.send(kind: .turn, event: "turn", payload: body)
-                self.recorder.count(.sent)
-            }
-        }
-    }
-
-    func close() {
-        recorder.eventLoop.execute {
-            self.turnTask?.cancel()
-            self.heartbeat?.cancel()
-            self.connection?.startClose()
-            self.connection = nil
-        }
-    }
-
-    func received(_ message: WebSocketClientMessage) {
-        let now = MonotonicClock.now()
-        message.data.withUnsafeReadableBytes { bytes in
-            typealias P = BoardMessage.Patterns
-            let event = BoardMessage.event(bytes)
-            if BoardMessage.isEvent(bytes, event, P.phxReply) {
-                guard let refRange = BoardMessage.string(P.ref, in: bytes), let ref = Int(BoardMessage.text(bytes, refRange)),
-                    let entry = pending.removeValue(forKey: ref)
-                else { return }
-                let ok = BoardMessage.string(P.status, in: bytes).map { BoardMessage.equal(bytes, $0, P.ok) } ?? false
-                if ok {
-                    switch entry.kind {
-                    case .turn: recorder.record(.acked, latency: now &- entry.sent)
-                    case .measuredCommand: recorder.record(.roundEnd, latency: now &- entry.sent, in: .secondary)
-                    default: break
-                    }
-                    entry.promise?.succeed()
-                } else {
-                    recorder.count(.errorReply)
-                    let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<min(bytes.count, 300)]), as: UTF8.self)
-                    errors.record("error reply: \(text)")
-                    entry.promise?.fail(RoomsBenchmark.SetupError(description: text))
-                }
-            } else if let inner = BoardMessage.find(Self.turnEvent, in: bytes, from: 0) {
-                recorder.count(.delivery)
-                if let seqStart = BoardMessage.find(Self.seqKey, in: bytes, from: inner), let seq = BoardMessage.integer(bytes, at: seqStart) {
-                    if seq <= lastSeq { recorder.count(.orderViolation) } else { lastSeq = seq }
-                }
-            }
-        }
-    }
-
-    private static let turnEvent = Array(#""event":"turn""#.utf8)
-    private static let seqKey = Array(#""seq":"#.utf8)
-}
-
-/// Set-up steps the benchmarks share.
-enum BenchSetup {
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    /// Signs a user up (`key` as the apikey); returns its id and access token.
-    static func signUp(_ http: BenchHTTPConnection, key: String, email: String, password: String) async throws -> (id: String, token: String) {
-        let answer = try await http.request(
-            method: .POST, uri: "/auth/v1/signup", headers: [("apikey", key)],
-            body: #"{"email":"\#(email)","password":"\#(password)","data":{"full_name":"Bench User"}}"#
-        )
-        guard answer.status == 200,
-            let object = try? JSONSerialization.jsonObject(with: Data(answer.bodyText.utf8)) as? [String: Any],
-            let token = object["access_token"] as? String, let user = object["user"] as? [String: Any], let id = user["id"] as? String
-        else { throw Failure(description: "sign-up failed: \(answer.summary)") }
-        return (id, token)
     }
 }

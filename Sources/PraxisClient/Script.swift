@@ -239,46 +239,23 @@ extension Script: Decodable {
             if kind == "parallel" || kind == "assert" { throw fields.error("a \(kind) step cannot be inside a parallel step") }
             if actor == nil { throw fields.error("steps inside a parallel step need an actor") }
         }
-        let common = ["do", "name", "actor"]
-        let stepKind: ScriptStep.Kind
+        let stepKind = try self.kind(kind, fields: fields, number: number, actors: actors)
+        return ScriptStep(number: number, name: name, actor: actor, kind: stepKind)
+    }
+
+    private static let commonFields = ["do", "name", "actor"]
+
+    /// The kind-specific fields of a step whose `do` is `kind`.
+    private static func kind(_ kind: String, fields: Fields, number: String, actors: Set<String>) throws(ScriptFormatError) -> ScriptStep.Kind {
+        let common = commonFields
         switch kind {
         case "http":
-            try fields.allow(common + ["method", "path", "body", "headers", "expect", "save", "timeout_ms"])
-            let method = try fields.string("method").uppercased()
-            guard ["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"].contains(method) else {
-                throw fields.error("method must be GET, HEAD, POST, PATCH, PUT, DELETE or OPTIONS, not \(method)")
-            }
-            let path = try fields.string("path")
-            guard path.hasPrefix("/") else { throw fields.error("path must start with /") }
-            var headers: [String: String] = [:]
-            if let headerValue = fields.fields["headers"] {
-                guard case .object(let headerFields) = headerValue else { throw fields.error("headers must be an object of strings") }
-                for (key, value) in headerFields {
-                    guard let text = value.stringValue else { throw fields.error("headers.\(key) must be a string") }
-                    headers[key] = text
-                }
-            }
-            var expect = ScriptStep.HTTPExpectation()
-            if let expectValue = fields.fields["expect"] {
-                let expectFields = try Fields(expectValue, at: "step \(number) (\(kind)): expect")
-                try expectFields.allow(["status", "body"])
-                if let status = try expectFields.optionalNumber("status") {
-                    guard let code = Int(exactly: status), (100...599).contains(code) else {
-                        throw fields.error("expect.status must be an HTTP status (100 to 599)")
-                    }
-                    expect.status = code
-                }
-                expect.body = expectFields.fields["body"]
-            }
-            stepKind = .http(
-                method: method, path: path, body: fields.fields["body"], headers: headers, expect: expect, save: try fields.saves(),
-                timeoutMs: try fields.milliseconds("timeout_ms", default: 10_000)
-            )
+            return try http(fields: fields, number: number)
         case "join":
             try fields.allow(common + ["topic", "config", "expect", "save", "timeout_ms"])
             let config = fields.fields["config"]
             if let config, config.objectValue == nil { throw fields.error("config must be an object") }
-            stepKind = .join(
+            return .join(
                 topic: try fields.string("topic"), config: config, expect: try fields.replyExpectation(), save: try fields.saves(),
                 timeoutMs: try fields.milliseconds("timeout_ms", default: 5000)
             )
@@ -286,7 +263,7 @@ extension Script: Decodable {
             try fields.allow(common + ["topic", "event", "payload", "expect", "save", "timeout_ms"])
             let payload = fields.fields["payload"] ?? .object([:])
             guard payload.objectValue != nil else { throw fields.error("payload must be an object") }
-            stepKind = .push(
+            return .push(
                 topic: try fields.string("topic"), event: try fields.string("event"), payload: payload, expect: try fields.replyExpectation(),
                 save: try fields.saves(), timeoutMs: try fields.milliseconds("timeout_ms", default: 5000)
             )
@@ -303,27 +280,27 @@ extension Script: Decodable {
             guard !texts.isEmpty else { throw fields.error("texts is empty") }
             let delay = try fields.milliseconds("delay_ms", default: 0, allowZero: true)
             guard delay <= 10_000 else { throw fields.error("delay_ms must be at most 10000") }
-            stepKind = .turns(
+            return .turns(
                 topic: try fields.string("topic"), texts: texts, delayMs: delay, save: try fields.saves(),
                 timeoutMs: try fields.milliseconds("timeout_ms", default: 5000)
             )
         case "wait":
             try fields.allow(common + ["topic", "event", "match", "timeout_ms", "save"])
-            stepKind = .wait(
+            return .wait(
                 topic: try fields.string("topic"), event: try fields.string("event"), match: fields.fields["match"],
                 timeoutMs: try fields.milliseconds("timeout_ms", default: 5000), save: try fields.saves()
             )
         case "disconnect":
             try fields.allow(common)
-            stepKind = .disconnect
+            return .disconnect
         case "reconnect":
             try fields.allow(common + ["resume", "timeout_ms"])
-            stepKind = .reconnect(resume: try fields.optionalBool("resume") ?? true, timeoutMs: try fields.milliseconds("timeout_ms", default: 5000))
+            return .reconnect(resume: try fields.optionalBool("resume") ?? true, timeoutMs: try fields.milliseconds("timeout_ms", default: 5000))
         case "sleep":
             try fields.allow(common + ["ms"])
             guard let ms = try fields.optionalNumber("ms") else { throw fields.error("missing field ms") }
             guard let whole = Int(exactly: ms), (0...10_000).contains(whole) else { throw fields.error("ms must be a whole number from 0 to 10000") }
-            stepKind = .sleep(ms: whole)
+            return .sleep(ms: whole)
         case "parallel":
             try fields.allow(common + ["steps"])
             guard case .array(let items)? = fields.fields["steps"] else {
@@ -337,13 +314,48 @@ extension Script: Decodable {
             guard Set(inner.compactMap(\.actor)).count >= 2 else {
                 throw fields.error("the steps of a parallel step must belong to at least two actors (one actor's steps run in order)")
             }
-            stepKind = .parallel(inner)
+            return .parallel(inner)
         default:  // "assert"
             try fields.allow(common + ["that"])
             guard let that = fields.fields["that"] else { throw fields.error("missing field that") }
-            stepKind = .assert(try assertion(that, fields: fields, actors: actors))
+            return .assert(try assertion(that, fields: fields, actors: actors))
         }
-        return ScriptStep(number: number, name: name, actor: actor, kind: stepKind)
+    }
+
+    /// The fields of an http step.
+    private static func http(fields: Fields, number: String) throws(ScriptFormatError) -> ScriptStep.Kind {
+        let common = commonFields
+        try fields.allow(common + ["method", "path", "body", "headers", "expect", "save", "timeout_ms"])
+        let method = try fields.string("method").uppercased()
+        guard ["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"].contains(method) else {
+            throw fields.error("method must be GET, HEAD, POST, PATCH, PUT, DELETE or OPTIONS, not \(method)")
+        }
+        let path = try fields.string("path")
+        guard path.hasPrefix("/") else { throw fields.error("path must start with /") }
+        var headers: [String: String] = [:]
+        if let headerValue = fields.fields["headers"] {
+            guard case .object(let headerFields) = headerValue else { throw fields.error("headers must be an object of strings") }
+            for (key, value) in headerFields {
+                guard let text = value.stringValue else { throw fields.error("headers.\(key) must be a string") }
+                headers[key] = text
+            }
+        }
+        var expect = ScriptStep.HTTPExpectation()
+        if let expectValue = fields.fields["expect"] {
+            let expectFields = try Fields(expectValue, at: "step \(number) (http): expect")
+            try expectFields.allow(["status", "body"])
+            if let status = try expectFields.optionalNumber("status") {
+                guard let code = Int(exactly: status), (100...599).contains(code) else {
+                    throw fields.error("expect.status must be an HTTP status (100 to 599)")
+                }
+                expect.status = code
+            }
+            expect.body = expectFields.fields["body"]
+        }
+        return .http(
+            method: method, path: path, body: fields.fields["body"], headers: headers, expect: expect, save: try fields.saves(),
+            timeoutMs: try fields.milliseconds("timeout_ms", default: 10_000)
+        )
     }
 
     private static func assertion(_ value: JSONValue, fields: Fields, actors: Set<String>) throws(ScriptFormatError) -> ScriptAssertion {

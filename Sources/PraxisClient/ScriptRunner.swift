@@ -245,26 +245,7 @@ final class ScriptRun: Sendable {
     private func perform(_ step: ScriptStep) async throws {
         switch step.kind {
         case .http(let method, let rawPath, let rawBody, let rawHeaders, let expect, let save, let timeoutMs):
-            let path = try text(rawPath)
-            let body = try rawBody.map(resolve)
-            var headers: [String: String] = [:]
-            for (name, value) in rawHeaders { headers[name] = try text(value) }
-            if path.hasPrefix("/rest/v1/"), ["POST", "PATCH", "DELETE"].contains(method),
-                !headers.keys.contains(where: { $0.lowercased() == "prefer" })
-            {
-                headers["Prefer"] = "return=representation"
-            }
-            let answer = try await session(step).http(method: method, path: path, headers: headers, body: body, bearer: true, timeout: try budget(timeoutMs))
-            var wanted: [String: JSONValue] = [:]
-            if let status = expect.status { wanted["status"] = .int(Int64(status)) }
-            if let expected = expect.body { wanted["body"] = try resolve(expected) }
-            let arrived: JSONValue = .object(["status": .int(Int64(answer.status)), "body": answer.body])
-            if let difference = arrived.mismatch(with: .object(wanted)) {
-                throw ScriptStepFailure(
-                    "the answer is not the one expected: \(difference)", expected: JSONValue.object(wanted).truncated(), arrived: arrived.truncated()
-                )
-            }
-            try store(save, from: answer.value)
+            try await performHTTP(step, method: method, rawPath: rawPath, rawBody: rawBody, rawHeaders: rawHeaders, expect: expect, save: save, timeoutMs: timeoutMs)
 
         case .join(let rawTopic, let rawConfig, let expect, let save, let timeoutMs):
             let topic = try text(rawTopic)
@@ -285,27 +266,7 @@ final class ScriptRun: Sendable {
             try store(save, from: reply)
 
         case .turns(let rawTopic, let rawTexts, let delayMs, let save, let timeoutMs):
-            let actor = session(step)
-            let topic = try text(rawTopic)
-            try await actor.ensureConnected(timeout: try budget(timeoutMs))
-            var sent: [JSONValue] = []
-            for (index, raw) in rawTexts.enumerated() {
-                if index > 0, delayMs > 0 { try await pause(delayMs) }
-                let turnText = try text(raw)
-                let id = actor.nextTurnID(run: runID)
-                let payload: JSONValue = .object(["client_turn_id": .string(id), "text": .string(turnText)])
-                let reply = try await actor.push(topic: topic, event: "turn", payload: payload, timeout: try budget(timeoutMs))
-                guard reply["status"]?.stringValue == "ok" else {
-                    throw ScriptStepFailure(
-                        "turn \(index + 1) of \(rawTexts.count) (\(id)) was not acked ok", expected: #"{"status":"ok"}"#, arrived: reply.truncated()
-                    )
-                }
-                var turn: [String: JSONValue] = ["text": .string(turnText), "client_turn_id": .string(id)]
-                turn["seq"] = reply.value(atPath: "response.seq") ?? .null
-                turn["offset"] = reply.value(atPath: "response.offset") ?? .null
-                sent.append(.object(turn))
-            }
-            try store(save, from: .object(["turns": .array(sent)]))
+            try await performTurns(step, rawTopic: rawTopic, rawTexts: rawTexts, delayMs: delayMs, save: save, timeoutMs: timeoutMs)
 
         case .wait(let rawTopic, let rawEvent, let rawMatch, let timeoutMs, let save):
             let match = try rawMatch.map(resolve)
@@ -316,67 +277,125 @@ final class ScriptRun: Sendable {
             session(step).drop(reason: "disconnect")
 
         case .reconnect(let resume, let timeoutMs):
-            let actor = session(step)
-            try await actor.connect(timeout: try budget(timeoutMs))
-            for (topic, payload) in actor.joinedTopics {
-                var sent = payload
-                var resumed = false
-                if resume, topic.hasPrefix("realtime:room:"), let offset = actor.roomOffset(topic) {
-                    var config = payload["config"]?.objectValue ?? [:]
-                    var praxis = config["praxis"]?.objectValue ?? [:]
-                    praxis["resume"] = .object(["offset": .int(offset)])
-                    config["praxis"] = .object(praxis)
-                    var fields = payload.objectValue ?? [:]
-                    fields["config"] = .object(config)
-                    fields["access_token"] = .string(actor.token)
-                    sent = .object(fields)
-                    resumed = true
-                }
-                let reply = try await actor.push(topic: topic, event: "phx_join", payload: sent, timeout: try budget(timeoutMs))
-                var wanted: [String: JSONValue] = ["status": .string("ok")]
-                if resumed { wanted["response"] = .object(["recovered": .bool(true)]) }
-                guard reply.contains(.object(wanted)) else {
-                    throw ScriptStepFailure(
-                        "rejoining \(topic)\(resumed ? " with resume" : "") did not succeed", expected: JSONValue.object(wanted).truncated(),
-                        arrived: reply.truncated()
-                    )
-                }
-            }
+            try await performReconnect(step, resume: resume, timeoutMs: timeoutMs)
 
         case .sleep(let ms):
             try await pause(ms)
 
         case .parallel(let steps):
-            var byActor: [String: [ScriptStep]] = [:]
-            var order: [String] = []
-            for inner in steps {
-                if byActor[inner.actor!] == nil { order.append(inner.actor!) }
-                byActor[inner.actor!, default: []].append(inner)
-            }
-            let passed = await withTaskGroup(of: Bool.self) { group in
-                for actor in order {
-                    let sequence = byActor[actor]!
-                    group.addTask {
-                        for inner in sequence {
-                            guard await self.runStep(inner) else { return false }
-                        }
-                        return true
-                    }
-                }
-                var all = true
-                for await result in group where !result {
-                    all = false
-                    group.cancelAll()
-                }
-                return all
-            }
-            try Task.checkCancellation()
-            guard passed else { throw ScriptStepFailure("a step inside failed") }
+            try await performParallel(steps)
 
         case .assert(let assertion):
             let (holds, expected, arrived) = try evaluate(assertion)
             guard holds else { throw ScriptStepFailure("the assertion does not hold", expected: expected, arrived: arrived) }
         }
+    }
+
+    private func performHTTP(
+        _ step: ScriptStep, method: String, rawPath: String, rawBody: JSONValue?, rawHeaders: [String: String],
+        expect: ScriptStep.HTTPExpectation, save: [String: String], timeoutMs: Int
+    ) async throws {
+        let path = try text(rawPath)
+        let body = try rawBody.map(resolve)
+        var headers: [String: String] = [:]
+        for (name, value) in rawHeaders { headers[name] = try text(value) }
+        if path.hasPrefix("/rest/v1/"), ["POST", "PATCH", "DELETE"].contains(method),
+            !headers.keys.contains(where: { $0.lowercased() == "prefer" })
+        {
+            headers["Prefer"] = "return=representation"
+        }
+        let answer = try await session(step).http(method: method, path: path, headers: headers, body: body, bearer: true, timeout: try budget(timeoutMs))
+        var wanted: [String: JSONValue] = [:]
+        if let status = expect.status { wanted["status"] = .int(Int64(status)) }
+        if let expected = expect.body { wanted["body"] = try resolve(expected) }
+        let arrived: JSONValue = .object(["status": .int(Int64(answer.status)), "body": answer.body])
+        if let difference = arrived.mismatch(with: .object(wanted)) {
+            throw ScriptStepFailure(
+                "the answer is not the one expected: \(difference)", expected: JSONValue.object(wanted).truncated(), arrived: arrived.truncated()
+            )
+        }
+        try store(save, from: answer.value)
+    }
+
+    private func performTurns(_ step: ScriptStep, rawTopic: String, rawTexts: [String], delayMs: Int, save: [String: String], timeoutMs: Int) async throws {
+        let actor = session(step)
+        let topic = try text(rawTopic)
+        try await actor.ensureConnected(timeout: try budget(timeoutMs))
+        var sent: [JSONValue] = []
+        for (index, raw) in rawTexts.enumerated() {
+            if index > 0, delayMs > 0 { try await pause(delayMs) }
+            let turnText = try text(raw)
+            let id = actor.nextTurnID(run: runID)
+            let payload: JSONValue = .object(["client_turn_id": .string(id), "text": .string(turnText)])
+            let reply = try await actor.push(topic: topic, event: "turn", payload: payload, timeout: try budget(timeoutMs))
+            guard reply["status"]?.stringValue == "ok" else {
+                throw ScriptStepFailure(
+                    "turn \(index + 1) of \(rawTexts.count) (\(id)) was not acked ok", expected: #"{"status":"ok"}"#, arrived: reply.truncated()
+                )
+            }
+            var turn: [String: JSONValue] = ["text": .string(turnText), "client_turn_id": .string(id)]
+            turn["seq"] = reply.value(atPath: "response.seq") ?? .null
+            turn["offset"] = reply.value(atPath: "response.offset") ?? .null
+            sent.append(.object(turn))
+        }
+        try store(save, from: .object(["turns": .array(sent)]))
+    }
+
+    private func performReconnect(_ step: ScriptStep, resume: Bool, timeoutMs: Int) async throws {
+        let actor = session(step)
+        try await actor.connect(timeout: try budget(timeoutMs))
+        for (topic, payload) in actor.joinedTopics {
+            var sent = payload
+            var resumed = false
+            if resume, topic.hasPrefix("realtime:room:"), let offset = actor.roomOffset(topic) {
+                var config = payload["config"]?.objectValue ?? [:]
+                var praxis = config["praxis"]?.objectValue ?? [:]
+                praxis["resume"] = .object(["offset": .int(offset)])
+                config["praxis"] = .object(praxis)
+                var fields = payload.objectValue ?? [:]
+                fields["config"] = .object(config)
+                fields["access_token"] = .string(actor.token)
+                sent = .object(fields)
+                resumed = true
+            }
+            let reply = try await actor.push(topic: topic, event: "phx_join", payload: sent, timeout: try budget(timeoutMs))
+            var wanted: [String: JSONValue] = ["status": .string("ok")]
+            if resumed { wanted["response"] = .object(["recovered": .bool(true)]) }
+            guard reply.contains(.object(wanted)) else {
+                throw ScriptStepFailure(
+                    "rejoining \(topic)\(resumed ? " with resume" : "") did not succeed", expected: JSONValue.object(wanted).truncated(),
+                    arrived: reply.truncated()
+                )
+            }
+        }
+    }
+
+    private func performParallel(_ steps: [ScriptStep]) async throws {
+        var byActor: [String: [ScriptStep]] = [:]
+        var order: [String] = []
+        for inner in steps {
+            if byActor[inner.actor!] == nil { order.append(inner.actor!) }
+            byActor[inner.actor!, default: []].append(inner)
+        }
+        let passed = await withTaskGroup(of: Bool.self) { group in
+            for actor in order {
+                let sequence = byActor[actor]!
+                group.addTask {
+                    for inner in sequence {
+                        guard await self.runStep(inner) else { return false }
+                    }
+                    return true
+                }
+            }
+            var all = true
+            for await result in group where !result {
+                all = false
+                group.cancelAll()
+            }
+            return all
+        }
+        try Task.checkCancellation()
+        guard passed else { throw ScriptStepFailure("a step inside failed") }
     }
 
     private func check(_ reply: JSONValue, _ expect: ScriptStep.ReplyExpectation) throws {

@@ -1,4 +1,3 @@
-import Foundation
 import NIOCore
 
 /// Reads a server's own figures during a run: its database gauges from `/metrics`

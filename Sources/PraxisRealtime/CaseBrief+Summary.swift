@@ -7,3 +7,8 @@ extension CaseBrief {
         RoomCaseSummary(id: id, caseName: caseName, domain: domain, targetProfession: targetProfession, difficultyLevel: difficultyLevel)
     }
 }
+
+extension CaseBrief {
+    /// The case's two briefs, for the engine to hand out by role.
+    var briefs: RoomCaseBriefs { RoomCaseBriefs(candidate: candidateBrief, actor: actorBrief) }
+}

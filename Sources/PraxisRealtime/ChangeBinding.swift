@@ -40,6 +40,10 @@ struct ChangeBinding: Sendable, Equatable {
         self.id = Self.stableID("\(event)|\(schema)|\(tableName)|\(filterText ?? "")")
     }
 
+    /// The binding in full (`event|schema|table|filter`): equal texts are equal bindings (the
+    /// filter comes last, and the other parts cannot hold a `|`).
+    var text: String { "\(event)|\(schema)|\(table.name)|\(filterText ?? "")" }
+
     /// FNV-1a, 31 bits: the same binding gets the same id on every connection and restart.
     static func stableID(_ text: String) -> Int {
         var hash: UInt32 = 2_166_136_261

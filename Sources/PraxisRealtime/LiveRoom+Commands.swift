@@ -22,28 +22,54 @@ extension LiveRoom {
         case .failure(let error):
             send(reply: reply, status: "error", response: Self.reason(error.reason))
         case .success(let request):
-            perform(engine.handle(request, from: member.userID, now: Self.now()), request: request, userID: member.userID, reply: reply)
+            let context = CommandContext(request: request, userID: member.userID, reply: reply)
+            perform(engine.handle(request, from: member.userID, now: Self.now()), for: context)
             scheduleTimers()
         }
     }
 
-    /// Performs the engine's actions for one command, in order.
-    func perform(_ actions: [RoomAction], request: RoomRequest, userID: String, reply: ReplyTarget) {
+    /// The command an action answers: what it asked, who sent it, where the reply goes.
+    struct CommandContext {
+        let request: RoomRequest
+        let userID: String
+        let reply: ReplyTarget
+    }
+
+    /// Performs the engine's actions, in order. The ones that answer a command (`commit`,
+    /// `refuse`, `answer`, `waitForOriginal`, `lookUpCase`) come only from a command, with
+    /// its `context`.
+    func perform(_ actions: [RoomAction], for context: CommandContext? = nil) {
         for action in actions {
             switch action {
             case .journal(let events, let saveState):
                 commit(events, saveState: saveState, completion: nil)
-            case .commit(let applied):
-                commitCommand(applied, reply: reply)
-            case .refuse(let reason):
-                send(reply: reply, status: "error", response: Self.reason(reason))
-            case .answer(let response):
-                send(reply: reply, status: "ok", response: response)
-            case .waitForOriginal(let key):
-                waiters[key, default: []].append(reply)
-            case .lookUpCase(let choice, let excluding):
-                lookUpCase(choice, excluding: excluding, request: request, userID: userID, reply: reply)
+            case .timer(let change):
+                run(change)
+            case .closeChannels(let userID, let reason):
+                closeChannels(of: userID, reason: reason)
+            default:
+                guard let context else { continue }
+                answer(action, for: context)
             }
+        }
+    }
+
+    /// Performs an action that answers the command of `context`.
+    private func answer(_ action: RoomAction, for context: CommandContext) {
+        let reply = context.reply
+        switch action {
+        case .commit(let applied):
+            commitCommand(applied, reply: reply)
+        case .refuse(let reason):
+            send(reply: reply, status: "error", response: Self.reason(reason))
+        case .answer(let response):
+            send(reply: reply, status: "ok", response: response)
+        case .waitForOriginal(let key):
+            waiters[key, default: []].append(reply)
+        case .lookUpCase(let choice, let excluding):
+            lookUpCase(choice, excluding: excluding, request: context.request, userID: context.userID, reply: reply)
+        case .journal, .timer, .closeChannels:
+            perform([action])
         }
     }
 
@@ -51,15 +77,18 @@ extension LiveRoom {
     func commitCommand(_ applied: RoomCommit, reply: ReplyTarget) {
         var response = applied.reply
         // The reply's offset: the command's last event, or the room's latest when it made none.
-        response["offset"] = .number(Double(nextOffset - 1 + Int64(applied.events.count)))
+        response["offset"] = .number(Double(log.nextOffset - 1 + Int64(applied.events.count)))
         let answer = JSONValue.object(response)
         let record = applied.key.map {
             RoomCommandRecord(userID: $0.userID, clientID: $0.clientID, fingerprint: applied.fingerprint, replyJSON: answer.jsonString)
         }
-        commit(applied.events, saveState: applied.saveState, command: record, failureReply: reply) { [self] _ in
+        commit(applied.events, saveState: applied.saveState, command: record, briefs: applied.briefs, failureReply: reply) { [self] _ in
             self.send(reply: reply, status: "ok", response: answer)
             if let key = applied.key { self.answered(key, response: answer) }
-            if let leaving = applied.closesChannelsOf { self.closeMembers(of: leaving) }
+            if let leaving = applied.closesChannelsOf {
+                self.closeChannels(of: leaving, reason: nil)
+                self.perform(self.engine.closed(leaving))
+            }
         }
     }
 
@@ -96,11 +125,11 @@ extension LiveRoom {
                 isRandom ? "no published case matches those filters" : "no published case has that case_id"
             ))
         case .success(let brief?):
-            briefs[brief.id] = brief
             guard !evicted else {
                 return send(reply: reply, status: "error", response: Self.reason("the room was reloaded: join the room topic again"))
             }
-            perform(engine.caseFound(brief.summary, for: request, from: userID, now: Self.now()), request: request, userID: userID, reply: reply)
+            let actions = engine.caseFound(brief.summary, briefs: brief.briefs, for: request, from: userID, now: Self.now())
+            perform(actions, for: CommandContext(request: request, userID: userID, reply: reply))
             scheduleTimers()
         }
     }

@@ -10,70 +10,52 @@ import PraxisWebSocket
 extension LiveRoom {
     // MARK: Timers
 
+    /// Asks the engine which timers the room's state needs now, and runs them.
     func scheduleTimers() {
-        phaseTimer?.cancel()
-        phaseTimer = nil
-        if !evicted, let deadline = engine.state.phase.deadline {
-            let delay = max(0, deadline - Self.now())
-            phaseTimer = loop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(delay * 1000) + 1)) { [self] in
-                self.phaseTimer = nil
-                self.tick()
-            }
-        }
-        if noShowTimer == nil, !evicted, engine.state.noShowChecked != true, engine.state.stage == 1, let scheduledAt {
-            let checkAt = scheduledAt + configuration.graceSeconds
-            let now = Self.now()
-            // Due soon: a timer. Later ones are found by the registry's sweep.
-            if now - scheduledAt < 86_400, checkAt - now <= configuration.sweepIntervalSeconds {
-                noShowTimer = loop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(max(0, checkAt - now) * 1000))) { [self] in
-                    self.noShowTimer = nil
-                    self.checkNoShows()
-                }
-            }
-        }
-    }
-
-    func tick() {
         guard !evicted else { return }
-        let events = engine.tick(now: Self.now())
-        if !events.isEmpty { commit(events, saveState: true, completion: nil) }
-        scheduleTimers()
+        perform(engine.timerChanges(now: Self.now()))
+    }
+
+    /// Starts or stops a NIO timer as the engine asked; one that fires goes back to it.
+    func run(_ change: RoomTimerChange) {
+        switch change {
+        case .cancel(let timer):
+            timers.removeValue(forKey: timer)?.cancel()
+        case .set(let timer, let at):
+            timers.removeValue(forKey: timer)?.cancel()
+            guard !evicted else { return }
+            let delay = max(0, at - Self.now())
+            timers[timer] = loop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(delay * 1000) + 1)) { [self] in
+                self.timers[timer] = nil
+                self.fired(timer)
+            }
+        }
+    }
+
+    /// A timer fired: the engine says what it does.
+    func fired(_ timer: RoomTimer) {
+        guard !evicted else { return }
+        perform(engine.timerFired(timer, now: Self.now()))
         evictIfIdle()
     }
 
-    func checkNoShows() {
-        guard !evicted, engine.state.noShowChecked != true else { return }
-        engine.markNoShowChecked()
-        var events: [RoomEvent] = []
-        if engine.state.stage == 1, engine.state.phase == .waiting, let scheduledAt {
-            let present = Set(members.values.map(\.userID))
-            for userID in [engine.state.hostID, engine.state.guestID].compactMap({ $0 })
-            where !present.contains(userID) && !seenSinceScheduled.contains(userID) && !noShows.contains(userID) {
-                noShows.insert(userID)
-                events.append(.noShow(userID: userID, scheduledAt: scheduledAt))
-            }
-        }
-        commit(events, saveState: true, completion: nil)
-        evictIfIdle()
+    /// Stops every timer (the room leaves memory).
+    func cancelTimers() {
+        for timer in timers.values { timer.cancel() }
+        timers = [:]
     }
 
     // MARK: Journal
 
     /// What a journal entry publishes once durable.
     struct Committed {
-        var sent: [SentEvent]
+        var sent: [RoomLog.Entry]
         var stateAfter: RoomState
         var roundEnd: RoomRoundRecord?
         /// The offset of the entry's last `round_ended` or `round_cancelled`.
         var transcriptEnd: Int64?
-        var startsRound: Bool
-    }
-
-    func presenceEvent(userID: String, status: RoomEvent.PresenceStatus) -> RoomEvent {
-        .presence(
-            userID: userID, status: status, present: Set(members.values.map(\.userID)).sorted(),
-            away: away.sorted { $0.key < $1.key }.map { RoomEvent.Away(userID: $0.key, until: $0.value.until) }
-        )
+        /// Briefs to hand out once durable (a round started), each to its user's channels.
+        var briefs: [RoomBrief]
     }
 
     /// Journals `events` (and the state when asked); once durable, sends them to the
@@ -81,7 +63,7 @@ extension LiveRoom {
     /// were no events).
     func commit(
         _ events: [RoomEvent], saveState: Bool, command: RoomCommandRecord? = nil, assessment: RoomAssessmentRecord? = nil,
-        failureReply: ReplyTarget? = nil, completion: ((Int64) -> Void)?
+        briefs: [RoomBrief] = [], failureReply: ReplyTarget? = nil, completion: ((Int64) -> Void)?
     ) {
         guard let registry, !evicted else {
             if let failureReply { send(reply: failureReply, status: "error", response: Self.reason(deleted ? "the room was deleted" : "the room was reloaded: join the room topic again")) }
@@ -89,10 +71,9 @@ extension LiveRoom {
         }
         let at = Timestamp.now()
         var records: [RoomEventRecord] = []
-        var committed = Committed(sent: [], stateAfter: engine.state, startsRound: events.contains(where: \.startsRound))
+        var committed = Committed(sent: [], stateAfter: engine.state, briefs: briefs)
         for event in events {
-            let offset = nextOffset
-            nextOffset += 1
+            let offset = log.reserve()
             if case .roundEnded(let round, _, let roundID, _, let duration) = event {
                 // The round's row gets its transcript from the journal, in the same transaction.
                 committed.roundEnd = RoomRoundRecord(
@@ -105,13 +86,14 @@ extension LiveRoom {
             let turn = event.turnColumns
             records.append(RoomEventRecord(
                 offset: offset, type: event.name, round: event.round, clientID: turn?.clientID, seq: turn?.seq, payloadJSON: json, at: at,
-                userID: turn?.userID
+                userID: event.userID
             ))
-            committed.sent.append(SentEvent(offset: offset, name: event.name, payloadJSON: json))
+            committed.sent.append(RoomLog.Entry(offset: offset, name: event.name, payloadJSON: json))
         }
-        var stateRecord: (phase: String, json: String)?
+        var stateRecord: RoomStateRecord?
         if saveState, let data = try? JSONEncoder().encode(committed.stateAfter) {
-            stateRecord = (committed.stateAfter.phase.name, String(decoding: data, as: UTF8.self))
+            let state = committed.stateAfter
+            stateRecord = RoomStateRecord(phase: state.phase.name, caseIDs: state.caseIDs, json: String(decoding: data, as: UTF8.self))
         }
         var entry = RoomJournalEntry(roomID: id, events: records, state: stateRecord, roundEnd: committed.roundEnd, command: command)
         entry.assessment = assessment
@@ -132,19 +114,12 @@ extension LiveRoom {
             failed(error, reply: failureReply)
             return
         }
-        let present = published.present
         published = committed.stateAfter
-        published.present = present
-        for event in committed.sent {
-            publishedOffset = event.offset
-            recent.append(event)
-        }
-        if let end = committed.transcriptEnd { transcriptFrom = end }
-        if recent.count > configuration.recentEvents * 2 { recent.removeFirst(recent.count - configuration.recentEvents) }
+        log.publish(committed.sent, transcriptEnd: committed.transcriptEnd)
         if let roundEnd = committed.roundEnd { roundIDs[roundEnd.round - 1] = roundEnd.roundID }
         Self.sendEvents(committed.sent, to: Array(members.values))
-        if committed.startsRound { sendBriefs() }
-        completion?(publishedOffset)
+        sendBriefs(committed.briefs)
+        completion?(log.publishedOffset)
         if let roundEnd = committed.roundEnd {
             registry?.assess(roomID: id, roundID: roundEnd.roundID, round: roundEnd.round, caseID: roundEnd.caseID)
         }
@@ -161,9 +136,7 @@ extension LiveRoom {
         }
         guard !evicted, !deleted else { return }
         evicted = true
-        phaseTimer?.cancel()
-        noShowTimer?.cancel()
-        for entry in away.values { entry.timer.cancel() }
+        cancelTimers()
         registry?.evict(self)
         guard let registry else { return }
         let store = registry.store
@@ -201,14 +174,19 @@ extension LiveRoom {
 
     /// Leaves the registry when nothing needs the room in memory.
     func evictIfIdle() {
-        guard !evicted, members.isEmpty, joining.isEmpty, away.isEmpty, inFlight == 0, phaseTimer == nil, noShowTimer == nil else { return }
+        guard !evicted, members.isEmpty, joining.isEmpty, !engine.hasTimers, inFlight == 0 else { return }
         evicted = true
         registry?.evict(self)
     }
 
     /// After `leave` (or when the user lost the seat, with `reason`): the user's channels
-    /// on this room are closed.
-    func closeMembers(of userID: String, reason: String? = nil) {
+    /// on this room are closed, and the user's joins still waiting for a journal read are
+    /// refused. (The engine journals that the user left.)
+    func closeChannels(of userID: String, reason: String?) {
+        for pending in joining.values where pending.member.userID == userID {
+            joining[pending.member.id] = nil
+            send(reply: pending.reply, status: "error", response: Self.reason(reason ?? "you left the room: join the room topic again"))
+        }
         for member in members.values where member.userID == userID {
             members[member.id] = nil
             if let reason {
@@ -218,9 +196,10 @@ extension LiveRoom {
                 FanOut.broadcast(text: ByteBuffer(bytes: bytes), to: [member.connection])
             }
         }
-        if !members.values.contains(where: { $0.userID == userID }) {
-            published.present.remove(userID)
-            commit([presenceEvent(userID: userID, status: .left)], saveState: false, completion: nil)
-        }
     }
+}
+
+extension RoomEventRecord {
+    /// The journaled event as the room's memory holds it.
+    var entry: RoomLog.Entry { RoomLog.Entry(offset: offset, name: type, payloadJSON: payloadJSON) }
 }

@@ -24,7 +24,7 @@ extension LiveRoom {
             "case": caseID.flatMap { engine.cases[$0] }.map(\.json) ?? (caseID.map { .object(["id": .string($0)]) } ?? .null),
             "ready": .array(state.ready.sorted().map(JSONValue.string)),
             "present": .array(Set(members.values.map(\.userID)).sorted().map(JSONValue.string)),
-            "away": .array(away.sorted { $0.key < $1.key }.map { RoomEvent.Away(userID: $0.key, until: $0.value.until).json }),
+            "away": .array(engine.presence.awayList.map(\.json)),
             "round_ids": .object(["1": roundIDs[0].map(JSONValue.string) ?? .null, "2": roundIDs[1].map(JSONValue.string) ?? .null]),
         ]
         return [
@@ -32,35 +32,20 @@ extension LiveRoom {
             "room": .object(room),
             "you": .string(userID),
             "role": state.role(of: userID).map { .string($0.rawValue) } ?? .null,
-            "brief": brief(for: userID, state: state) ?? .null,
+            "brief": engine.brief(for: userID, in: state)?.json ?? .null,
             "transcript": .array(transcript),
-            "offset": .number(Double(publishedOffset)),
+            "offset": .number(Double(log.publishedOffset)),
         ]
     }
 
-    /// The brief `userID` may see now: its own role's, from preparation on.
-    func brief(for userID: String, state: RoomState) -> JSONValue? {
-        guard let round = state.round, let role = state.role(of: userID) else { return nil }
-        switch state.phase {
-        case .preparation, .roleplay: break
-        default: return nil
-        }
-        guard let caseID = state.caseIDs[round - 1], let brief = briefs[caseID] else { return nil }
-        return .object([
-            "round": .number(Double(round)), "role": .string(role.rawValue), "case_id": .string(brief.id), "case_name": .string(brief.caseName),
-            "text": .string(role == .candidate ? brief.candidateBrief : brief.actorBrief),
-        ])
-    }
-
-    /// A round started: each present member gets its own brief, nobody else's.
-    func sendBriefs() {
-        for member in members.values {
-            guard let brief = brief(for: member.userID, state: published) else { continue }
-            let bytes = PhoenixMessage.encode(
-                member.version, joinRef: nil, ref: nil, topic: member.topic, event: "broadcast",
-                payloadJSON: BroadcastPayload.envelope(event: "brief", payloadJSON: Array(brief.jsonString.utf8))
-            )
-            FanOut.broadcast(text: ByteBuffer(bytes: bytes), to: [member.connection])
+    /// Once a round's start is durable: each brief goes to its own user's channels only.
+    func sendBriefs(_ briefs: [RoomBrief]) {
+        for brief in briefs {
+            let payload = BroadcastPayload.envelope(event: "brief", payloadJSON: Array(brief.json.jsonString.utf8))
+            for member in members.values where member.userID == brief.userID {
+                let bytes = PhoenixMessage.encode(member.version, joinRef: nil, ref: nil, topic: member.topic, event: "broadcast", payloadJSON: payload)
+                FanOut.broadcast(text: ByteBuffer(bytes: bytes), to: [member.connection])
+            }
         }
     }
 
@@ -68,8 +53,13 @@ extension LiveRoom {
 
     /// Closes a member's channel as Supabase Realtime does when access ends: a `system`
     /// message with status error and the reason, then `phx_close`.
+    /// The channel name of a topic (`realtime:room:<id>` → `room:<id>`).
+    static func channel(of topic: String) -> String {
+        topic.hasPrefix("realtime:") ? String(topic.dropFirst("realtime:".count)) : topic
+    }
+
     static func close(_ member: Member, reason: String) {
-        let channel = member.topic.hasPrefix("realtime:") ? String(member.topic.dropFirst("realtime:".count)) : member.topic
+        let channel = channel(of: member.topic)
         let system = PhoenixMessage(topic: member.topic, event: "system", payload: .object([
             "status": .string("error"), "extension": .string("system"), "channel": .string(channel), "message": .string(reason),
         ])).encode(member.version)
@@ -87,7 +77,7 @@ extension LiveRoom {
     }
 
     /// Each event encoded once per topic spelling and protocol version.
-    static func sendEvents(_ events: [SentEvent], to members: [Member]) {
+    static func sendEvents(_ events: [RoomLog.Entry], to members: [Member]) {
         guard !members.isEmpty else { return }
         struct Key: Hashable {
             var topic: String

@@ -6,11 +6,14 @@ import PraxisRooms
 import PraxisStore
 import PraxisWebSocket
 
-/// One practice room while it is loaded: its state machine, its members, its timers.
+/// One practice room while it is loaded: the shell around its engine (`RoomEngine`, pure).
+/// The engine decides (commands, presence, no-shows, which timers run, which brief goes to
+/// whom); the shell keeps the members' connections, runs the NIO timers the engine asks for
+/// and hands them back when they fire, hops to the journal and back, and sends.
 ///
 /// A room is owned by one event loop: every method runs on `loop` (callers hop with
-/// `loop.execute`), so nothing here takes a lock. A command is applied to the state machine
-/// at once (so the next command is checked against it), journaled with group commit, and
+/// `loop.execute`), so nothing here takes a lock. A command is applied to the engine at
+/// once (so the next command is checked against it), journaled with group commit, and
 /// only once durable is it answered and are its events sent to the members, in offset order.
 final class LiveRoom: @unchecked Sendable {
     /// A member: one connection's join of the room topic.
@@ -32,21 +35,20 @@ final class LiveRoom: @unchecked Sendable {
         let ref: String?
     }
 
-    /// An event as sent: name and payload bytes (offset and at included).
-    struct SentEvent {
-        let offset: Int64
-        let name: String
-        let payloadJSON: String
+    /// A join waiting for a journal read: the topic's rule is checked again when it is back.
+    struct PendingJoin {
+        let member: Member
+        let caller: Caller
+        let reply: ReplyTarget
     }
 
-    /// What a join read from the journal of the events the room no longer keeps in memory:
-    /// those with offsets below `before`.
+    /// What a join read from the journal of the events the room no longer keeps in memory.
     struct JournalRead {
-        var before: Int64
+        var read: RoomLog.Read
         /// The current round's turns (nil: not needed).
-        var turns: [RoomEventRecord]?
+        var turns: [RoomLog.Entry]?
         /// A resume's missed events (nil: not needed).
-        var missed: [RoomEventRecord]?
+        var missed: [RoomLog.Entry]?
     }
 
     let id: String
@@ -54,33 +56,23 @@ final class LiveRoom: @unchecked Sendable {
     weak var registry: RoomRegistry?
     let configuration: RoomConfiguration
     let type: String
-    let scheduledAt: Double?
 
     /// The rules and the latest state: what the next command is checked against.
     var engine: RoomEngine
     /// The state as of the last durable event: what snapshots show.
     var published: RoomState
     var roundIDs: [String?]
-    /// The rounds' cases with their briefs (each member sees only its own).
-    var briefs: [String: CaseBrief]
-    /// The offset of the latest durable `round_ended` or `round_cancelled`: the current
-    /// round's transcript is the `turn` events after it.
-    var transcriptFrom: Int64
-    /// The latest durable events (`configuration.recentEvents` to twice that), for resumes
-    /// and snapshots without a read.
-    var recent: [SentEvent]
-    var nextOffset: Int64
-    var publishedOffset: Int64
+    /// The room's offsets and its latest durable events (`configuration.recentEvents` to
+    /// twice that), for resumes and snapshots without a read.
+    var log: RoomLog
     var members: [Int: Member] = [:]
-    /// Joins waiting for a journal read (a member whose channel closed meanwhile is removed).
-    var joining: [Int: Member] = [:]
-    var away: [String: (until: Double, timer: Scheduled<Void>)] = [:]
+    /// Joins waiting for a journal read (a member whose channel closed meanwhile is removed;
+    /// one whose user lost access meanwhile is refused when the read is back).
+    var joining: [Int: PendingJoin] = [:]
     /// Repeats of a command whose first copy is not durable yet: answered with it.
     var waiters: [ClientKey: [ReplyTarget]] = [:]
-    var phaseTimer: Scheduled<Void>?
-    var noShowTimer: Scheduled<Void>?
-    var seenSinceScheduled: Set<String>
-    var noShows: Set<String>
+    /// The NIO timers the engine asked for (`RoomAction.timer`), by what they are for.
+    var timers: [RoomTimer: Scheduled<Void>] = [:]
     var inFlight = 0
     /// Set once the room left the registry (idle, or its journal failed): rejoin to reload.
     var evicted = false
@@ -98,7 +90,6 @@ final class LiveRoom: @unchecked Sendable {
         self.registry = registry
         self.configuration = configuration
         self.type = loaded.type
-        self.scheduledAt = Timestamp.parse(loaded.datetimeUTC)?.timeIntervalSince1970
         var state: RoomState
         var loadedSeat: String??
         if let json = loaded.stateJSON, let saved = try? JSONDecoder().decode(RoomState.self, from: Data(json.utf8)) {
@@ -122,19 +113,21 @@ final class LiveRoom: @unchecked Sendable {
             timingBounds: configuration.minPhaseSeconds...max(configuration.minPhaseSeconds, configuration.maxPhaseSeconds),
             maxTurnsPerRound: configuration.maxTurnsPerRound
         )
+        let presence = RoomPresence(
+            scheduledAt: Timestamp.parse(loaded.datetimeUTC)?.timeIntervalSince1970, graceSeconds: configuration.graceSeconds,
+            sweepIntervalSeconds: configuration.sweepIntervalSeconds, seenSinceScheduled: loaded.seenSinceScheduled, noShows: loaded.noShows
+        )
         engine = RoomEngine(
-            machine: machine, cases: loaded.cases.mapValues(\.summary), appliedTurnCount: loaded.currentTurns.count,
-            rememberLimit: configuration.rememberedCommands, newRoundID: { UUID().uuidString.lowercased() }
+            machine: machine, cases: loaded.cases.mapValues(\.summary), caseBriefs: loaded.cases.mapValues(\.briefs), presence: presence,
+            appliedTurnCount: loaded.currentTurns.count, rememberLimit: configuration.rememberedCommands,
+            newRoundID: { UUID().uuidString.lowercased() }
         )
         published = state
         roundIDs = loaded.roundIDs
-        briefs = loaded.cases
-        transcriptFrom = loaded.transcriptFrom
-        recent = loaded.recentEvents.map { SentEvent(offset: $0.offset, name: $0.type, payloadJSON: $0.payloadJSON) }
-        nextOffset = loaded.latestOffset + 1
-        publishedOffset = loaded.latestOffset
-        seenSinceScheduled = loaded.seenSinceScheduled
-        noShows = loaded.noShows
+        log = RoomLog(
+            recent: loaded.recentEvents.map(\.entry), latestOffset: loaded.latestOffset, transcriptFrom: loaded.transcriptFrom,
+            keep: configuration.recentEvents, replayLimit: configuration.replayLimit
+        )
         seatAsOf = loaded.seatAsOf
         self.loadedSeat = loadedSeat
         for command in loaded.commands {
@@ -186,20 +179,12 @@ final class LiveRoom: @unchecked Sendable {
     }
 
     func applySeat(_ guestID: String?) {
-        let before = engine.state
-        let events = engine.followSeat(guestID, now: Self.now())
-        guard !events.isEmpty else { return }
+        let actions = engine.seatChanged(
+            guestID, reason: "you are no longer this room's guest: the seat was given back or given to someone else", now: Self.now()
+        )
+        guard !actions.isEmpty else { return }
         published.guestID = guestID
-        if events.contains(.roundCancelled(round: before.stage)) {
-            phaseTimer?.cancel()
-            phaseTimer = nil
-        }
-        if let previous = before.guestID {
-            if let gone = away.removeValue(forKey: previous) { gone.timer.cancel() }
-            published.present.remove(previous)
-            closeMembers(of: previous, reason: "you are no longer this room's guest: the seat was given back or given to someone else")
-        }
-        commit(events, saveState: true, completion: nil)
+        perform(actions)
         scheduleTimers()
         evictIfIdle()
     }
@@ -217,10 +202,7 @@ final class LiveRoom: @unchecked Sendable {
         members = [:]
         guard !evicted else { return }
         evicted = true
-        phaseTimer?.cancel()
-        noShowTimer?.cancel()
-        for entry in away.values { entry.timer.cancel() }
-        away = [:]
+        cancelTimers()
         registry?.evict(self)
     }
 
@@ -228,31 +210,28 @@ final class LiveRoom: @unchecked Sendable {
     /// events follow when there are at most `replayLimit` of them. What the room no longer
     /// keeps in memory (older turns of the round being played, older missed events) is read
     /// from the journal first, off the loop.
-    func join(_ member: Member, resume: Int64?, reply: ReplyTarget) {
-        let oldestKept = recent.first?.offset ?? (publishedOffset + 1)
-        // The round's turns before the memory's first event, when there can be any.
-        let turnsBefore = engine.appliedTurnCount > 0 && transcriptFrom + 1 < oldestKept
-        var missedAfter: Int64?
-        if let resume, resume <= publishedOffset, resume < oldestKept - 1, publishedOffset - resume <= Int64(configuration.replayLimit) {
-            missedAfter = resume
+    func join(_ member: Member, caller: Caller, resume: Int64?, reply: ReplyTarget) {
+        guard let plan = log.read(resume: resume, roundHasTurns: engine.appliedTurnCount > 0), let store = registry?.store else {
+            return finishJoin(member, caller: caller, resume: resume, reply: reply, read: nil)
         }
-        guard turnsBefore || missedAfter != nil, let store = registry?.store else {
-            return finishJoin(member, resume: resume, reply: reply, read: nil)
-        }
-        joining[member.id] = member
+        joining[member.id] = PendingJoin(member: member, caller: caller, reply: reply)
         let room = NIOLoopBound(self, eventLoop: loop)
         let loop = self.loop
-        let (roomID, from, limit, replayLimit) = (id, transcriptFrom, configuration.maxTurnsPerRound, configuration.replayLimit)
+        let (roomID, turnLimit, replayLimit) = (id, configuration.maxTurnsPerRound, log.replayLimit)
         Task {
             let read: Result<JournalRead, any Error>
             do {
-                let turns = turnsBefore
-                    ? try await store.roomEvents(roomID: roomID, after: from, before: oldestKept, limit: limit, turnsOnly: true) : nil
-                var missed: [RoomEventRecord]?
-                if let missedAfter {
-                    missed = try await store.roomEvents(roomID: roomID, after: missedAfter, before: oldestKept, limit: replayLimit, turnsOnly: false)
+                var result = JournalRead(read: plan)
+                if let after = plan.turnsAfter {
+                    result.turns = try await store.roomEvents(roomID: roomID, after: after, before: plan.before, limit: turnLimit, turnsOnly: true)
+                        .map(\.entry)
                 }
-                read = .success(JournalRead(before: oldestKept, turns: turns, missed: missed))
+                if let after = plan.missedAfter {
+                    result.missed = try await store.roomEvents(
+                        roomID: roomID, after: after, before: plan.before, limit: replayLimit, turnsOnly: false
+                    ).map(\.entry)
+                }
+                read = .success(result)
             } catch {
                 read = .failure(error)
             }
@@ -265,41 +244,28 @@ final class LiveRoom: @unchecked Sendable {
                     room.evictIfIdle()
                 case .success(let read):
                     // Trimmed past what was read meanwhile (a burst of events): read again.
-                    if let first = room.recent.first?.offset, first > read.before {
-                        return room.join(member, resume: resume, reply: reply)
-                    }
-                    room.finishJoin(member, resume: resume, reply: reply, read: read)
+                    if room.log.outdates(read.read) { return room.join(member, caller: caller, resume: resume, reply: reply) }
+                    room.finishJoin(member, caller: caller, resume: resume, reply: reply, read: read)
                 }
             }
         }
     }
 
     /// The second half of `join`, on the loop, with what was read from the journal (if any).
-    func finishJoin(_ member: Member, resume: Int64?, reply: ReplyTarget, read: JournalRead?) {
+    /// The topic's rule is asked again here: the seat may have changed during the read.
+    func finishJoin(_ member: Member, caller: Caller, resume: Int64?, reply: ReplyTarget, read: JournalRead?) {
         if evicted {
             return send(reply: reply, status: "error", response: Self.reason(deleted ? "the room was deleted" : "the room was reloaded: join the room topic again"))
         }
-        let wasPresent = members.values.contains { $0.userID == member.userID }
+        do throws(AccessDenied) {
+            try AccessPolicy.checkTopic(Self.channel(of: member.topic), isPrivate: true, by: caller, room: (engine.state.hostID, engine.state.guestID))
+        } catch {
+            send(reply: reply, status: "error", response: Self.reason(error.message))
+            return evictIfIdle()
+        }
         members[member.id] = member
-        engine.arrived(member.userID)
-        published.present.insert(member.userID)
-        // Events of memory come after what was read (the read stops where memory began).
-        let memoryAfter = (read?.before ?? 0) - 1
-        var transcript: [JSONValue] = []
-        for event in read?.turns ?? [] where event.offset > transcriptFrom { transcript.append(Self.parse(event.payloadJSON)) }
-        for event in recent where event.name == "turn" && event.offset > max(transcriptFrom, memoryAfter) {
-            transcript.append(Self.parse(event.payloadJSON))
-        }
-        var replay: [SentEvent]?
-        if let resume, resume <= publishedOffset {
-            let oldestKept = recent.first?.offset ?? (publishedOffset + 1)
-            if resume >= oldestKept - 1 {
-                replay = recent.filter { $0.offset > resume }
-            } else if let missed = read?.missed {
-                replay = missed.filter { $0.offset > resume }.map { SentEvent(offset: $0.offset, name: $0.type, payloadJSON: $0.payloadJSON) }
-                    + recent.filter { $0.offset > max(resume, memoryAfter) }
-            }
-        }
+        let transcript = log.transcript(read: read?.read, turns: read?.turns).map { Self.parse($0.payloadJSON) }
+        let replay = log.replay(after: resume, read: read?.read, missed: read?.missed)
         scheduleTimers()
         var response = snapshot(for: member.userID, transcript: transcript)
         response["recovered"] = .bool(replay != nil)
@@ -307,17 +273,8 @@ final class LiveRoom: @unchecked Sendable {
         for event in replay ?? [] {
             Self.sendEvents([event], to: [member])
         }
-        guard !wasPresent else { return }
-        let now = Self.now()
-        if let scheduledAt, now >= scheduledAt { seenSinceScheduled.insert(member.userID) }
-        let status: RoomEvent.PresenceStatus
-        if let gone = away.removeValue(forKey: member.userID) {
-            gone.timer.cancel()
-            status = .back
-        } else {
-            status = .joined
-        }
-        commit([presenceEvent(userID: member.userID, status: status)], saveState: false, completion: nil)
+        // The user's first connection is journaled as joined (or back), after the snapshot.
+        perform(engine.connected(member.userID, now: Self.now()))
     }
 
     /// Removes a member. When it was the user's last connection, a dropped peer is marked
@@ -325,29 +282,7 @@ final class LiveRoom: @unchecked Sendable {
     func remove(memberID: Int, dropped: Bool) {
         if joining.removeValue(forKey: memberID) != nil { return evictIfIdle() }
         guard let member = members.removeValue(forKey: memberID) else { return }
-        let stillHere = members.values.contains { $0.userID == member.userID }
-        if !stillHere {
-            published.present.remove(member.userID)
-            if dropped, engine.state.isParticipant(member.userID) {
-                let until = Self.now() + configuration.graceSeconds
-                let userID = member.userID
-                let timer = loop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(configuration.graceSeconds * 1000))) { [self] in
-                    self.graceExpired(userID)
-                }
-                away[member.userID] = (until, timer)
-                commit([presenceEvent(userID: member.userID, status: .away)], saveState: false, completion: nil)
-            } else {
-                commit([presenceEvent(userID: member.userID, status: .left)], saveState: false, completion: nil)
-            }
-        }
-        evictIfIdle()
-    }
-
-    func graceExpired(_ userID: String) {
-        guard away.removeValue(forKey: userID) != nil, !evicted else { return }
-        let events = engine.graceExpired(userID, now: Self.now())
-        guard !events.isEmpty else { return }
-        commit(events, saveState: true, completion: nil)
+        perform(engine.disconnected(member.userID, dropped: dropped, now: Self.now()))
         evictIfIdle()
     }
 }

@@ -10,8 +10,8 @@ import Synchronization
 
 /// The realtime state shared by all connections: channel members by topic, presence,
 /// and the change feed's fan-out. Membership changes take a short lock; committed changes
-/// are handled in commit order on one serial queue, encoded once per recipient group, and
-/// written with one hop per event loop.
+/// are handled in commit order on one serial queue, decided and encoded once per group of
+/// equivalent subscribers (``FeedGroups``), and written with one hop per event loop per batch.
 final class RealtimeHub: Sendable {
     struct Member {
         let id: Int
@@ -32,6 +32,8 @@ final class RealtimeHub: Sendable {
         var replayCut: Int64 = 0
         /// The related-row facts read for the buffered changes (when they were delivered).
         var bufferRelations = RowRelations.none
+        /// Its group in the feed while it is live with bindings.
+        var feedKey: FeedGroups.Key?
     }
 
     struct PresenceEntry {
@@ -43,6 +45,9 @@ final class RealtimeHub: Sendable {
         var nextID = 1
         var members: [Int: Member] = [:]
         var topics: [String: Set<Int>] = [:]
+        /// The live feed subscribers by group, and the buffering ones with bindings.
+        var feed = FeedGroups()
+        var buffering: Set<Int> = []
         var presence: [String: [String: [PresenceEntry]]] = [:]
         var refCounter = 0
         /// The last id given to a logged (private-channel) broadcast.
@@ -147,13 +152,27 @@ final class RealtimeHub: Sendable {
         return state.withLock { state in
             let id = state.nextID
             state.nextID += 1
-            state.members[id] = Member(
+            var member = Member(
                 id: id, connection: connection, topic: topic, channel: channel, version: version, caller: caller, bindings: bindings,
                 broadcastSelf: broadcastSelf, presenceKey: presenceKey, buffer: buffering ? [] : nil, replayCut: state.lastBroadcastID
             )
+            if buffering {
+                if !bindings.isEmpty { state.buffering.insert(id) }
+            } else {
+                member.feedKey = Self.joinFeed(&state, member)
+            }
+            state.members[id] = member
             state.topics[channel, default: []].insert(id)
             return id
         }
+    }
+
+    /// Puts a live member in its feed group (none without bindings).
+    private static func joinFeed(_ state: inout State, _ member: Member) -> FeedGroups.Key? {
+        state.feed.insert(
+            memberID: member.id, connection: member.connection, topic: member.topic, version: member.version, caller: member.caller,
+            bindings: member.bindings
+        )
     }
 
     /// The hub's key for a topic: a private channel never shares members with a public one.
@@ -165,6 +184,8 @@ final class RealtimeHub: Sendable {
     func remove(_ id: Int) {
         let leave: (topic: String, key: String, metas: [[String: JSONValue]])? = state.withLock { state in
             guard let member = state.members.removeValue(forKey: id) else { return nil }
+            if let key = member.feedKey { state.feed.remove(memberID: id, key: key) }
+            state.buffering.remove(id)
             state.topics[member.channel]?.remove(id)
             if state.topics[member.channel]?.isEmpty == true { state.topics[member.channel] = nil }
             return Self.untrack(&state, member: member)
@@ -174,18 +195,30 @@ final class RealtimeHub: Sendable {
         }
     }
 
+    /// A new token's caller: the member's rules change, so it moves to that caller's feed group.
     func updateCaller(_ id: Int, caller: Caller) {
-        state.withLock { $0.members[id]?.caller = caller }
+        state.withLock { state in
+            guard var member = state.members[id] else { return }
+            member.caller = caller
+            if let key = member.feedKey {
+                state.feed.remove(memberID: id, key: key)
+                member.feedKey = Self.joinFeed(&state, member)
+            }
+            state.members[id] = member
+        }
     }
 
     /// Ends buffering: returns the buffered changes after `offset`, with the related-row
     /// facts read for them; later changes flow live.
     func goLive(_ id: Int, after offset: Int64) -> (changes: [ChangeRecord], relations: RowRelations) {
         state.withLock { state in
-            let buffered = state.members[id]?.buffer ?? []
-            let relations = state.members[id]?.bufferRelations ?? .none
-            state.members[id]?.buffer = nil
-            state.members[id]?.bufferRelations = .none
+            guard var member = state.members[id] else { return ([], .none) }
+            let buffered = member.buffer ?? []
+            let relations = member.bufferRelations
+            member.buffer = nil
+            member.bufferRelations = .none
+            if state.buffering.remove(id) != nil { member.feedKey = Self.joinFeed(&state, member) }
+            state.members[id] = member
             return (buffered.filter { $0.offset > offset }, relations)
         }
     }
@@ -307,60 +340,43 @@ final class RealtimeHub: Sendable {
         }
         var groups: [Key: [WebSocketConnection]] = [:]
         for member in recipients { groups[Key(topic: member.topic, version: member.version), default: []].append(member.connection) }
+        var batch = FanOutBatch()
         for (key, connections) in groups {
             let bytes = PhoenixMessage.encode(key.version, joinRef: nil, ref: nil, topic: key.topic, event: event, payloadJSON: payloadJSON)
-            FanOut.broadcast(text: ByteBuffer(bytes: bytes), to: connections)
+            let compress = connections.contains { $0.deflate?.serverMaxWindowBits == 15 }
+            batch.add(PreparedMessage(text: ByteBuffer(bytes: bytes), compress: compress), to: connections)
         }
+        batch.send()
     }
 
     // MARK: The change feed
 
     /// Delivers committed changes, in order, to every member who may see them, judging
-    /// relational rules by `facts` (read for these changes beforehand).
+    /// relational rules by `facts` (read for these changes beforehand): decided and encoded
+    /// once per group of equivalent subscribers, sent with one hop per event loop for the batch.
     private func deliver(_ records: [ChangeRecord], relations facts: RowRelations) {
         let relations = facts.relations
+        var batch = FanOutBatch()
         for change in records {
             guard let table = Catalog.table(change.table) else { continue }
-            let members = state.withLock { state -> [Member] in
-                var live: [Member] = []
-                for (id, member) in state.members where member.bindings.contains(where: { $0.table.name == change.table }) {
-                    if member.buffer != nil {
-                        state.members[id]?.buffer?.append(change)
-                        state.members[id]?.bufferRelations.merge(facts)
-                    } else {
-                        live.append(member)
-                    }
+            let groups = state.withLock { state -> [FeedGroups.Group] in
+                for id in state.buffering where state.members[id]?.bindings.contains(where: { $0.table.name == change.table }) == true {
+                    state.members[id]?.buffer?.append(change)
+                    state.members[id]?.bufferRelations.merge(facts)
                 }
-                return live
+                return state.feed.groups(on: change.table)
             }
-            guard !members.isEmpty else { continue }
-            struct GroupKey: Hashable {
-                var topic: String
-                var version: PhoenixMessage.Version
-                var ids: [Int]
-                var fullOld: Bool
-            }
-            var groups: [GroupKey: [WebSocketConnection]] = [:]
-            for member in members {
-                let ids = ChangeFeed.matchingIDs(member.bindings, change: change)
-                guard !ids.isEmpty else { continue }
-                let (visible, oldVisible) = ChangeFeed.visibility(change, caller: member.caller, relations: relations)
-                guard visible else { continue }
-                groups[GroupKey(topic: member.topic, version: member.version, ids: ids, fullOld: oldVisible), default: []].append(member.connection)
-            }
-            var dataVariants: [Bool: [UInt8]] = [:]
-            for (key, connections) in groups {
-                let data = dataVariants[key.fullOld] ?? ChangeFeed.dataJSON(
-                    change, table: table, epoch: epoch, fullOldRecord: key.fullOld, maxRecordBytes: configuration.maxChangeRecordBytes
-                )
-                dataVariants[key.fullOld] = data
-                let bytes = PhoenixMessage.encode(
-                    key.version, joinRef: nil, ref: nil, topic: key.topic, event: "postgres_changes",
-                    payloadJSON: ChangeFeed.payloadJSON(ids: key.ids, data: data)
-                )
-                FanOut.broadcast(text: ByteBuffer(bytes: bytes), to: connections)
+            guard !groups.isEmpty else { continue }
+            let deliveries = FeedGroups.plan(
+                change, table: table, groups: groups, relations: relations, epoch: epoch, maxRecordBytes: configuration.maxChangeRecordBytes
+            )
+            for delivery in deliveries {
+                let compress = delivery.groups.contains { $0.subscribers.compressesAny }
+                let message = PreparedMessage(text: ByteBuffer(bytes: delivery.message), compress: compress)
+                for group in delivery.groups { batch.add(message, to: group.subscribers) }
             }
         }
+        batch.send()
     }
 
     /// The encoded message of one change for one member (resume replay), or nil when the

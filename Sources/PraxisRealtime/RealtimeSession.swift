@@ -8,14 +8,14 @@ import PraxisWebSocket
 
 /// One realtime connection: parses Phoenix messages and runs its channels. Lives on the
 /// connection's event loop; shared state goes through the hub.
-final class RealtimeSession: WebSocketMessageHandler {
+final class RealtimeSession: WebSocketMessageHandler, LoopTimerTarget {
     struct Channel {
         var memberID: Int
         var joinRef: String?
         var broadcastAck: Bool
         var isPrivate: Bool
-        /// For a room topic: the room (its member id is `memberID`).
-        var room: LiveRoom?
+        /// For a room topic: the member the rooms know it as (`RoomChannels`).
+        var room: RoomMember?
         /// Who joined (or last refreshed the token): their rules apply, and their session
         /// must stay open.
         var caller: Caller
@@ -26,12 +26,12 @@ final class RealtimeSession: WebSocketMessageHandler {
 
     let connection: WebSocketConnection
     let hub: RealtimeHub
-    let rooms: RoomRegistry
+    let rooms: any RoomChannels
     let version: PhoenixMessage.Version
     let apiKey: String
     var channels: [String: Channel] = [:]
     var lastHeard = NIODeadline.now()
-    var heartbeatCheck: Scheduled<Void>?
+    var heartbeatTimer: LoopTimer?
     var tokenTimers: [String: Scheduled<Void>] = [:]
     var closed = false
     /// The session-end listener's id (``SessionEvents``).
@@ -44,7 +44,7 @@ final class RealtimeSession: WebSocketMessageHandler {
     var messageRate: RateBucket
     var presenceRate: RateBucket
 
-    init(connection: WebSocketConnection, hub: RealtimeHub, rooms: RoomRegistry, version: PhoenixMessage.Version, apiKey: String) {
+    init(connection: WebSocketConnection, hub: RealtimeHub, rooms: any RoomChannels, version: PhoenixMessage.Version, apiKey: String) {
         self.connection = connection
         self.hub = hub
         self.rooms = rooms
@@ -92,7 +92,7 @@ final class RealtimeSession: WebSocketMessageHandler {
     func closed(code: UInt16?) {
         closed = true
         if let sessionListener { hub.tokens.sessionEvents.removeListener(sessionListener) }
-        heartbeatCheck?.cancel()
+        heartbeatTimer?.cancel()
         for timer in tokenTimers.values { timer.cancel() }
         for channel in channels.values { release(channel) }
         channels = [:]
@@ -101,8 +101,7 @@ final class RealtimeSession: WebSocketMessageHandler {
     /// Leaves a channel's hub membership, or its room (a dropped peer keeps its seat for the grace period).
     func release(_ channel: Channel) {
         if let room = channel.room {
-            let memberID = channel.memberID
-            room.loop.execute { room.remove(memberID: memberID, dropped: true) }
+            rooms.remove(room, dropped: true)
         } else {
             hub.remove(channel.memberID)
         }
@@ -128,11 +127,7 @@ final class RealtimeSession: WebSocketMessageHandler {
             let target = LiveRoom.ReplyTarget(
                 connection: connection, topic: message.topic, version: version, joinRef: message.joinRef, ref: message.ref
             )
-            let memberID = channel.memberID
-            let event = message.event
-            let payload = message.payload.object ?? [:]
-            room.loop.execute { room.command(event, payload: payload, memberID: memberID, reply: target) }
-            return
+            return rooms.command(message.event, payload: message.payload.object ?? [:], from: room, reply: target)
         }
         switch message.event {
         case "phx_join":
@@ -387,7 +382,7 @@ final class RealtimeSession: WebSocketMessageHandler {
     /// open and they are active, and the topic's rule admits them (for a room, with its
     /// seat as stored now). Continues on the loop with the reason to close, or nil.
     func checkAccess(
-        topic: String, caller: Caller, sessionID: String?, isPrivate: Bool, room: LiveRoom?, then continuation: @escaping (String?) -> Void
+        topic: String, caller: Caller, sessionID: String?, isPrivate: Bool, room: RoomMember?, then continuation: @escaping (String?) -> Void
     ) {
         let name = Self.channelName(topic)
         if room == nil {
@@ -400,17 +395,9 @@ final class RealtimeSession: WebSocketMessageHandler {
         checkUser(caller, sessionID: sessionID) { [self] allowed in
             guard allowed else { return continuation(RealtimeError.signedOut.reason) }
             guard let room else { return continuation(nil) }
-            let store = self.hub.store
             let loop = self.connection.eventLoop
             let next = NIOLoopBound(continuation, eventLoop: loop)
-            let roomID = room.id
-            Task {
-                let seat = try? await store.roomSeat(id: roomID)
-                room.loop.execute {
-                    let denied = seat.map { room.admission(caller, channel: name, following: $0) } ?? "room not found"
-                    loop.execute { next.value(denied) }
-                }
-            }
+            self.rooms.admission(of: caller, channel: name, member: room) { denied in loop.execute { next.value(denied) } }
         }
     }
 
@@ -476,17 +463,22 @@ final class RealtimeSession: WebSocketMessageHandler {
 
     // MARK: Liveness
 
+    /// The heartbeat check, every quarter of the timeout: an entry in the loop's timers
+    /// (``LoopTimers``), not a scheduled task per connection.
     func scheduleHeartbeatCheck() {
-        let timeout = hub.configuration.heartbeatTimeout
-        let interval = TimeAmount.milliseconds(Int64(max(0.25, timeout / 4) * 1000))
-        heartbeatCheck = connection.eventLoop.assumeIsolated().scheduleTask(in: interval) { [weak self] in
-            guard let self, !self.closed else { return }
-            if (NIODeadline.now() - self.lastHeard).nanoseconds > Int64(timeout * 1_000_000_000) {
-                self.connection.close(code: CloseCode.goingAway, reason: "heartbeat timeout")
-                return
-            }
-            self.scheduleHeartbeatCheck()
+        let interval = TimeAmount.milliseconds(Int64(max(0.25, hub.configuration.heartbeatTimeout / 4) * 1000))
+        heartbeatTimer = LoopLocal.of(connection.eventLoop).timers.add(self, every: interval, on: connection.eventLoop)
+    }
+
+    /// A heartbeat check: closes the connection when the client was silent past the timeout;
+    /// false (no more checks) once closed.
+    func timerFired() -> Bool {
+        guard !closed else { return false }
+        if (NIODeadline.now() - lastHeard).nanoseconds > Int64(hub.configuration.heartbeatTimeout * 1_000_000_000) {
+            connection.close(code: CloseCode.goingAway, reason: "heartbeat timeout")
+            return false
         }
+        return true
     }
 
     // MARK: Writing

@@ -17,6 +17,11 @@ package enum RoomAction: Sendable, Equatable {
     case waitForOriginal(ClientKey)
     /// Look the case up (off the loop); then `RoomEngine.caseFound` or a refusal.
     case lookUpCase(RoomCommand.CaseChoice, excluding: String?)
+    /// Start or stop one of the room's timers (`RoomEngine.timerFired` when it fires).
+    case timer(RoomTimerChange)
+    /// Close `userID`'s channels on the room (and refuse its joins still waiting for a
+    /// read): with `reason`, a `system` message says why before `phx_close`.
+    case closeChannels(of: String, reason: String?)
 }
 
 /// An applied command as the shell journals it.
@@ -30,4 +35,6 @@ package struct RoomCommit: Sendable, Equatable {
     package var reply: [String: JSONValue]
     /// After `leave`: the user whose channels on the room close once answered.
     package var closesChannelsOf: String?
+    /// The briefs to hand out once durable (a round started): each to its user's channels only.
+    package var briefs: [RoomBrief] = []
 }

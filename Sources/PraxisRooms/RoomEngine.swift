@@ -1,9 +1,11 @@
 package import PraxisDomain
 
 /// A loaded room's rules and memory as a plain value: the state machine, the commands it
-/// remembers by client id, the current round's turn count, and the cases it knows. Its
-/// input is a decoded command (or a tick, a seat, a peer's grace that ran out) with the
-/// time; its output is typed events and actions for the shell (`LiveRoom`) to perform.
+/// remembers by client id, the current round's turn count, the cases it knows and their
+/// briefs, who is present or away (`RoomPresence`), the no-show check, and which timers
+/// run. Its input is a decoded command, a connection that came or went, a timer that
+/// fired, or a seat, with the time; its output is typed events and actions for the shell
+/// (`LiveRoom`) to perform: journal entries, replies, briefs for one member, timer changes.
 /// Pure: no clock, no I/O, no JSON text.
 package struct RoomEngine: Sendable {
     /// A command remembered by client id: its fingerprint, and its answer once durable.
@@ -12,9 +14,15 @@ package struct RoomEngine: Sendable {
         var reply: JSONValue?
     }
 
-    package private(set) var machine: RoomStateMachine
+    package internal(set) var machine: RoomStateMachine
     /// Cases of this room's rounds, for `case_chosen` events and snapshots.
     package var cases: [String: RoomCaseSummary]
+    /// The briefs of those cases (each member is handed only its own role's).
+    package var caseBriefs: [String: RoomCaseBriefs]
+    /// Members' connections per user, peers away, and what the no-show check needs.
+    package internal(set) var presence: RoomPresence
+    /// The timers the shell runs for the room, with when they fire.
+    package internal(set) var timers: [RoomTimer: Double] = [:]
     /// How many turns the current round has as applied (some may not be durable yet).
     package private(set) var appliedTurnCount: Int
     private var remembered: [ClientKey: Remembered] = [:]
@@ -23,11 +31,13 @@ package struct RoomEngine: Sendable {
     private let newRoundID: @Sendable () -> String
 
     package init(
-        machine: RoomStateMachine, cases: [String: RoomCaseSummary], appliedTurnCount: Int, rememberLimit: Int,
-        newRoundID: @escaping @Sendable () -> String
+        machine: RoomStateMachine, cases: [String: RoomCaseSummary], caseBriefs: [String: RoomCaseBriefs] = [:], presence: RoomPresence,
+        appliedTurnCount: Int, rememberLimit: Int, newRoundID: @escaping @Sendable () -> String
     ) {
         self.machine = machine
         self.cases = cases
+        self.caseBriefs = caseBriefs
+        self.presence = presence
         self.appliedTurnCount = appliedTurnCount
         self.rememberLimit = rememberLimit
         self.newRoundID = newRoundID
@@ -74,8 +84,11 @@ package struct RoomEngine: Sendable {
 
     /// The case a `choose_case` looked up was found: apply it (the room may have moved on
     /// meanwhile; the machine checks again).
-    package mutating func caseFound(_ summary: RoomCaseSummary, for request: RoomRequest, from userID: String, now: Double) -> [RoomAction] {
+    package mutating func caseFound(
+        _ summary: RoomCaseSummary, briefs: RoomCaseBriefs? = nil, for request: RoomRequest, from userID: String, now: Double
+    ) -> [RoomAction] {
         cases[summary.id] = summary
+        if let briefs { caseBriefs[summary.id] = briefs }
         let key = ClientKey(userID: userID, clientID: request.clientID)
         return apply(.chooseCase(id: summary.id), request: request, key: key, from: userID, now: now, extra: ["case": summary.json])
     }
@@ -105,9 +118,10 @@ package struct RoomEngine: Sendable {
             }
             if reply["repeated"] == nil { reply["repeated"] = .bool(false) }
             let changesState = events.contains { if case .turn = $0 { false } else { true } }
+            let applied = roomEvents(events, before: before, leftReason: .left, now: now)
             actions.append(.commit(RoomCommit(
-                events: roomEvents(events, before: before, leftReason: .left, now: now), saveState: changesState, key: key,
-                fingerprint: request.fingerprint, reply: reply, closesChannelsOf: command == .leave ? userID : nil
+                events: applied, saveState: changesState, key: key, fingerprint: request.fingerprint, reply: reply,
+                closesChannelsOf: command == .leave ? userID : nil, briefs: applied.contains(where: \.startsRound) ? briefsNow() : []
             )))
         }
         return actions
@@ -144,19 +158,9 @@ package struct RoomEngine: Sendable {
         return roomEvents(events, before: before, leftReason: .disconnected, now: now)
     }
 
-    /// A member arrived.
-    package mutating func arrived(_ userID: String) {
-        _ = machine.arrived(userID)
-    }
-
-    /// The no-show check is done (it runs once per room).
-    package mutating func markNoShowChecked() {
-        machine.markNoShowChecked()
-    }
-
     /// The state machine's events as room events, with the room's context (turn counts,
     /// round ids, cases); counts the round's turns.
-    private mutating func roomEvents(
+    mutating func roomEvents(
         _ events: [RoomStateMachine.Event], before: RoomState, leftReason: RoomEvent.LeftReason, now: Double
     ) -> [RoomEvent] {
         var result: [RoomEvent] = []

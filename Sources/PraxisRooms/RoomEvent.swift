@@ -72,6 +72,16 @@ package enum RoomEvent: Sendable, Equatable {
         return nil
     }
 
+    /// The journal's `user_id` column: whom the event is about (a turn's speaker; the user
+    /// of presence, ready, left, no-show); nil for the others.
+    package var userID: String? {
+        switch self {
+        case .presence(let userID, _, _, _), .ready(let userID, _), .left(let userID, _, _), .noShow(let userID, _): userID
+        case .turn(_, _, let speakerID, _, _, _): speakerID
+        default: nil
+        }
+    }
+
     /// Whether this event starts a round (phase `preparation`): its members get their briefs.
     package var startsRound: Bool {
         if case .phase(_, .preparation) = self { return true }

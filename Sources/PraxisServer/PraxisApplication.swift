@@ -144,7 +144,8 @@ public final class PraxisApplication: Sendable {
         let store = StoreConfiguration(
             path: configuration.databasePath, synchronousFull: configuration.synchronousFull, checkpointInterval: configuration.checkpointInterval,
             walRestartBytes: configuration.walRestartBytes, walMaxBytes: configuration.walMaxBytes,
-            journalSizeLimitBytes: configuration.journalSizeLimitBytes, checkpointReaderWait: configuration.checkpointReaderWait
+            journalSizeLimitBytes: configuration.journalSizeLimitBytes, checkpointReaderWait: configuration.checkpointReaderWait,
+            changeLogMaxEntries: configuration.changeLogMaxEntries, changeLogMaxBytes: configuration.changeLogMaxBytes
         )
         return try await offLoop { try Store.open(store) }
     }

@@ -30,6 +30,10 @@ public struct ServerConfiguration: Sendable {
     public var journalSizeLimitBytes: Int = StoreConfiguration.Defaults.journalSizeLimitBytes
     /// Seconds a RESTART checkpoint waits for readers while it holds the writer. Default 0.1.
     public var checkpointReaderWait: Double = StoreConfiguration.Defaults.checkpointReaderWait
+    /// Most changes the change log keeps for resume. Default 100,000.
+    public var changeLogMaxEntries: Int = StoreConfiguration.Defaults.changeLogMaxEntries
+    /// Most bytes of stored records the change log keeps. Default 64 MiB.
+    public var changeLogMaxBytes: Int = StoreConfiguration.Defaults.changeLogMaxBytes
     /// The JWT signing secret; nil (default) uses the one kept in the database.
     public var jwtSecret: String?
     /// HTTP limits (body size, CORS).

@@ -11,6 +11,7 @@ enum Migrations {
         migrator.registerMigration("v4: room journal", migrate: v4RoomJournal)
         migrator.registerMigration("v5: room events type index without turns", migrate: v5RoomEventsTypeIndex)
         migrator.registerMigration("v6: realtime broadcast log", migrate: v6RealtimeBroadcasts)
+        migrator.registerMigration("v7: room journal user ids and case ids as columns", migrate: v7RoomJournalColumns)
         return migrator
     }
 
@@ -376,5 +377,22 @@ enum Migrations {
             )
             """)
         try db.execute(sql: "CREATE INDEX realtime_broadcasts_topic ON realtime_broadcasts(topic, id)")
+    }
+
+    /// The journal's facts the store reads as columns, not JSON it digs into: who an event
+    /// is about (`room_events.user_id`, until now a turn's speaker only: now also the user of
+    /// `presence`, `ready`, `left` and `no_show`), and the case of each round
+    /// (`room_runtime.round1_case_id`, `round2_case_id`). Old rows are filled from their
+    /// payloads and saved states; the engine writes the columns from now on.
+    static func v7RoomJournalColumns(_ db: Database) throws {
+        try db.execute(sql: """
+            UPDATE room_events SET user_id = json_extract(payload, '$.user_id')
+            WHERE user_id IS NULL AND type IN ('presence', 'ready', 'left', 'no_show')
+            """)
+        try db.execute(sql: "ALTER TABLE room_runtime ADD COLUMN round1_case_id TEXT")
+        try db.execute(sql: "ALTER TABLE room_runtime ADD COLUMN round2_case_id TEXT")
+        try db.execute(sql: """
+            UPDATE room_runtime SET round1_case_id = json_extract(state, '$.caseIDs[0]'), round2_case_id = json_extract(state, '$.caseIDs[1]')
+            """)
     }
 }

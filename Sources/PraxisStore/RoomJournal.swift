@@ -125,7 +125,7 @@ public final class RoomJournal: Sendable {
     private func write(_ entries: [RoomJournalEntry]) throws {
         try store.pool.write { db in
             let collector = ChangeCollector()
-            var lastState: [String: (phase: String, json: String)] = [:]
+            var lastState: [String: RoomStateRecord] = [:]
             for entry in entries {
                 for event in entry.events {
                     try db.execute(
@@ -159,10 +159,11 @@ public final class RoomJournal: Sendable {
             for (roomID, state) in lastState {
                 try db.execute(
                     sql: """
-                        INSERT INTO room_runtime (room_id, phase, state, updated_at) VALUES (?, ?, ?, ?)
-                        ON CONFLICT (room_id) DO UPDATE SET phase = excluded.phase, state = excluded.state, updated_at = excluded.updated_at
+                        INSERT INTO room_runtime (room_id, phase, state, round1_case_id, round2_case_id, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                        ON CONFLICT (room_id) DO UPDATE SET phase = excluded.phase, state = excluded.state,
+                            round1_case_id = excluded.round1_case_id, round2_case_id = excluded.round2_case_id, updated_at = excluded.updated_at
                         """,
-                    arguments: [roomID, state.phase, state.json, now]
+                    arguments: [roomID, state.phase, state.json, state.caseIDs.first ?? nil, state.caseIDs.dropFirst().first ?? nil, now]
                 )
             }
             store.publishAfterCommit(db, collector)

@@ -7,7 +7,8 @@ public struct RoomEventRecord: Sendable, Equatable {
     public var round: Int?
     /// The client id of a turn (unique per room, round and speaker).
     public var clientID: String?
-    /// Who caused the event: a turn's speaker.
+    /// Whom the event is about: a turn's speaker; the user of `presence`, `ready`, `left`
+    /// and `no_show` (the store finds presence and no-shows by it).
     public var userID: String?
     /// The turn's seq, for turns.
     public var seq: Int?
@@ -73,8 +74,8 @@ public struct RoomCommandRecord: Sendable, Equatable {
 public struct RoomJournalEntry: Sendable {
     public var roomID: String
     public var events: [RoomEventRecord]
-    /// The room's state after the entry, as JSON, with its phase name; nil when unchanged.
-    public var state: (phase: String, json: String)?
+    /// The room's state after the entry; nil when unchanged.
+    public var state: RoomStateRecord?
     public var roundEnd: RoomRoundRecord?
     /// The command that made the entry, with its reply.
     public var command: RoomCommandRecord?
@@ -82,7 +83,7 @@ public struct RoomJournalEntry: Sendable {
     public var assessment: RoomAssessmentRecord?
 
     public init(
-        roomID: String, events: [RoomEventRecord] = [], state: (phase: String, json: String)? = nil, roundEnd: RoomRoundRecord? = nil,
+        roomID: String, events: [RoomEventRecord] = [], state: RoomStateRecord? = nil, roundEnd: RoomRoundRecord? = nil,
         command: RoomCommandRecord? = nil
     ) {
         self.command = command
@@ -90,6 +91,24 @@ public struct RoomJournalEntry: Sendable {
         self.events = events
         self.state = state
         self.roundEnd = roundEnd
+    }
+}
+
+/// A room's saved state as the journal writes it: the columns the store reads (the phase,
+/// each round's case) and the engine's own encoding of the rest, which the store keeps
+/// but never reads.
+public struct RoomStateRecord: Sendable, Equatable {
+    /// `waiting`, `preparation`, `roleplay` or `ended`.
+    public var phase: String
+    /// The case of round 1 and of round 2, once chosen.
+    public var caseIDs: [String?]
+    /// The engine's state, as JSON (the shell decodes it when the room loads).
+    public var json: String
+
+    public init(phase: String, caseIDs: [String?] = [nil, nil], json: String) {
+        self.phase = phase
+        self.caseIDs = caseIDs
+        self.json = json
     }
 }
 
@@ -138,7 +157,8 @@ public struct LoadedRoom: Sendable {
     public var datetimeUTC: String
     public var stage: Int
     public var roundIDs: [String?]
-    /// The saved state (JSON), nil for a room the engine never ran.
+    /// The saved state as the engine encoded it (`RoomStateRecord.json`), nil for a room
+    /// the engine never ran. The store does not read it.
     public var stateJSON: String?
     /// The latest events, oldest first (at most the limit asked for).
     public var recentEvents: [RoomEventRecord]

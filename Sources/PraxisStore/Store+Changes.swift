@@ -6,14 +6,18 @@ import Synchronization
 /// Collects the changes one write transaction makes to published tables.
 final class ChangeCollector {
     private(set) var records: [ChangeRecord] = []
+    /// Bytes each record and old record take in the log, beside `records`.
+    private(set) var sizes: [Int] = []
 
     func capture(_ db: Database, table: String, kind: ChangeRecord.Kind, record: PraxisDomain.Row?, oldRecord: PraxisDomain.Row?) throws {
         guard ChangeRecord.publishedTables.contains(table) else { return }
         let now = Timestamp.now()
+        let (stored, storedOld) = (StoredRow.encode(record), StoredRow.encode(oldRecord))
         try db.execute(
             sql: "INSERT INTO realtime_changes (table_name, type, record, old_record, commit_timestamp) VALUES (?, ?, ?, ?, ?)",
-            arguments: [table, kind.rawValue, StoredRow.encode(record), StoredRow.encode(oldRecord), now]
+            arguments: [table, kind.rawValue, stored, storedOld, now]
         )
+        sizes.append((stored?.utf8.count ?? 0) + (storedOld?.utf8.count ?? 0))
         records.append(
             ChangeRecord(offset: db.lastInsertedRowID, table: table, kind: kind, record: record, oldRecord: oldRecord, commitTimestamp: now)
         )
@@ -43,8 +47,8 @@ extension Store {
     /// Registers `collector`'s changes to be published once the current transaction commits.
     func publishAfterCommit(_ db: Database, _ collector: ChangeCollector) {
         let records = collector.records
-        guard let last = records.last else { return }
-        trimChangeLogIfDue(db, lastOffset: last.offset, count: records.count)
+        guard !records.isEmpty else { return }
+        trimChangeLog(db, collector)
         let box = changeListener.withLock { $0 }
         guard let listener = box?.listener else { return }
         db.afterNextTransaction { _ in listener(records) }
@@ -116,15 +120,33 @@ extension Store {
         }
     }
 
-    /// Keeps the log to about `changeLogRetention` entries: trimmed whenever a write's
-    /// offsets cross a multiple of 1,000.
-    func trimChangeLogIfDue(_ db: Database, lastOffset: Int64, count: Int) {
-        guard lastOffset / 1000 != (lastOffset - Int64(count)) / 1000 else { return }
-        try? db.execute(sql: "DELETE FROM realtime_changes WHERE \"offset\" <= ?", arguments: [lastOffset - Int64(Store.changeLogRetention)])
+    /// Keeps the log within `configuration.changeLogMaxEntries` changes and
+    /// `changeLogMaxBytes` bytes (``ChangeLogRetention``): deletes the oldest, in the same
+    /// write transaction as the changes just logged.
+    func trimChangeLog(_ db: Database, _ collector: ChangeCollector) {
+        let (maxEntries, maxBytes) = (configuration.changeLogMaxEntries, configuration.changeLogMaxBytes)
+        let through = changeLogRetention.withLock { retention -> Int64? in
+            var through: Int64?
+            if retention == nil {
+                // The first logged write of this process: what the log holds (this write's changes included).
+                var loaded = ChangeLogRetention(maxEntries: maxEntries, maxBytes: maxBytes)
+                let rows = (try? GRDB.Row.fetchAll(
+                    db, sql: "SELECT \"offset\", coalesce(length(CAST(record AS BLOB)), 0) + coalesce(length(CAST(old_record AS BLOB)), 0) AS bytes FROM realtime_changes ORDER BY \"offset\""
+                )) ?? []
+                for row in rows { through = loaded.logged(offset: row["offset"], bytes: row["bytes"]) ?? through }
+                retention = loaded
+            } else {
+                for (record, bytes) in zip(collector.records, collector.sizes) {
+                    through = retention!.logged(offset: record.offset, bytes: bytes) ?? through
+                }
+            }
+            return through
+        }
+        // A write rolled back after this: the ledger counted changes that were not kept.
+        db.afterNextTransaction(onCommit: { _ in }, onRollback: { [self] _ in self.changeLogRetention.withLock { $0 = nil } })
+        guard let through else { return }
+        try? db.execute(sql: "DELETE FROM realtime_changes WHERE \"offset\" <= ?", arguments: [through])
     }
-
-    /// How many changes the log keeps for resume. Older offsets get a snapshot instead.
-    public static let changeLogRetention = 100_000
 
     /// Most rows per table in a join's snapshot (beyond it the reply says `snapshot_truncated`).
     public static let snapshotRowLimit = 10_000

@@ -1,4 +1,3 @@
-import Foundation
 import GRDB
 import PraxisDomain
 
@@ -6,64 +5,78 @@ import PraxisDomain
 /// their assessments.
 extension Store {
     /// Loads a room with its saved state, its latest `eventLimit` events, the current
-    /// round's turns and the cases chosen for it. Nil when there is no such room.
+    /// round's turns and the cases chosen for it. Nil when there is no such room. The saved
+    /// state is the engine's to decode: the store reads only its columns.
     public func loadRoom(id: String, eventLimit: Int, commandLimit: Int = 1024) async throws -> LoadedRoom? {
-        try await pool.read { db in
-            guard let row = try GRDB.Row.fetchOne(
-                db, sql: "SELECT host_id, guest_id, type, datetime_utc, stage, first_round_id, second_round_id FROM practice_rooms WHERE id = ?",
-                arguments: [id]
-            ) else { return nil }
-            let stage: Int = row["stage"]
-            let stateJSON = try String.fetchOne(db, sql: "SELECT state FROM room_runtime WHERE room_id = ?", arguments: [id])
-            let recent = try Self.roomEvents(
-                db, sql: "SELECT * FROM room_events WHERE room_id = ? ORDER BY \"offset\" DESC LIMIT ?", arguments: [id, eventLimit]
-            ).reversed()
-            let latest = try Int64.fetchOne(db, sql: "SELECT max(\"offset\") FROM room_events WHERE room_id = ?", arguments: [id]) ?? 0
-            // A round cancelled (its seat changed mid-round) keeps its turns in the journal, not in the round.
-            let turns = stage < 3
-                ? try Self.roomEvents(
-                    db,
-                    sql: """
-                        SELECT * FROM room_events WHERE room_id = ? AND type = 'turn' AND round = ? AND "offset" > coalesce(
-                            (SELECT max("offset") FROM room_events WHERE room_id = ? AND type = 'round_cancelled'), 0) ORDER BY seq
-                        """,
-                    arguments: [id, stage, id]
-                ) : []
-            let maxSeq = try Int.fetchOne(db, sql: "SELECT max(seq) FROM room_events WHERE room_id = ?", arguments: [id]) ?? 0
-            var cases: [String: CaseBrief] = [:]
-            if let stateJSON, let state = try? JSONDecoder().decode(RoomState.self, from: Data(stateJSON.utf8)) {
-                for caseID in state.caseIDs.compactMap({ $0 }) {
-                    if let brief = try Self.caseBrief(db, id: caseID, publishedOnly: false) { cases[caseID] = brief }
-                }
-            }
-            let scheduled: String = row["datetime_utc"]
-            let seen = try String.fetchAll(
-                db,
-                sql: "SELECT DISTINCT json_extract(payload, '$.user_id') FROM room_events WHERE room_id = ? AND type = 'presence' AND at >= ? AND json_extract(payload, '$.user_id') IS NOT NULL",
-                arguments: [id, scheduled]
-            )
-            let noShows = try String.fetchAll(
-                db, sql: "SELECT json_extract(payload, '$.user_id') FROM room_events WHERE room_id = ? AND type = 'no_show'", arguments: [id]
-            )
-            let commands = try GRDB.Row.fetchAll(
-                db,
-                sql: "SELECT user_id, client_id, fingerprint, reply FROM room_commands WHERE room_id = ? ORDER BY at DESC LIMIT ?",
-                arguments: [id, commandLimit]
-            ).reversed().map { row in
-                RoomCommandRecord(userID: row["user_id"], clientID: row["client_id"], fingerprint: row["fingerprint"], replyJSON: row["reply"])
-            }
-            var room = LoadedRoom(
-                id: id, hostID: row["host_id"], guestID: row["guest_id"], type: row["type"], datetimeUTC: scheduled, stage: stage,
-                roundIDs: [row["first_round_id"], row["second_round_id"]], stateJSON: stateJSON, recentEvents: Array(recent),
-                latestOffset: latest, currentTurns: turns, maxSeq: maxSeq, cases: cases, seenSinceScheduled: Set(seen), noShows: Set(noShows)
-            )
-            room.commands = Array(commands)
-            room.seatAsOf = try Self.changeOffset(db)
-            room.transcriptFrom = try Int64.fetchOne(
-                db, sql: "SELECT max(\"offset\") FROM room_events WHERE room_id = ? AND type IN ('round_ended', 'round_cancelled')", arguments: [id]
-            ) ?? 0
-            return room
+        try await pool.read { db in try Self.loadRoom(db, id: id, eventLimit: eventLimit, commandLimit: commandLimit) }
+    }
+
+    static func loadRoom(_ db: Database, id: String, eventLimit: Int, commandLimit: Int) throws -> LoadedRoom? {
+        guard let row = try GRDB.Row.fetchOne(
+            db, sql: "SELECT host_id, guest_id, type, datetime_utc, stage, first_round_id, second_round_id FROM practice_rooms WHERE id = ?",
+            arguments: [id]
+        ) else { return nil }
+        let stage: Int = row["stage"]
+        let runtime = try GRDB.Row.fetchOne(db, sql: "SELECT state, round1_case_id, round2_case_id FROM room_runtime WHERE room_id = ?", arguments: [id])
+        let recent = try roomEvents(
+            db, sql: "SELECT * FROM room_events WHERE room_id = ? ORDER BY \"offset\" DESC LIMIT ?", arguments: [id, eventLimit]
+        ).reversed()
+        let latest = try Int64.fetchOne(db, sql: "SELECT max(\"offset\") FROM room_events WHERE room_id = ?", arguments: [id]) ?? 0
+        let maxSeq = try Int.fetchOne(db, sql: "SELECT max(seq) FROM room_events WHERE room_id = ?", arguments: [id]) ?? 0
+        var cases: [String: CaseBrief] = [:]
+        let caseIDs: [String?] = runtime.map { runtime in [runtime["round1_case_id"], runtime["round2_case_id"]] } ?? []
+        let stateJSON: String? = runtime.flatMap { runtime -> String? in runtime["state"] }
+        for caseID in caseIDs.compactMap({ $0 }) {
+            if let brief = try caseBrief(db, id: caseID, publishedOnly: false) { cases[caseID] = brief }
         }
+        let scheduled: String = row["datetime_utc"]
+        let presence = try roomPresence(db, id: id, scheduled: scheduled)
+        var room = LoadedRoom(
+            id: id, hostID: row["host_id"], guestID: row["guest_id"], type: row["type"], datetimeUTC: scheduled, stage: stage,
+            roundIDs: [row["first_round_id"], row["second_round_id"]], stateJSON: stateJSON, recentEvents: Array(recent),
+            latestOffset: latest, currentTurns: try currentTurns(db, id: id, stage: stage), maxSeq: maxSeq, cases: cases,
+            seenSinceScheduled: presence.seen, noShows: presence.noShows
+        )
+        room.commands = try GRDB.Row.fetchAll(
+            db,
+            sql: "SELECT user_id, client_id, fingerprint, reply FROM room_commands WHERE room_id = ? ORDER BY at DESC LIMIT ?",
+            arguments: [id, commandLimit]
+        ).reversed().map { row in
+            RoomCommandRecord(userID: row["user_id"], clientID: row["client_id"], fingerprint: row["fingerprint"], replyJSON: row["reply"])
+        }
+        room.seatAsOf = try changeOffset(db)
+        room.transcriptFrom = try Int64.fetchOne(
+            db, sql: "SELECT max(\"offset\") FROM room_events WHERE room_id = ? AND type IN ('round_ended', 'round_cancelled')", arguments: [id]
+        ) ?? 0
+        return room
+    }
+
+    /// The current round's turns, in seq order (a round cancelled because its seat changed
+    /// mid-round keeps its turns in the journal, not in the round).
+    static func currentTurns(_ db: Database, id: String, stage: Int) throws -> [RoomEventRecord] {
+        guard stage < 3 else { return [] }
+        return try roomEvents(
+            db,
+            sql: """
+                SELECT * FROM room_events WHERE room_id = ? AND type = 'turn' AND round = ? AND "offset" > coalesce(
+                    (SELECT max("offset") FROM room_events WHERE room_id = ? AND type = 'round_cancelled'), 0) ORDER BY seq
+                """,
+            arguments: [id, stage, id]
+        )
+    }
+
+    /// Users with a presence event at or after the scheduled time, and users recorded as
+    /// no-shows (by the journal's `user_id` column).
+    static func roomPresence(_ db: Database, id: String, scheduled: String) throws -> (seen: Set<String>, noShows: Set<String>) {
+        let seen = try String.fetchAll(
+            db,
+            sql: "SELECT DISTINCT user_id FROM room_events WHERE room_id = ? AND type = 'presence' AND at >= ? AND user_id IS NOT NULL",
+            arguments: [id, scheduled]
+        )
+        let noShows = try String.fetchAll(
+            db, sql: "SELECT user_id FROM room_events WHERE room_id = ? AND type = 'no_show' AND user_id IS NOT NULL", arguments: [id]
+        )
+        return (Set(seen), Set(noShows))
     }
 
     /// What the access rules need to know of a room beside its row: whether its engine

@@ -26,6 +26,9 @@ public final class Store: Sendable {
     let checkpointer: Checkpointer?
     /// Counts the frames the writer's commits append to the WAL.
     let walMeter: WALMeter
+    /// What the change log keeps (loaded from the log at the first logged write; only the
+    /// writer touches it; nil again after a rolled-back write, to be reloaded).
+    let changeLogRetention = Mutex<ChangeLogRetention?>(nil)
 
     private init(pool: DatabasePool, configuration: StoreConfiguration, checkpointer: Checkpointer?, walMeter: WALMeter) {
         self.databasePool = pool

@@ -7,6 +7,8 @@ public struct StoreConfiguration: Sendable {
         public static let walMaxBytes = 128 << 20
         public static let journalSizeLimitBytes = 64 << 20
         public static let checkpointReaderWait: Double = 0.1
+        public static let changeLogMaxEntries = 100_000
+        public static let changeLogMaxBytes = 64 << 20
     }
 
     /// Path of the SQLite file. Default `./praxis.sqlite`.
@@ -48,11 +50,22 @@ public struct StoreConfiguration: Sendable {
     /// Commits wait at most about this long plus the copy. Default 0.1 s.
     public var checkpointReaderWait: Double
 
+    /// Most changes the change log (the feed's replay for resume) keeps; older offsets get a
+    /// snapshot instead. Default 100,000.
+    public var changeLogMaxEntries: Int
+
+    /// Most bytes of stored records the change log keeps (a round's row carries its whole
+    /// transcript, so a count alone does not bound the file). Default 64 MiB.
+    public var changeLogMaxBytes: Int
+
     public init(
         path: String = "./praxis.sqlite", busyTimeoutSeconds: Double = 5, maximumReaderCount: Int = 8, synchronousFull: Bool = true,
         checkpointInterval: Double? = Defaults.checkpointInterval, walRestartBytes: Int? = Defaults.walRestartBytes,
-        walMaxBytes: Int? = Defaults.walMaxBytes, journalSizeLimitBytes: Int = Defaults.journalSizeLimitBytes, checkpointReaderWait: Double = Defaults.checkpointReaderWait
+        walMaxBytes: Int? = Defaults.walMaxBytes, journalSizeLimitBytes: Int = Defaults.journalSizeLimitBytes, checkpointReaderWait: Double = Defaults.checkpointReaderWait,
+        changeLogMaxEntries: Int = Defaults.changeLogMaxEntries, changeLogMaxBytes: Int = Defaults.changeLogMaxBytes
     ) {
+        self.changeLogMaxEntries = changeLogMaxEntries
+        self.changeLogMaxBytes = changeLogMaxBytes
         self.checkpointInterval = checkpointInterval
         self.synchronousFull = synchronousFull
         self.path = path

@@ -2,36 +2,98 @@ public import NIOCore
 
 /// Delivers one prepared message to many connections: the message is framed (and
 /// compressed) once; the same bytes are written to every connection; there is one hop
-/// per event loop, not per connection, and one flush per connection per loop pass.
+/// per event loop, not per connection, and each loop's flusher flushes every connection
+/// once per loop pass (``LoopFlusher``), not one task per recipient.
 public enum FanOut {
     /// Sends `message` to `connections`. Safe to call from any thread.
     public static func broadcast(_ message: PreparedMessage, to connections: [WebSocketConnection]) {
-        var groups: [ObjectIdentifier: (loop: any EventLoop, connections: [WebSocketConnection])] = [:]
-        for connection in connections {
-            groups[ObjectIdentifier(connection.eventLoop), default: (connection.eventLoop, [])].connections.append(connection)
-        }
-        for (_, group) in groups {
-            let recipients = group.connections
-            if group.loop.inEventLoop {
-                deliver(message, to: recipients)
-            } else {
-                group.loop.execute { deliver(message, to: recipients) }
-            }
-        }
+        var batch = FanOutBatch()
+        batch.add(message, to: connections)
+        batch.send()
     }
 
     /// Frames `payload` once (compressing it once only when some recipient negotiated
     /// permessage-deflate) and sends it to `connections`.
     public static func broadcast(text payload: ByteBuffer, binary: Bool = false, to connections: [WebSocketConnection]) {
         guard !connections.isEmpty else { return }
-        let compress = connections.contains { $0.deflate?.serverMaxWindowBits == 15 }
+        let compress = connections.contains { $0.compressesByDefault }
         broadcast(PreparedMessage(text: payload, binary: binary, compress: compress), to: connections)
     }
 
-    /// Writes without flushing: each connection flushes once at the end of the event-loop
-    /// pass, so broadcasts already queued on the loop leave in one write.
-    private static func deliver(_ message: PreparedMessage, to connections: [WebSocketConnection]) {
-        for connection in connections { connection.send(message) }
+    /// Sends `message` to every connection of `subscribers`: one hop per loop, no regrouping.
+    public static func broadcast(_ message: PreparedMessage, to subscribers: SubscriberSet) {
+        var batch = FanOutBatch()
+        batch.add(message, to: subscribers)
+        batch.send()
+    }
+
+    /// Frames `payload` once (compressed once when a subscriber negotiated deflate) and sends
+    /// it to `subscribers`.
+    public static func broadcast(text payload: ByteBuffer, binary: Bool = false, to subscribers: SubscriberSet) {
+        guard !subscribers.isEmpty else { return }
+        broadcast(PreparedMessage(text: payload, binary: binary, compress: subscribers.compressesAny), to: subscribers)
+    }
+
+    /// Writes without flushing: the loop's flusher flushes each connection once at the end
+    /// of the pass, so broadcasts already queued on the loop leave in one write.
+    static func deliver(_ items: [(PreparedMessage, [WebSocketConnection])]) {
+        for (message, connections) in items {
+            for connection in connections { connection.send(message) }
+        }
+    }
+}
+
+/// Several messages for several recipient lists, sent with one hop per event loop in all:
+/// each loop gets its share in the order the messages were added, so a connection receives
+/// them in that order.
+public struct FanOutBatch {
+    private var loops: [(loop: any EventLoop, items: [(PreparedMessage, [WebSocketConnection])])] = []
+
+    public init() {}
+
+    public var isEmpty: Bool { loops.isEmpty }
+
+    /// Adds `message` for `subscribers` (their per-loop lists are shared, not copied).
+    public mutating func add(_ message: PreparedMessage, to subscribers: SubscriberSet) {
+        for partition in subscribers.partitions { append(message, partition.connections, on: partition.loop) }
+    }
+
+    /// Adds `message` for `connections`, grouped here by loop.
+    public mutating func add(_ message: PreparedMessage, to connections: [WebSocketConnection]) {
+        guard let first = connections.first else { return }
+        if connections.allSatisfy({ $0.eventLoop === first.eventLoop }) {
+            return append(message, connections, on: first.eventLoop)
+        }
+        var byLoop: [(loop: any EventLoop, connections: [WebSocketConnection])] = []
+        for connection in connections {
+            if let index = byLoop.firstIndex(where: { $0.loop === connection.eventLoop }) {
+                byLoop[index].connections.append(connection)
+            } else {
+                byLoop.append((connection.eventLoop, [connection]))
+            }
+        }
+        for group in byLoop { append(message, group.connections, on: group.loop) }
+    }
+
+    private mutating func append(_ message: PreparedMessage, _ connections: [WebSocketConnection], on loop: any EventLoop) {
+        guard !connections.isEmpty else { return }
+        if let index = loops.firstIndex(where: { $0.loop === loop }) {
+            loops[index].items.append((message, connections))
+        } else {
+            loops.append((loop, [(message, connections)]))
+        }
+    }
+
+    /// Delivers everything added: inline on the calling loop, one task on each other loop.
+    /// Safe to call from any thread.
+    public func send() {
+        for (loop, items) in loops {
+            if loop.inEventLoop {
+                FanOut.deliver(items)
+            } else {
+                loop.execute { FanOut.deliver(items) }
+            }
+        }
     }
 }
 
@@ -44,17 +106,18 @@ public final class BroadcastApplication: WebSocketApplication, @unchecked Sendab
     public init() {}
 
     public func connected(_ connection: WebSocketConnection, request: NIOHTTP1.HTTPRequestHead) -> any WebSocketMessageHandler {
-        members.add(connection)
-        return Member(connection: connection, members: members)
+        Member(connection: connection, members: members, id: members.add(connection))
     }
 
     private final class Member: WebSocketMessageHandler {
         let connection: WebSocketConnection
         let members: NIOLockedMembers
+        let id: Int
 
-        init(connection: WebSocketConnection, members: NIOLockedMembers) {
+        init(connection: WebSocketConnection, members: NIOLockedMembers, id: Int) {
             self.connection = connection
             self.members = members
+            self.id = id
         }
 
         func received(text: ByteBuffer) {
@@ -66,7 +129,7 @@ public final class BroadcastApplication: WebSocketApplication, @unchecked Sendab
         }
 
         func closed(code: UInt16?) {
-            members.remove(connection)
+            members.remove(id)
         }
     }
 }
@@ -74,17 +137,26 @@ public final class BroadcastApplication: WebSocketApplication, @unchecked Sendab
 public import NIOHTTP1
 import Synchronization
 
-/// The connections of the broadcast endpoint.
+/// The connections of the broadcast endpoint, by loop (a snapshot costs a retain per loop).
 final class NIOLockedMembers: Sendable {
-    private let connections = Mutex<[ObjectIdentifier: WebSocketConnection]>([:])
-
-    func add(_ connection: WebSocketConnection) {
-        connections.withLock { $0[ObjectIdentifier(connection)] = connection }
+    private struct State {
+        var nextID = 0
+        var set = SubscriberSet()
     }
 
-    func remove(_ connection: WebSocketConnection) {
-        _ = connections.withLock { $0.removeValue(forKey: ObjectIdentifier(connection)) }
+    private let state = Mutex(State())
+
+    func add(_ connection: WebSocketConnection) -> Int {
+        state.withLock { state in
+            state.nextID += 1
+            state.set.insert(connection, id: state.nextID)
+            return state.nextID
+        }
     }
 
-    var snapshot: [WebSocketConnection] { connections.withLock { Array($0.values) } }
+    func remove(_ id: Int) {
+        state.withLock { _ = $0.set.remove(id: id) }
+    }
+
+    var snapshot: SubscriberSet { state.withLock { $0.set } }
 }

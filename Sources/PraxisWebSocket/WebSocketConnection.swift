@@ -10,22 +10,28 @@ public final class WebSocketConnection: @unchecked Sendable {
     public let deflate: PerMessageDeflate?
     /// The peer's IP address.
     public let remoteIP: String
-    weak var handler: WebSocketHandler?
+    /// Whether a message compressed once for everyone (the default window) suits this connection.
+    let compressesByDefault: Bool
+    /// The transport handler while the connection is open. A strong reference (no weak load
+    /// per send): the handler sets it when added and clears it when torn down, which also
+    /// breaks the cycle handler → application → connection → handler.
+    var handler: WebSocketHandler?
 
     init(eventLoop: any EventLoop, deflate: PerMessageDeflate?, remoteIP: String) {
         self.eventLoop = eventLoop
         self.deflate = deflate
         self.remoteIP = remoteIP
+        compressesByDefault = deflate?.serverMaxWindowBits == 15
     }
 
     /// Sends a text message (compressed when negotiated and worth it). Flushed at the end
-    /// of the current read or by `flush()`.
+    /// of the current read, by `flush()`, or at the end of the event loop's pass.
     public func send(text: ByteBuffer) {
-        handler?.send(PreparedMessage(text: text, compress: deflate?.serverMaxWindowBits == 15))
+        handler?.send(PreparedMessage(text: text, compress: compressesByDefault))
     }
 
     public func send(binary: ByteBuffer) {
-        handler?.send(PreparedMessage(text: binary, binary: true, compress: deflate?.serverMaxWindowBits == 15))
+        handler?.send(PreparedMessage(text: binary, binary: true, compress: compressesByDefault))
     }
 
     /// Writes an already framed message: the compressed frame to deflate connections that

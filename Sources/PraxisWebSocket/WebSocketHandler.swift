@@ -8,14 +8,15 @@ import NIOWebSocket
 ///
 /// Sits after NIO's `WebSocketFrameDecoder`; writes ready-made frame bytes (see
 /// `WebSocketFrameWriter`), so the same bytes can go to many connections.
-final class WebSocketHandler: ChannelDuplexHandler {
+final class WebSocketHandler: ChannelDuplexHandler, LoopTimerTarget {
     typealias InboundIn = WebSocketFrame
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private let configuration: WebSocketConfiguration
     private let application: any WebSocketApplication
-    private let request: HTTPRequestHeadBox
+    /// The upgrade request, until the application has seen it (not kept for the connection's life).
+    private var request: HTTPRequestHeadBox?
     let connection: WebSocketConnection
 
     private var rules: FrameRules
@@ -31,13 +32,18 @@ final class WebSocketHandler: ChannelDuplexHandler {
 
     private var peerCloseCode: UInt16?
     private var needsFlush = false
+    /// Asked the loop's flusher for a flush that has not run yet.
+    private var flushRequested = false
+    /// The channel's writability, as the pipeline last reported it (no channel load per write).
+    private var writable = true
+    private var flusher: LoopFlusher?
     private var inRead = false
     private var lastHeard = NIODeadline.now()
     private var tokens: Double
     private var tokensUpdated = NIODeadline.now()
     private var bytesWhileUnwritable = 0
 
-    private var livenessTask: Scheduled<Void>?
+    private var livenessTimer: LoopTimer?
     private var closeTimer: Scheduled<Void>?
     private var slowConsumerTimer: Scheduled<Void>?
 
@@ -59,19 +65,23 @@ final class WebSocketHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        writable = context.channel.isWritable
+        let local = LoopLocal.of(context.eventLoop)
+        flusher = local.flusher
         connection.handler = self
-        messageHandler = application.connected(connection, request: request.head)
-        scheduleLivenessCheck()
+        if let request {
+            self.request = nil
+            messageHandler = application.connected(connection, request: request.head)
+        }
+        // The liveness check: one entry in the loop's timers, not a scheduled task per connection.
+        livenessTimer = local.timers.add(self, every: .nanoseconds(Int64(configuration.pingInterval * 1_000_000_000)), on: context.eventLoop)
     }
 
-    private func scheduleLivenessCheck() {
-        guard let context else { return }
-        let interval = TimeAmount.nanoseconds(Int64(configuration.pingInterval * 1_000_000_000))
-        livenessTask = context.eventLoop.assumeIsolated().scheduleTask(in: interval) { [weak self] in
-            guard let self else { return }
-            self.checkLiveness()
-            self.scheduleLivenessCheck()
-        }
+    /// The loop's liveness timer (every `pingInterval`): false once the connection is gone.
+    func timerFired() -> Bool {
+        guard context != nil else { return false }
+        checkLiveness()
+        return context != nil
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -85,8 +95,8 @@ final class WebSocketHandler: ChannelDuplexHandler {
     }
 
     private func tearDown() {
-        livenessTask?.cancel()
-        livenessTask = nil
+        livenessTimer?.cancel()
+        livenessTimer = nil
         closeTimer?.cancel()
         slowConsumerTimer?.cancel()
         fragments = nil
@@ -96,6 +106,7 @@ final class WebSocketHandler: ChannelDuplexHandler {
             handler.closed(code: peerCloseCode)
         }
         context = nil
+        if connection.handler === self { connection.handler = nil }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -308,7 +319,7 @@ final class WebSocketHandler: ChannelDuplexHandler {
 
     private func write(_ bytes: ByteBuffer) {
         guard let context else { return }
-        if !context.channel.isWritable {
+        if !writable {
             bytesWhileUnwritable += bytes.readableBytes
             if bytesWhileUnwritable > configuration.maxPendingBytes {
                 disconnectSlowConsumer()
@@ -317,20 +328,17 @@ final class WebSocketHandler: ChannelDuplexHandler {
         }
         context.write(wrapOutboundOut(bytes), promise: nil)
         needsFlush = true
-        if !inRead { scheduleFlush() }
+        // Outside a read, the loop's flusher flushes this pass's writes together (one task per loop).
+        if !inRead, !flushRequested, let flusher {
+            flushRequested = true
+            flusher.enqueue(self, on: context.eventLoop)
+        }
     }
 
-    private var flushScheduled = false
-
-    /// Outside a read, writes from the same event-loop pass are flushed together.
-    private func scheduleFlush() {
-        guard !flushScheduled, let context else { return }
-        flushScheduled = true
-        context.eventLoop.assumeIsolated().execute { [weak self] in
-            guard let self else { return }
-            self.flushScheduled = false
-            self.flushIfNeeded()
-        }
+    /// The loop's flush pass (``LoopFlusher``).
+    func flushQueued() {
+        flushRequested = false
+        flushIfNeeded()
     }
 
     func flushIfNeeded() {
@@ -344,7 +352,8 @@ final class WebSocketHandler: ChannelDuplexHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
+        writable = context.channel.isWritable
+        if writable {
             bytesWhileUnwritable = 0
             slowConsumerTimer?.cancel()
             slowConsumerTimer = nil

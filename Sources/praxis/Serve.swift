@@ -138,6 +138,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a RESTART checkpoint waits, holding the writer, for readers on an older snapshot before it gives up until the next round (env PRAXIS_DB_CHECKPOINT_READER_WAIT). Default 0.1.")
     var dbCheckpointReaderWait: Double?
 
+    @Option(help: "Most changes the change log (the realtime feed's replay for resume) keeps; older offsets get a snapshot (env PRAXIS_DB_CHANGE_LOG_ENTRIES). Default 100000.")
+    var dbChangeLogEntries: Int?
+
+    @Option(help: "Most bytes of stored records the change log keeps, whichever limit comes first (env PRAXIS_DB_CHANGE_LOG_BYTES). Default 67108864.")
+    var dbChangeLogBytes: Int?
+
     @Option(help: "Seconds a dropped room peer keeps its seat, and after the scheduled time before a no-show (env PRAXIS_ROOM_GRACE). Default 60.")
     var roomGrace: Double?
 
@@ -258,6 +264,45 @@ struct Serve: AsyncParsableCommand {
             Int($0).flatMap { (0...65535).contains($0) ? $0 : nil }
         }
         configuration.databasePath = try DatabaseOption.sqlitePath(db, command: "serve")
+        try resolveStore(&configuration)
+        configuration.demo = demo || ["1", "true", "yes"].contains(Environment.value("PRAXIS_DEMO")?.lowercased() ?? "")
+        if let logLevel, Logger.Level(rawValue: logLevel) == nil {
+            throw ValidationError("invalid value '\(logLevel)' for '--log-level': use trace, debug, info, notice, warning, error or critical")
+        }
+        configuration.logLevel = try Environment.resolve(logLevel.flatMap(Logger.Level.init(rawValue:)), "PRAXIS_LOG_LEVEL", default: .info) {
+            Logger.Level(rawValue: $0)
+        }
+        configuration.jwtSecret = jwtSecret ?? Environment.value("PRAXIS_JWT_SECRET")
+        configuration.http.maxBodyBytes = try Environment.resolve(
+            maxBodyBytes, "PRAXIS_MAX_BODY_BYTES", default: configuration.http.maxBodyBytes
+        ) { Int($0).flatMap { $0 > 0 ? $0 : nil } }
+        configuration.eventLoopThreads = try Environment.resolve(threads, "PRAXIS_THREADS", default: 0) {
+            Int($0).flatMap { $0 >= 0 ? $0 : nil }
+        }
+        try resolveAPI(&configuration)
+        try resolveHTTP(&configuration)
+        try resolveWebSocket(&configuration)
+        try resolveRealtime(&configuration)
+        configuration.echo = echo || ["1", "true", "yes"].contains(Environment.value("PRAXIS_ECHO")?.lowercased() ?? "")
+        try resolveRooms(&configuration)
+        let seconds: (String) -> Double? = { Double($0).flatMap { $0 > 0 ? $0 : nil } }
+        if let url = assessorUrl ?? Environment.value("PRAXIS_ASSESSOR_URL"), !url.isEmpty {
+            guard let scheme = URL(string: url)?.scheme, ["http", "https"].contains(scheme) else {
+                throw ValidationError("invalid value '\(url)' for '--assessor-url': must be an http or https URL")
+            }
+            guard let model = assessorModel ?? Environment.value("PRAXIS_ASSESSOR_MODEL"), !model.isEmpty else {
+                throw ValidationError("missing '--assessor-model': required with '--assessor-url'")
+            }
+            let timeout = try Environment.resolve(
+                assessorTimeout, "PRAXIS_ASSESSOR_TIMEOUT", default: ChatAssessorConfiguration.defaultTimeout, parse: seconds)
+            configuration.chatAssessor = ChatAssessorConfiguration(
+                url: url, model: model, apiKey: assessorKey ?? Environment.value("PRAXIS_ASSESSOR_KEY"), timeout: timeout)
+        }
+        return configuration
+    }
+
+    /// The database flags (--db-…, PRAXIS_DB_…).
+    private func resolveStore(_ configuration: inout ServerConfiguration) throws {
         if let dbSynchronous, !["full", "normal"].contains(dbSynchronous.lowercased()) {
             throw ValidationError("invalid value '\(dbSynchronous)' for '--db-synchronous': use full or normal")
         }
@@ -293,20 +338,25 @@ struct Serve: AsyncParsableCommand {
         configuration.synchronousFull = try Environment.resolve(dbSynchronous?.lowercased(), "PRAXIS_DB_SYNCHRONOUS", default: "full") {
             ["full", "normal"].contains($0.lowercased()) ? $0.lowercased() : nil
         } == "full"
-        configuration.demo = demo || ["1", "true", "yes"].contains(Environment.value("PRAXIS_DEMO")?.lowercased() ?? "")
-        if let logLevel, Logger.Level(rawValue: logLevel) == nil {
-            throw ValidationError("invalid value '\(logLevel)' for '--log-level': use trace, debug, info, notice, warning, error or critical")
+        try resolveChangeLog(&configuration)
+    }
+
+    /// The change log's limits (`--db-change-log-entries`, `--db-change-log-bytes`).
+    private func resolveChangeLog(_ configuration: inout ServerConfiguration) throws {
+        let positive: (String) -> Int? = { Int($0).flatMap { $0 >= 1 ? $0 : nil } }
+        for (flag, value) in [("--db-change-log-entries", dbChangeLogEntries), ("--db-change-log-bytes", dbChangeLogBytes)] {
+            if let value, value < 1 { throw ValidationError("invalid value '\(value)' for '\(flag)': must be at least 1") }
         }
-        configuration.logLevel = try Environment.resolve(logLevel.flatMap(Logger.Level.init(rawValue:)), "PRAXIS_LOG_LEVEL", default: .info) {
-            Logger.Level(rawValue: $0)
-        }
-        configuration.jwtSecret = jwtSecret ?? Environment.value("PRAXIS_JWT_SECRET")
-        configuration.http.maxBodyBytes = try Environment.resolve(
-            maxBodyBytes, "PRAXIS_MAX_BODY_BYTES", default: configuration.http.maxBodyBytes
-        ) { Int($0).flatMap { $0 > 0 ? $0 : nil } }
-        configuration.eventLoopThreads = try Environment.resolve(threads, "PRAXIS_THREADS", default: 0) {
-            Int($0).flatMap { $0 >= 0 ? $0 : nil }
-        }
+        configuration.changeLogMaxEntries = try Environment.resolve(
+            dbChangeLogEntries, "PRAXIS_DB_CHANGE_LOG_ENTRIES", default: StoreConfiguration.Defaults.changeLogMaxEntries, parse: positive
+        )
+        configuration.changeLogMaxBytes = try Environment.resolve(
+            dbChangeLogBytes, "PRAXIS_DB_CHANGE_LOG_BYTES", default: StoreConfiguration.Defaults.changeLogMaxBytes, parse: positive
+        )
+    }
+
+    /// The API flags: token lifetime, login limits, row and query limits, password hash cost.
+    private func resolveAPI(_ configuration: inout ServerConfiguration) throws {
         let positive: (String) -> Int? = { Int($0).flatMap { $0 > 0 ? $0 : nil } }
         configuration.api.accessTokenLifetime = try Environment.resolve(
             accessTokenLifetime, "PRAXIS_ACCESS_TOKEN_LIFETIME", default: configuration.api.accessTokenLifetime, parse: positive)
@@ -326,6 +376,11 @@ struct Serve: AsyncParsableCommand {
         configuration.api.passwordHashLogN = try Environment.resolve(
             passwordHashCost, "PRAXIS_PASSWORD_HASH_COST", default: configuration.api.passwordHashLogN
         ) { Int($0).flatMap { (10...20).contains($0) ? $0 : nil } }
+    }
+
+    /// The HTTP flags: timeouts and connection limits.
+    private func resolveHTTP(_ configuration: inout ServerConfiguration) throws {
+        let positive: (String) -> Int? = { Int($0).flatMap { $0 > 0 ? $0 : nil } }
         let seconds: (String) -> Double? = { Double($0).flatMap { $0 > 0 ? $0 : nil } }
         let duration: (Duration) -> Double = { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
         var http = configuration.http
@@ -341,6 +396,12 @@ struct Serve: AsyncParsableCommand {
             maxConnections.map { Optional($0) }, "PRAXIS_MAX_CONNECTIONS", default: http.maxConnections
         ) { positive($0).map { Optional($0) } }
         configuration.http = http
+    }
+
+    /// The WebSocket flags (--ws-…).
+    private func resolveWebSocket(_ configuration: inout ServerConfiguration) throws {
+        let positive: (String) -> Int? = { Int($0).flatMap { $0 > 0 ? $0 : nil } }
+        let seconds: (String) -> Double? = { Double($0).flatMap { $0 > 0 ? $0 : nil } }
         let flag: (String) -> Bool = { ["1", "true", "yes"].contains(Environment.value($0)?.lowercased() ?? "") }
         var ws = configuration.webSocket
         ws.maxMessageBytes = try Environment.resolve(wsMaxMessageBytes, "PRAXIS_WS_MAX_MESSAGE_BYTES", default: ws.maxMessageBytes, parse: positive)
@@ -359,6 +420,12 @@ struct Serve: AsyncParsableCommand {
             wsSlowConsumerTimeout, "PRAXIS_WS_SLOW_CONSUMER_TIMEOUT", default: ws.slowConsumerTimeout, parse: seconds)
         ws.compression = !(wsNoCompression || flag("PRAXIS_WS_NO_COMPRESSION"))
         configuration.webSocket = ws
+    }
+
+    /// The realtime flags (--realtime-…).
+    private func resolveRealtime(_ configuration: inout ServerConfiguration) throws {
+        let positive: (String) -> Int? = { Int($0).flatMap { $0 > 0 ? $0 : nil } }
+        let seconds: (String) -> Double? = { Double($0).flatMap { $0 > 0 ? $0 : nil } }
         configuration.realtime.heartbeatTimeout = try Environment.resolve(
             realtimeHeartbeatTimeout, "PRAXIS_REALTIME_HEARTBEAT_TIMEOUT", default: configuration.realtime.heartbeatTimeout, parse: seconds)
         var realtime = configuration.realtime
@@ -382,7 +449,12 @@ struct Serve: AsyncParsableCommand {
         realtime.broadcastLogSize = try Environment.resolve(
             realtimeBroadcastLogSize, "PRAXIS_REALTIME_BROADCAST_LOG_SIZE", default: realtime.broadcastLogSize, parse: positive)
         configuration.realtime = realtime
-        configuration.echo = echo || flag("PRAXIS_ECHO")
+    }
+
+    /// The room flags (--room-…).
+    private func resolveRooms(_ configuration: inout ServerConfiguration) throws {
+        let positive: (String) -> Int? = { Int($0).flatMap { $0 > 0 ? $0 : nil } }
+        let seconds: (String) -> Double? = { Double($0).flatMap { $0 > 0 ? $0 : nil } }
         var rooms = configuration.rooms
         rooms.graceSeconds = try Environment.resolve(roomGrace, "PRAXIS_ROOM_GRACE", default: rooms.graceSeconds, parse: seconds)
         rooms.sweepIntervalSeconds = try Environment.resolve(
@@ -398,19 +470,6 @@ struct Serve: AsyncParsableCommand {
         rooms.minPhaseSeconds = try Environment.resolve(
             roomMinPhaseSeconds, "PRAXIS_ROOM_MIN_PHASE_SECONDS", default: rooms.minPhaseSeconds, parse: seconds)
         configuration.rooms = rooms
-        if let url = assessorUrl ?? Environment.value("PRAXIS_ASSESSOR_URL"), !url.isEmpty {
-            guard let scheme = URL(string: url)?.scheme, ["http", "https"].contains(scheme) else {
-                throw ValidationError("invalid value '\(url)' for '--assessor-url': must be an http or https URL")
-            }
-            guard let model = assessorModel ?? Environment.value("PRAXIS_ASSESSOR_MODEL"), !model.isEmpty else {
-                throw ValidationError("missing '--assessor-model': required with '--assessor-url'")
-            }
-            let timeout = try Environment.resolve(
-                assessorTimeout, "PRAXIS_ASSESSOR_TIMEOUT", default: ChatAssessorConfiguration.defaultTimeout, parse: seconds)
-            configuration.chatAssessor = ChatAssessorConfiguration(
-                url: url, model: model, apiKey: assessorKey ?? Environment.value("PRAXIS_ASSESSOR_KEY"), timeout: timeout)
-        }
-        return configuration
     }
 
     func run() async throws {

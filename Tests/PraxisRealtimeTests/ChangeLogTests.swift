@@ -84,3 +84,63 @@ struct ChangeLogTests {
         #expect(try await store.changes(after: 0, limit: 10).changes.isEmpty)
     }
 }
+
+/// The change log keeps to its byte limit (a round's row carries its whole transcript), across a restart.
+@Suite("Change log: bounded by bytes")
+struct ChangeLogBytesTests {
+    @Test func largeRowsPushOldChangesOutAndTheBoundHoldsAfterARestart() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("praxis-feed-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("p.sqlite").path
+        let limit = 16 * 1024
+        func open() throws -> Store { try Store.open(StoreConfiguration(path: path, changeLogMaxEntries: 1_000, changeLogMaxBytes: limit)) }
+        func logBytes(_ store: Store) async throws -> (bytes: Int, count: Int, oldest: Int64?) {
+            try await store.pool.read { db in
+                let row = try GRDB.Row.fetchOne(
+                    db,
+                    sql: "SELECT coalesce(sum(length(CAST(record AS BLOB)) + coalesce(length(CAST(old_record AS BLOB)), 0)), 0) AS bytes, count(*) AS n, min(\"offset\") AS oldest FROM realtime_changes"
+                )!
+                return (row["bytes"], row["n"], row["oldest"])
+            }
+        }
+        var store = try open()
+        let host = UUID().uuidString.lowercased()
+        try await store.pool.write { db in
+            try db.execute(sql: "INSERT INTO users (id, email, hashed_password) VALUES (?, 'h@x.test', 'x')", arguments: [host])
+            try db.execute(sql: "INSERT INTO profiles (user_id, first_name, last_name, training_level) VALUES (?, 'a', 'b', 'c')", arguments: [host])
+        }
+        let context = DataContext(caller: .user(id: host, isAdmin: false), ipAddress: "127.0.0.1")
+        // Each room row carries a 2,000-character link: about 2.3 KB per insert logged, twice that per update (old and new).
+        let long = String(repeating: "x", count: 2_000)
+        var ids: [String] = []
+        for index in 0..<12 {
+            let inserted = try await store.insert(
+                Catalog.practiceRooms,
+                InsertRequest(
+                    rows: [["datetime_utc": .string("2026-12-01T10:00:00Z"), "type": .string("Clinical"), "room_url": .string("\(index)-\(long)")]],
+                    query: PostgrestQuery(), preferences: Preferences()
+                ),
+                context: context
+            )
+            ids.append(inserted.rows[0]["id"]!.text!)
+        }
+        var log = try await logBytes(store)
+        #expect(log.bytes <= limit, "the log holds \(log.bytes) bytes, over its limit")
+        #expect(log.count < 12 && log.count >= 4)
+        let replay = try await store.changes(after: 0, limit: 100)
+        #expect(replay.oldestRetained == log.oldest && (replay.oldestRetained ?? 0) > 1, "a resume from the start now gets a snapshot")
+
+        // After a restart the bound is computed from what the log holds.
+        try store.pool.close()
+        store = try open()
+        for id in ids.prefix(6) {
+            let byID = PostgrestQuery(filters: [.init(column: "id", op: .eq, values: [id])])
+            _ = try await store.update(Catalog.practiceRooms, query: byID, patch: ["type": .string("Communication")], context: context)
+        }
+        log = try await logBytes(store)
+        #expect(log.bytes <= limit, "after a restart the log holds \(log.bytes) bytes, over its limit")
+        let latest = try await store.changes(after: 0, limit: 100)
+        #expect(latest.changes.last?.kind == .update, "the newest change is kept")
+    }
+}

@@ -133,7 +133,7 @@ struct LiveRoomShellTests {
     func joinHost() throws {
         room.join(
             LiveRoom.Member(id: 1, userID: Self.host, connection: peer.connection, topic: topic, version: .v1, joinRef: "1"),
-            resume: nil, reply: target(ref: "1")
+            caller: .user(id: Self.host, isAdmin: false), resume: nil, reply: target(ref: "1")
         )
         let joined = try peer.messages()
         #expect(joined.map(\.event) == ["phx_reply"])

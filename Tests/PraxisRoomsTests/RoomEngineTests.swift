@@ -11,7 +11,8 @@ struct RoomEngineTests {
 
     func engine() -> RoomEngine {
         RoomEngine(
-            machine: RoomStateMachine(state: RoomState(hostID: host, guestID: guest)), cases: [:], appliedTurnCount: 0, rememberLimit: 4,
+            machine: RoomStateMachine(state: RoomState(hostID: host, guestID: guest)), cases: [:],
+            presence: RoomPresence(scheduledAt: nil, graceSeconds: 60, sweepIntervalSeconds: 30), appliedTurnCount: 0, rememberLimit: 4,
             newRoundID: { "round-id" }
         )
     }

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import GRDB
 import PraxisDomain
+import PraxisRooms
 import Synchronization
 import Testing
 
@@ -73,7 +74,11 @@ func event(_ offset: Int64, _ type: String, round: Int? = nil, clientID: String?
     var payload = payload
     payload["offset"] = offset
     payload["at"] = at
-    return RoomEventRecord(offset: offset, type: type, round: round, clientID: clientID, seq: seq, payloadJSON: jsonText(payload), at: at)
+    // The user an event is about is a column of its own (as the room shell writes it).
+    let userID = payload["user_id"] as? String
+    return RoomEventRecord(
+        offset: offset, type: type, round: round, clientID: clientID, seq: seq, payloadJSON: jsonText(payload), at: at, userID: userID
+    )
 }
 
 func turnEvent(_ offset: Int64, seq: Int, round: Int, clientID: String, speaker: String, text: String) -> RoomEventRecord {
@@ -83,8 +88,8 @@ func turnEvent(_ offset: Int64, seq: Int, round: Int, clientID: String, speaker:
 }
 
 /// A room state as the engine saves it.
-func stateRecord(_ state: RoomState) -> (phase: String, json: String) {
-    (state.phase.name, String(decoding: try! JSONEncoder().encode(state), as: UTF8.self))
+func stateRecord(_ state: RoomState) -> RoomStateRecord {
+    RoomStateRecord(phase: state.phase.name, caseIDs: state.caseIDs, json: String(decoding: try! JSONEncoder().encode(state), as: UTF8.self))
 }
 
 extension Result where Success == Void {
@@ -213,7 +218,7 @@ struct RoomJournalTests {
                         let entry = RoomJournalEntry(
                             roomID: room,
                             events: [turnEvent(Int64(i), seq: i, round: 1, clientID: "c-\(i)", speaker: fixture.host, text: "turn \(i) of \(room)")],
-                            state: ("roleplay", jsonText(["n": i]))
+                            state: RoomStateRecord(phase: "roleplay", json: jsonText(["n": i]))
                         )
                         journal.append(entry, completion: completions.completion(room: room, offset: Int64(i)))
                     }
@@ -432,7 +437,7 @@ struct RoomJournalTests {
         let entry = RoomJournalEntry(
             roomID: room,
             events: [event(1, "round_ended", round: 1), event(2, "stage", payload: ["stage": 2])],
-            state: ("waiting", jsonText(["stage": 2])),
+            state: RoomStateRecord(phase: "waiting", json: jsonText(["stage": 2])),
             roundEnd: RoomRoundRecord(
                 roundID: newID(), round: 1, candidateID: fixture.host, caseID: newID(), durationSeconds: 5, newStage: 2
             )
@@ -473,11 +478,11 @@ struct RoomJournalTests {
         // ... so these five queue up and are written as one batch.
         let missingRoom = newID()
         let entries: [(String, RoomJournalEntry)] = [
-            ("good-1", RoomJournalEntry(roomID: room, events: [event(1, "ready", payload: ["n": 1])], state: ("waiting", jsonText(["mark": "good-1"])))),
-            ("duplicate-offset", RoomJournalEntry(roomID: room, events: [event(2, "ready", payload: ["bad": 2]), event(1, "ready", payload: ["bad": 1])], state: ("waiting", jsonText(["mark": "bad"])))),
-            ("good-2", RoomJournalEntry(roomID: room, events: [event(2, "ready", payload: ["n": 2])], state: ("waiting", jsonText(["mark": "good-2"])))),
-            ("missing-room", RoomJournalEntry(roomID: missingRoom, events: [event(1, "ready")], state: ("waiting", "{}"))),
-            ("good-3", RoomJournalEntry(roomID: room, events: [event(3, "ready", payload: ["n": 3])], state: ("waiting", jsonText(["mark": "good-3"])))),
+            ("good-1", RoomJournalEntry(roomID: room, events: [event(1, "ready", payload: ["n": 1])], state: RoomStateRecord(phase: "waiting", json: jsonText(["mark": "good-1"])))),
+            ("duplicate-offset", RoomJournalEntry(roomID: room, events: [event(2, "ready", payload: ["bad": 2]), event(1, "ready", payload: ["bad": 1])], state: RoomStateRecord(phase: "waiting", json: jsonText(["mark": "bad"])))),
+            ("good-2", RoomJournalEntry(roomID: room, events: [event(2, "ready", payload: ["n": 2])], state: RoomStateRecord(phase: "waiting", json: jsonText(["mark": "good-2"])))),
+            ("missing-room", RoomJournalEntry(roomID: missingRoom, events: [event(1, "ready")], state: RoomStateRecord(phase: "waiting", json: "{}"))),
+            ("good-3", RoomJournalEntry(roomID: room, events: [event(3, "ready", payload: ["n": 3])], state: RoomStateRecord(phase: "waiting", json: jsonText(["mark": "good-3"])))),
         ]
         for (index, (label, entry)) in entries.enumerated() {
             journal.append(entry, completion: completions.completion(room: "batch", offset: Int64(index), label: label))
@@ -701,7 +706,7 @@ struct RoomJournalTests {
         for phase in ["waiting", "preparation", "roleplay", "ended", nil] {
             let room = try fixture.room(store)
             if let phase {
-                #expect(await journal.append(RoomJournalEntry(roomID: room, state: (phase, "{}"))).succeeded)
+                #expect(await journal.append(RoomJournalEntry(roomID: room, state: RoomStateRecord(phase: phase, json: "{}"))).succeeded)
             }
             if phase == "preparation" || phase == "roleplay" { expected.insert(room) }
         }
@@ -718,15 +723,15 @@ struct RoomJournalTests {
 
         let notStarted = try fixture.room(store, at: at("10:00"))
         let waiting = try fixture.room(store, at: at("09:30"))
-        #expect(await journal.append(RoomJournalEntry(roomID: waiting, events: [event(1, "presence", payload: ["user_id": fixture.host])], state: ("waiting", "{}"))).succeeded)
+        #expect(await journal.append(RoomJournalEntry(roomID: waiting, events: [event(1, "presence", payload: ["user_id": fixture.host])], state: RoomStateRecord(phase: "waiting", json: "{}"))).succeeded)
         let started = try fixture.room(store, at: at("10:30"))
-        #expect(await journal.append(RoomJournalEntry(roomID: started, state: ("preparation", "{}"))).succeeded)
+        #expect(await journal.append(RoomJournalEntry(roomID: started, state: RoomStateRecord(phase: "preparation", json: "{}"))).succeeded)
         let recorded = try fixture.room(store, at: at("10:15"))
         #expect(await journal.append(RoomJournalEntry(roomID: recorded, events: [event(1, "no_show", payload: ["user_id": fixture.guest])])).succeeded)
         let tooEarly = try fixture.room(store, at: at("08:59"))
         let tooLate = try fixture.room(store, at: at("11:01"))
         let roundTwo = try fixture.room(store, at: at("10:45"), stage: 2)
-        #expect(await journal.append(RoomJournalEntry(roomID: roundTwo, state: ("waiting", "{}"))).succeeded)
+        #expect(await journal.append(RoomJournalEntry(roomID: roundTwo, state: RoomStateRecord(phase: "waiting", json: "{}"))).succeeded)
         let atFrom = try fixture.room(store, at: at("09:00"))
         let atTo = try fixture.room(store, at: at("11:00"))
         let noGuest = try fixture.room(store, at: at("10:50"), withGuest: false)

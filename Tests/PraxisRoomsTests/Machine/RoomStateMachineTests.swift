@@ -1,6 +1,7 @@
+import PraxisDomain
 import Testing
 
-@testable import PraxisDomain
+@testable import PraxisRooms
 
 @Suite("RoomStateMachine")
 struct RoomStateMachineTests {

@@ -16,7 +16,7 @@ import Synchronization
 /// 64-bit hash — enough to answer a repeated client id with its seq and to refuse one that
 /// comes with other text. The text itself is in the room's journal. (Two keys or texts
 /// with the same 64-bit hash, about one chance in 2^64 per pair, would be taken for one.)
-public struct TurnIndex: Sendable, Equatable, ExpressibleByDictionaryLiteral {
+package struct TurnIndex: Sendable, Equatable, ExpressibleByDictionaryLiteral {
     private final class Log: Sendable {
         struct Entry: Equatable {
             var position: Int
@@ -37,24 +37,24 @@ public struct TurnIndex: Sendable, Equatable, ExpressibleByDictionaryLiteral {
     /// How many entries of the log this value sees.
     private var length: Int
 
-    public init() {
+    package init() {
         log = Log()
         length = 0
     }
 
-    public init(dictionaryLiteral elements: (String, AcceptedTurn)...) {
+    package init(dictionaryLiteral elements: (String, AcceptedTurn)...) {
         self.init()
         for (key, turn) in elements { self[key] = turn }
     }
 
-    public var count: Int { length }
+    package var count: Int { length }
 
     /// Whether two values read the same log (for tests: inserting at the tip copied nothing).
     func sharesLog(with other: TurnIndex) -> Bool { log === other.log }
-    public var isEmpty: Bool { length == 0 }
+    package var isEmpty: Bool { length == 0 }
 
     /// The accepted turn under `key`; setting inserts it (or replaces an earlier one).
-    public subscript(key: String) -> AcceptedTurn? {
+    package subscript(key: String) -> AcceptedTurn? {
         get {
             let length = self.length
             let digest = Self.digest(key)
@@ -113,7 +113,7 @@ public struct TurnIndex: Sendable, Equatable, ExpressibleByDictionaryLiteral {
         return UInt64(bitPattern: Int64(hasher.finalize()))
     }
 
-    public static func == (lhs: TurnIndex, rhs: TurnIndex) -> Bool {
+    package static func == (lhs: TurnIndex, rhs: TurnIndex) -> Bool {
         guard lhs.length == rhs.length else { return false }
         var left: [UInt64: AcceptedTurn] = [:]
         for entry in lhs.visible { left[entry.key] = entry.turn }

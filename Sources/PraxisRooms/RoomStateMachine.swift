@@ -1,16 +1,18 @@
+package import PraxisDomain
+
 /// The rules of a practice room: every command is checked against the stage, the phase and
 /// the sender's role, and either refused with a reason or applied, returning the events both
 /// peers see. Timers are ticks with the current time. Pure: no clock, no I/O.
-public struct RoomStateMachine: Sendable {
-    public private(set) var state: RoomState
+package struct RoomStateMachine: Sendable {
+    package private(set) var state: RoomState
     /// Longest turn, in characters.
-    public let maxTurnCharacters: Int
+    package let maxTurnCharacters: Int
     /// The range each phase length may be set to (`setTiming`).
-    public let timingBounds: ClosedRange<Double>
+    package let timingBounds: ClosedRange<Double>
     /// Most turns one round accepts (a repeat of an accepted one is always answered).
-    public let maxTurnsPerRound: Int
+    package let maxTurnsPerRound: Int
 
-    public init(
+    package init(
         state: RoomState, maxTurnCharacters: Int = 4000, timingBounds: ClosedRange<Double> = RoomTiming.allowedSeconds,
         maxTurnsPerRound: Int = 2000
     ) {
@@ -21,7 +23,7 @@ public struct RoomStateMachine: Sendable {
     }
 
     /// A command from a peer.
-    public enum Command: Sendable, Equatable {
+    package enum Command: Sendable, Equatable {
         case ready
         /// The host picks the case of the current round.
         case chooseCase(id: String)
@@ -36,7 +38,7 @@ public struct RoomStateMachine: Sendable {
     }
 
     /// What happened, for both peers (and the store).
-    public enum Event: Sendable, Equatable {
+    package enum Event: Sendable, Equatable {
         case ready(userID: String)
         case caseChosen(round: Int, caseID: String)
         case timing(RoomTiming)
@@ -56,20 +58,20 @@ public struct RoomStateMachine: Sendable {
         case roundCancelled(round: Int)
     }
 
-    public enum EndReason: String, Sendable, Equatable {
+    package enum EndReason: String, Sendable, Equatable {
         case endedByPeer = "ended_by_peer"
         case timeUp = "time_up"
     }
 
     /// Applies a peer's command at `now`, or says why not (the state is then unchanged, even
     /// by the passing of time: call `tick(now:)` first to apply the deadlines on their own).
-    public mutating func apply(_ command: Command, by userID: String, now: Double) -> Result<[Event], RoomError> {
+    package mutating func apply(_ command: Command, by userID: String, now: Double) -> Result<[Event], RoomError> {
         apply(command, by: userID, now: now, tickFirst: true)
     }
 
     /// As `apply`, for a caller that has just called `tick(now:)` itself (and kept what it
     /// did, so that a refused command does not lose it): the deadlines are not ticked again.
-    public mutating func applyTicked(_ command: Command, by userID: String, now: Double) -> Result<[Event], RoomError> {
+    package mutating func applyTicked(_ command: Command, by userID: String, now: Double) -> Result<[Event], RoomError> {
         apply(command, by: userID, now: now, tickFirst: false)
     }
 
@@ -82,7 +84,7 @@ public struct RoomStateMachine: Sendable {
 
     /// Why `userID` may not choose the case now, or nil: checked before the case is looked
     /// up (a wrong command is refused without a lookup) and again when it is applied.
-    public func refusalToChooseCase(by userID: String) -> RoomError? {
+    package func refusalToChooseCase(by userID: String) -> RoomError? {
         guard userID == state.hostID else { return .onlyHost("choose the case") }
         guard state.stage < 3 else { return .roomComplete }
         guard state.phase == .waiting else { return .wrongPhase(expected: "waiting", actual: state.phase.name) }
@@ -139,24 +141,10 @@ public struct RoomStateMachine: Sendable {
             state.phaseStartedAt = now
             events.append(.phase(phase, round: round))
         case .turn(let text, let clientTurnID):
-            guard case .roleplay = state.phase else { return .failure(.wrongPhase(expected: "roleplay", actual: state.phase.name)) }
-            guard !clientTurnID.isEmpty, clientTurnID.count <= 128 else { return .failure(.invalid("client_turn_id must be 1 to 128 characters")) }
-            guard StoredText.isStorable(text), StoredText.isStorable(clientTurnID) else { return .failure(.invalid(StoredText.refusal)) }
-            let trimmed = text.trimmingWhitespace()
-            guard !trimmed.isEmpty else { return .failure(.invalid("a turn needs text")) }
-            guard text.count <= maxTurnCharacters else { return .failure(.invalid("a turn is at most \(maxTurnCharacters) characters")) }
-            guard let role = state.role(of: userID) else { return .failure(.notAParticipant) }
-            let key = Self.turnKey(speaker: userID, clientTurnID: clientTurnID)
-            if let accepted = state.acceptedTurns[key] {
-                guard accepted.carries(text) else { return .failure(.invalid("client_turn_id \(clientTurnID) was already used for a different turn")) }
-                events.append(.turn(seq: accepted.seq, round: round, speakerID: userID, role: role, text: text, clientTurnID: clientTurnID, repeated: true))
-                return .success(events)
+            switch applyTurn(text: text, clientTurnID: clientTurnID, by: userID, round: round) {
+            case .failure(let error): return .failure(error)
+            case .success(let turn): events.append(turn)
             }
-            guard state.acceptedTurns.count < maxTurnsPerRound else { return .failure(.turnLimit(maxTurnsPerRound)) }
-            let seq = state.nextSeq
-            state.nextSeq += 1
-            state.acceptedTurns[key] = AcceptedTurn(seq: seq, text: text)
-            events.append(.turn(seq: seq, round: round, speakerID: userID, role: role, text: text, clientTurnID: clientTurnID, repeated: false))
         case .endRound:
             switch state.phase {
             case .preparation, .roleplay:
@@ -172,9 +160,31 @@ public struct RoomStateMachine: Sendable {
         return .success(events)
     }
 
+    /// A turn in role-play: a new one gets the next seq; a repeat of an accepted client id
+    /// (with the same text) is answered with its seq, marked repeated.
+    private mutating func applyTurn(text: String, clientTurnID: String, by userID: String, round: Int) -> Result<Event, RoomError> {
+        guard case .roleplay = state.phase else { return .failure(.wrongPhase(expected: "roleplay", actual: state.phase.name)) }
+        guard !clientTurnID.isEmpty, clientTurnID.count <= 128 else { return .failure(.invalid("client_turn_id must be 1 to 128 characters")) }
+        guard StoredText.isStorable(text), StoredText.isStorable(clientTurnID) else { return .failure(.invalid(StoredText.refusal)) }
+        let trimmed = text.trimmingWhitespace()
+        guard !trimmed.isEmpty else { return .failure(.invalid("a turn needs text")) }
+        guard text.count <= maxTurnCharacters else { return .failure(.invalid("a turn is at most \(maxTurnCharacters) characters")) }
+        guard let role = state.role(of: userID) else { return .failure(.notAParticipant) }
+        let key = Self.turnKey(speaker: userID, clientTurnID: clientTurnID)
+        if let accepted = state.acceptedTurns[key] {
+            guard accepted.carries(text) else { return .failure(.invalid("client_turn_id \(clientTurnID) was already used for a different turn")) }
+            return .success(.turn(seq: accepted.seq, round: round, speakerID: userID, role: role, text: text, clientTurnID: clientTurnID, repeated: true))
+        }
+        guard state.acceptedTurns.count < maxTurnsPerRound else { return .failure(.turnLimit(maxTurnsPerRound)) }
+        let seq = state.nextSeq
+        state.nextSeq += 1
+        state.acceptedTurns[key] = AcceptedTurn(seq: seq, text: text)
+        return .success(.turn(seq: seq, round: round, speakerID: userID, role: role, text: text, clientTurnID: clientTurnID, repeated: false))
+    }
+
     /// Advances timers: preparation becomes role-play at its deadline, and the round ends
     /// when role-play time is up.
-    public mutating func tick(now: Double) -> [Event] {
+    package mutating func tick(now: Double) -> [Event] {
         var events: [Event] = []
         if case .preparation(let deadline) = state.phase, now >= deadline, let round = state.round {
             let phase = RoomPhase.roleplay(deadline: deadline + state.timing.roleplaySeconds)
@@ -204,7 +214,7 @@ public struct RoomStateMachine: Sendable {
 
     /// The key of an accepted turn: client turn ids are the speaker's own, so both peers may
     /// number their turns alike.
-    public static func turnKey(speaker: String, clientTurnID: String) -> String {
+    package static func turnKey(speaker: String, clientTurnID: String) -> String {
         speaker + "\u{0}" + clientTurnID
     }
 
@@ -215,7 +225,7 @@ public struct RoomStateMachine: Sendable {
     /// Follows the database's seat (`practice_rooms.guest_id`, the one truth): the former
     /// guest is no longer present or ready; a round being played is cancelled (not
     /// persisted) and the room waits again. No events when the seat is unchanged.
-    public mutating func followSeat(_ guestID: String?) -> [Event] {
+    package mutating func followSeat(_ guestID: String?) -> [Event] {
         guard guestID != state.guestID, guestID != state.hostID else { return [] }
         let previous = state.guestID
         var events: [Event] = []
@@ -242,12 +252,12 @@ public struct RoomStateMachine: Sendable {
     }
 
     /// Records that the no-show check was done.
-    public mutating func markNoShowChecked() {
+    package mutating func markNoShowChecked() {
         state.noShowChecked = true
     }
 
     /// A peer connected.
-    public mutating func arrived(_ userID: String) -> Bool {
+    package mutating func arrived(_ userID: String) -> Bool {
         guard state.isParticipant(userID) else { return false }
         state.present.insert(userID)
         return true
@@ -255,22 +265,22 @@ public struct RoomStateMachine: Sendable {
 }
 
 /// Why a command was refused; the message is the reply's reason.
-public struct RoomError: Error, Sendable, Equatable, CustomStringConvertible {
-    public let reason: String
+package struct RoomError: Error, Sendable, Equatable, CustomStringConvertible {
+    package let reason: String
 
-    public static let notAParticipant = RoomError(reason: "only the room's host and guest may do this")
-    public static let roomComplete = RoomError(reason: "the room is complete (stage 3) and read-only")
-    public static let noGuest = RoomError(reason: "the room has no guest yet")
-    public static func onlyHost(_ action: String) -> RoomError { RoomError(reason: "only the host may \(action)") }
-    public static func wrongPhase(expected: String, actual: String) -> RoomError {
+    package static let notAParticipant = RoomError(reason: "only the room's host and guest may do this")
+    package static let roomComplete = RoomError(reason: "the room is complete (stage 3) and read-only")
+    package static let noGuest = RoomError(reason: "the room has no guest yet")
+    package static func onlyHost(_ action: String) -> RoomError { RoomError(reason: "only the host may \(action)") }
+    package static func wrongPhase(expected: String, actual: String) -> RoomError {
         RoomError(reason: "not allowed in phase \(actual) (needs \(expected))")
     }
-    public static func invalid(_ reason: String) -> RoomError { RoomError(reason: reason) }
-    public static func turnLimit(_ limit: Int) -> RoomError {
+    package static func invalid(_ reason: String) -> RoomError { RoomError(reason: reason) }
+    package static func turnLimit(_ limit: Int) -> RoomError {
         RoomError(reason: "this round has reached its limit of \(limit) turns: end the round")
     }
 
-    public var description: String { reason }
+    package var description: String { reason }
 }
 
 extension String {

@@ -1,36 +1,38 @@
+package import PraxisDomain
+
 /// The state of one practice room (design §3): stage 1–3, host and guest, two rounds with
 /// swapped roles, and the phases of the current round. A plain value: `RoomStateMachine`
 /// changes it; nothing here does I/O.
-public struct RoomState: Sendable, Equatable, Codable {
+package struct RoomState: Sendable, Equatable, Codable {
     /// 1: round 1 (host is candidate), 2: round 2 (guest is candidate), 3: complete.
-    public var stage: Int
-    public var phase: RoomPhase
-    public let hostID: String
-    public var guestID: String?
+    package var stage: Int
+    package var phase: RoomPhase
+    package let hostID: String
+    package var guestID: String?
     /// Peers currently connected.
-    public var present: Set<String>
+    package var present: Set<String>
     /// Peers who said they are ready for the current round.
-    public var ready: Set<String>
+    package var ready: Set<String>
     /// The case of each round (index 0: round 1), once chosen.
-    public var caseIDs: [String?]
+    package var caseIDs: [String?]
     /// Preparation and role-play lengths, in seconds.
-    public var timing: RoomTiming
+    package var timing: RoomTiming
     /// The next turn's sequence number (strictly increasing within the room).
-    public var nextSeq: Int
+    package var nextSeq: Int
     /// Turns accepted in the current round by speaker and client turn id
     /// (`RoomStateMachine.turnKey`), with the seq and text they got.
     /// Not encoded: the store rebuilds it from the turn journal.
-    public var acceptedTurns = TurnIndex()
+    package var acceptedTurns = TurnIndex()
     /// When the current phase began (seconds since 1970), for round durations.
-    public var phaseStartedAt: Double?
+    package var phaseStartedAt: Double?
     /// Whether the no-show check (scheduled time plus grace) has been done.
-    public var noShowChecked: Bool?
+    package var noShowChecked: Bool?
 
     enum CodingKeys: String, CodingKey {
         case stage, phase, hostID, guestID, present, ready, caseIDs, timing, nextSeq, phaseStartedAt, noShowChecked
     }
 
-    public init(hostID: String, guestID: String?, stage: Int = 1, timing: RoomTiming = RoomTiming()) {
+    package init(hostID: String, guestID: String?, stage: Int = 1, timing: RoomTiming = RoomTiming()) {
         self.stage = stage
         self.phase = stage == 3 ? .ended : .waiting
         self.hostID = hostID
@@ -43,10 +45,10 @@ public struct RoomState: Sendable, Equatable, Codable {
     }
 
     /// The round being played: 1 in stage 1, 2 in stage 2, nil when complete.
-    public var round: Int? { stage < 3 ? stage : nil }
+    package var round: Int? { stage < 3 ? stage : nil }
 
     /// The candidate of the current round: the host in round 1, the guest in round 2.
-    public var candidateID: String? {
+    package var candidateID: String? {
         switch stage {
         case 1: hostID
         case 2: guestID
@@ -55,7 +57,7 @@ public struct RoomState: Sendable, Equatable, Codable {
     }
 
     /// The interlocutor (plays the patient): the other peer.
-    public var interlocutorID: String? {
+    package var interlocutorID: String? {
         switch stage {
         case 1: guestID
         case 2: hostID
@@ -64,32 +66,24 @@ public struct RoomState: Sendable, Equatable, Codable {
     }
 
     /// What `userID` is in the current round, if anything.
-    public func role(of userID: String) -> RoomRole? {
+    package func role(of userID: String) -> RoomRole? {
         if userID == candidateID { return .candidate }
         if userID == interlocutorID { return .interlocutor }
         return nil
     }
 
-    public func isParticipant(_ userID: String) -> Bool { userID == hostID || (guestID != nil && userID == guestID) }
-}
-
-/// The two roles of a round.
-public enum RoomRole: String, Sendable, Equatable, Codable {
-    /// Plays the clinician and is assessed; sees the candidate brief.
-    case candidate
-    /// Plays the patient (or relative, carer); sees the actor brief; not assessed.
-    case interlocutor
+    package func isParticipant(_ userID: String) -> Bool { userID == hostID || (guestID != nil && userID == guestID) }
 }
 
 /// The phases inside a round, with absolute deadlines (seconds since 1970, server time).
-public enum RoomPhase: Sendable, Equatable, Codable {
+package enum RoomPhase: Sendable, Equatable, Codable {
     case waiting
     case preparation(deadline: Double)
     case roleplay(deadline: Double)
     /// The round ended (or, in stage 3, the room is complete).
     case ended
 
-    public var name: String {
+    package var name: String {
         switch self {
         case .waiting: "waiting"
         case .preparation: "preparation"
@@ -98,7 +92,7 @@ public enum RoomPhase: Sendable, Equatable, Codable {
         }
     }
 
-    public var deadline: Double? {
+    package var deadline: Double? {
         switch self {
         case .preparation(let deadline), .roleplay(let deadline): deadline
         default: nil
@@ -107,14 +101,14 @@ public enum RoomPhase: Sendable, Equatable, Codable {
 }
 
 /// How long the timed phases last. OET: about 3 minutes of preparation, 5 of role-play.
-public struct RoomTiming: Sendable, Equatable, Codable {
-    public var preparationSeconds: Double
-    public var roleplaySeconds: Double
+package struct RoomTiming: Sendable, Equatable, Codable {
+    package var preparationSeconds: Double
+    package var roleplaySeconds: Double
 
     /// Allowed range for either duration, per room.
-    public static let allowedSeconds: ClosedRange<Double> = 30...1800
+    package static let allowedSeconds: ClosedRange<Double> = 30...1800
 
-    public init(preparationSeconds: Double = 180, roleplaySeconds: Double = 300) {
+    package init(preparationSeconds: Double = 180, roleplaySeconds: Double = 300) {
         self.preparationSeconds = preparationSeconds
         self.roleplaySeconds = roleplaySeconds
     }
@@ -122,15 +116,15 @@ public struct RoomTiming: Sendable, Equatable, Codable {
 
 /// A turn the room accepted: its seq, and a digest of its text (a repeated client id must
 /// carry the same text; the text itself is in the room's journal).
-public struct AcceptedTurn: Sendable, Equatable {
-    public var seq: Int
+package struct AcceptedTurn: Sendable, Equatable {
+    package var seq: Int
     private var textDigest: UInt64
 
-    public init(seq: Int, text: String) {
+    package init(seq: Int, text: String) {
         self.seq = seq
         self.textDigest = TurnIndex.digest(text)
     }
 
     /// Whether `text` is the text this turn was accepted with.
-    public func carries(_ text: String) -> Bool { TurnIndex.digest(text) == textDigest }
+    package func carries(_ text: String) -> Bool { TurnIndex.digest(text) == textDigest }
 }

@@ -1,7 +1,8 @@
 import Foundation
+import PraxisDomain
 import Testing
 
-@testable import PraxisDomain
+@testable import PraxisRooms
 
 // Every legal and illegal transition of the pure room state machine, for each role
 // (protocol/room.md "Roles and stages" and "Commands"; design §3).
