@@ -1,7 +1,7 @@
-import Logging
+package import Logging
 import NIOSSL
 import PostgresNIO
-import PraxisDomain
+package import PraxisDomain
 
 /// A PostgreSQL database the store works on: a postgres-nio connection pool, the
 /// migrations, and API statements run under the caller's role and claims.

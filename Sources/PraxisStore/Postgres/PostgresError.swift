@@ -20,6 +20,10 @@ package struct PostgresError: Error, CustomStringConvertible, Sendable, Equatabl
     /// Wraps whatever a postgres-nio call threw.
     static func wrap(_ error: any Error) -> PostgresError {
         if let error = error as? PostgresError { return error }
+        if let error = error as? PostgresTransactionError {
+            // The statement's own failure first; then the transaction's.
+            if let cause = error.closureError ?? error.commitError ?? error.beginError ?? error.rollbackError { return wrap(cause) }
+        }
         if let error = error as? PSQLError {
             if let info = error.serverInfo {
                 return PostgresError(sqlState: info[.sqlState], message: info[.message] ?? "\(error.code)")

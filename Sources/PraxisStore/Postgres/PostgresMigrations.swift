@@ -46,8 +46,12 @@ enum PostgresMigrations {
             IF NEW.created_at IS DISTINCT FROM OLD.created_at THEN
                 RAISE EXCEPTION '%.created_at cannot be changed', TG_TABLE_NAME USING ERRCODE = 'check_violation';
             END IF;
-            IF TG_ARGV[0] = 'touch' AND NEW.updated_at IS NOT DISTINCT FROM OLD.updated_at THEN
-                NEW.updated_at := now();
+            -- Nested, not AND: plpgsql may resolve NEW.updated_at even when the first test is false,
+            -- and tables without the column (feedback_reports) use 'keep'.
+            IF TG_ARGV[0] = 'touch' THEN
+                IF NEW.updated_at IS NOT DISTINCT FROM OLD.updated_at THEN
+                    NEW.updated_at := now();
+                END IF;
             END IF;
             RETURN NEW;
         END $$

@@ -10,11 +10,16 @@ extension PostgresTests {
 
         @Test func applyOnAnEmptyDatabaseThenNothingTheSecondTime() async throws {
             try await PostgresTests.withDatabase(migrated: false) { database, _ in
-                #expect(try await database.appliedMigrations().isEmpty)
-                #expect(try await database.migrate() == Self.expectedNames)
-                #expect(try await database.appliedMigrations() == Self.expectedNames)
-                #expect(try await database.migrate().isEmpty)
-                #expect(try await database.appliedMigrations() == Self.expectedNames)
+                let none = try await database.appliedMigrations()
+                #expect(none.isEmpty)
+                let first = try await database.migrate()
+                #expect(first == Self.expectedNames)
+                let afterFirst = try await database.appliedMigrations()
+                #expect(afterFirst == Self.expectedNames)
+                let second = try await database.migrate()
+                #expect(second.isEmpty, "a second run applies nothing")
+                let afterSecond = try await database.appliedMigrations()
+                #expect(afterSecond == Self.expectedNames)
             }
         }
 

@@ -109,7 +109,7 @@ final class TestPostgres: Sendable {
     private static func chown(_ path: String, to user: String) throws {
         guard let entry = getpwnam(user) else { throw TestPostgresError("no '\(user)' OS user to run PostgreSQL as (root may not)") }
         let uid = entry.pointee.pw_uid, gid = entry.pointee.pw_gid
-        let paths = [path] + ((FileManager.default.subpathsOfDirectory(atPath: path) ?? []).map { "\(path)/\($0)" })
+        let paths = [path] + (((try? FileManager.default.subpathsOfDirectory(atPath: path)) ?? []).map { "\(path)/\($0)" })
         for item in paths where Glibc.chown(item, uid, gid) != 0 {
             throw TestPostgresError("chown \(item) failed: errno \(errno)")
         }
