@@ -75,8 +75,11 @@ package final class PostgresDatabase: Sendable {
 
     /// Runs one statement under `caller` in a transaction that is always rolled back, and
     /// returns its rows as text or the error PostgreSQL gave: what the statement would do.
+    /// With `afterwards`, that statement's rows are returned instead, run as the owner (the
+    /// caller's role reset) after the first one, in the same transaction: what the first
+    /// one changed, whatever the caller may see afterwards.
     package func trial(
-        as caller: Caller, roomLink: String? = nil, _ sql: String, _ binds: [String?] = []
+        as caller: Caller, roomLink: String? = nil, _ sql: String, _ binds: [String?] = [], afterwards: String? = nil
     ) async -> Result<[[String?]], PostgresError> {
         let logger = self.logger
         do {
@@ -85,7 +88,13 @@ package final class PostgresDatabase: Sendable {
                 let result: Result<[[String?]], PostgresError>
                 do {
                     try await Self.become(caller, roomLink: roomLink, on: connection, logger: logger)
-                    result = .success(try await Self.collect(connection.query(Self.query(sql, binds), logger: logger)))
+                    let rows = try await Self.collect(connection.query(Self.query(sql, binds), logger: logger))
+                    if let afterwards {
+                        try await Self.run("RESET ROLE", on: connection, logger: logger)
+                        result = .success(try await Self.collect(connection.query(Self.query(afterwards, []), logger: logger)))
+                    } else {
+                        result = .success(rows)
+                    }
                 } catch {
                     result = .failure(PostgresError.wrap(error))
                 }

@@ -28,7 +28,8 @@ extension PostgresSecurity {
             "GRANT INSERT, UPDATE, DELETE ON practice_rooms TO authenticated",
             """
             CREATE POLICY practice_rooms_read ON practice_rooms FOR SELECT TO anon, authenticated
-            USING (NOT private OR host_id = auth.uid() OR guest_id = auth.uid() OR room_url = praxis.room_link())
+            USING (NOT private OR host_id = auth.uid() OR guest_id = auth.uid() OR room_url = praxis.room_link()
+                OR id::text = praxis.released_room())
             """,
             """
             CREATE POLICY practice_rooms_insert ON practice_rooms FOR INSERT TO authenticated
@@ -142,7 +143,13 @@ extension PostgresSecurity {
             IF changed <> ARRAY['guest_id'] THEN
                 RAISE EXCEPTION 'only the host may change a room' USING ERRCODE = 'insufficient_privilege';
             END IF;
-            IF (OLD.guest_id IS NULL AND NEW.guest_id = me) OR (OLD.guest_id = me AND NEW.guest_id IS NULL) THEN
+            IF OLD.guest_id IS NULL AND NEW.guest_id = me THEN
+                RETURN NEW;
+            END IF;
+            IF OLD.guest_id = me AND NEW.guest_id IS NULL THEN
+                -- The former guest may no longer see a private room, but an UPDATE's new row must
+                -- pass the SELECT policy: this transaction may still see the room it gave back.
+                PERFORM set_config('praxis.released_room', OLD.id::text, true);
                 RETURN NEW;
             END IF;
             RAISE EXCEPTION 'the guest seat can be taken only when free, and only by the caller' USING ERRCODE = 'insufficient_privilege';

@@ -99,6 +99,11 @@ enum PostgresSecurity {
         $$
         """,
         """
+        CREATE OR REPLACE FUNCTION praxis.released_room() RETURNS text LANGUAGE sql VOLATILE AS $$
+            SELECT nullif(current_setting('praxis.released_room', true), '')
+        $$
+        """,
+        """
         CREATE OR REPLACE FUNCTION praxis.is_room_participant(p_room uuid) RETURNS boolean LANGUAGE sql STABLE SECURITY DEFINER
         SET search_path = public, pg_temp AS $$
             SELECT EXISTS (SELECT 1 FROM practice_rooms r WHERE r.id = p_room AND (r.host_id = auth.uid() OR r.guest_id = auth.uid()))
