@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // Pure domain: rooms, rules, roles. No I/O, no NIO.
@@ -44,7 +46,8 @@ let package = Package(
             dependencies: ["PraxisDomain"],
             swiftSettings: swiftSettings
         ),
-        // SQLite through GRDB: schema, migrations, records, demo data.
+        // The store: SQLite through GRDB (schema, migrations, records, demo data) and
+        // PostgreSQL through postgres-nio (Postgres/: location, migrations, row-level security).
         .target(
             name: "PraxisStore",
             dependencies: [
@@ -52,6 +55,9 @@ let package = Package(
                 "PraxisProtocol",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                // The TLS settings of ?sslmode=prefer|require.
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 // Only for the debug-build check that no store call runs on an event loop.
@@ -263,6 +269,7 @@ let package = Package(
             name: "PraxisStoreTests",
             dependencies: [
                 "PraxisStore",
+                "PraxisDomain",
                 // Only for the engine's saved state in the journal tests (the store itself does not know it).
                 "PraxisRooms",
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -126,9 +126,10 @@ extension Client {
                 }
                 return key
             }
-            guard let db else {
+            guard let option = db else {
                 throw ValidationError("missing the anon key: pass --anon-key KEY, set PRAXIS_ANON_KEY, or --db FILE (see 'praxis keys')")
             }
+            let db = try DatabaseOption.sqlitePath(option, command: "client")
             guard FileManager.default.fileExists(atPath: db) else { throw ValidationError("no database at \(db)") }
             do {
                 let store = try Store.open(StoreConfiguration(path: db))

@@ -17,7 +17,7 @@ struct Keys: AsyncParsableCommand {
     var jwtSecret: String?
 
     func run() async throws {
-        let path = try Environment.resolve(db, "PRAXIS_DB", default: "./praxis.sqlite") { $0 }
+        let path = try DatabaseOption.sqlitePath(db, command: "keys")
         guard FileManager.default.fileExists(atPath: path) else {
             throw CommandFailure(message: "no database at \(path) (start the server or run 'praxis migrate' first)")
         }
