@@ -64,6 +64,23 @@ public struct BenchReport: Sendable {
         if let busy = cpu.machine { line("machine CPU", "\(fixed(busy)) s busy (\(machine))") }
     }
 
+    /// What the subscribers received over the measured phase of `seconds`: the delivery
+    /// fields (with `extra` when asked) and the latencies, and their two summary lines.
+    mutating func deliveries(_ deliveries: Int, expected: Int, seconds: Double, latency: LatencySummary, extra: Bool = false) {
+        let (missing, beyond, perSecond) = (max(expected - deliveries, 0), max(deliveries - expected, 0), BenchHarness.rate(deliveries, seconds))
+        add([
+            "expected_deliveries": expected, "deliveries": deliveries, "missing": missing, "delivery_seconds": seconds,
+            "deliveries_per_second": perSecond,
+        ])
+        if extra { add(["extra": beyond]) }
+        self.latency("latency", latency)
+        line(
+            "deliveries", "\(deliveries) of \(expected) expected, \(missing) missing, " + (extra ? "\(beyond) extra, " : "")
+                + "\(fixed(perSecond, 0))/s over \(fixed(seconds)) s"
+        )
+        latencyLine(latency)
+    }
+
     /// The `latency ms` line: p50, p90, p99 and max.
     mutating func latencyLine(_ latency: LatencySummary, label: String = "latency ms") {
         line(label, "p50 \(fixed(latency.p50)), p90 \(fixed(latency.p90)), p99 \(fixed(latency.p99)), max \(fixed(latency.max))")

@@ -65,7 +65,6 @@ public enum BoardBenchmark {
         connectSeconds: Double, deliveries: Int, latency: LatencySummary, writeLatency: LatencySummary
     ) -> BenchReport {
         let (changes, requests, inserts, updates) = (writer.changes, writer.recorder[.request], writer.recorder[.insert], writer.recorder[.update])
-        let expected = changes * receivers
         let role = configuration.anonKey == nil ? "service_role" : "anon"
         let counts = [
             recorder[.connectFailure], recorder[.unexpectedClose], recorder[.malformed], recorder[.orderViolation], recorder[.channelError],
@@ -78,15 +77,12 @@ public enum BoardBenchmark {
             "subscriber_role": role, "rate": configuration.rate, "duration": configuration.duration, "threads": configuration.threads,
             "writer_connections": configuration.writerConnections, "max_in_flight": configuration.maxInFlight, "connect_seconds": connectSeconds,
             "requests": requests, "changes": changes, "inserts": inserts, "updates": updates, "change_seconds": writer.seconds,
-            "change_rate": BenchHarness.rate(changes, writer.seconds), "expected_deliveries": expected, "deliveries": deliveries,
-            "missing": max(expected - deliveries, 0), "extra": max(deliveries - expected, 0), "delivery_seconds": phase.seconds,
-            "deliveries_per_second": BenchHarness.rate(deliveries, phase.seconds), "connect_failures": counts[0],
+            "change_rate": BenchHarness.rate(changes, writer.seconds), "connect_failures": counts[0],
             "join_failures": recorder[.joinFailure], "unexpected_closes": counts[1], "malformed_messages": counts[2], "order_violations": counts[3],
             "channel_errors": counts[4], "write_failures": counts[5], "unanswered_requests": counts[6], "errors": errors,
             "foreign_changes": recorder[.foreign], "first_error": recorder.firstError,
         ])
         report.latency("write_latency", writeLatency, ["p50", "p99", "max"])
-        report.latency("latency", latency)
         report.cpu(phase.cpu, serverPID: configuration.serverPID, deliveries: deliveries)
         report.summary.append(
             "board \(configuration.realtime.url): \(receivers)/\(configuration.count) subscribers (\(role)) joined in \(fixed(connectSeconds)) s, "
@@ -97,11 +93,7 @@ public enum BoardBenchmark {
                 + "(\(fixed(BenchHarness.rate(changes, writer.seconds), 0))/s, target \(configuration.rate)/s)"
         )
         report.line("data API ms", "p50 \(fixed(writeLatency.p50)), p99 \(fixed(writeLatency.p99)), max \(fixed(writeLatency.max))")
-        report.line(
-            "deliveries", "\(deliveries) of \(expected) expected, \(max(expected - deliveries, 0)) missing, \(max(deliveries - expected, 0)) extra, "
-                + "\(fixed(BenchHarness.rate(deliveries, phase.seconds), 0))/s over \(fixed(phase.seconds)) s"
-        )
-        report.latencyLine(latency)
+        report.deliveries(deliveries, expected: changes * receivers, seconds: phase.seconds, latency: latency, extra: true)
         report.errors(
             errors, "connect failures \(counts[0]) with \(recorder[.joinFailure]) joins, unexpected closes \(counts[1]), malformed \(counts[2]), "
                 + "order violations \(counts[3]), channel errors \(counts[4]), write failures \(counts[5]), unanswered \(counts[6])",

@@ -75,20 +75,17 @@ public enum FanoutBenchmark {
         _ configuration: BenchConfiguration, recorder: BenchRecorder, phase: BenchHarness.Phase<Double>, receivers: Int, connectSeconds: Double,
         published: Int, deliveries: Int, latency: LatencySummary, loops: [(connections: Int, deliveries: Int, p99: Double)]
     ) -> BenchReport {
-        let (publishSeconds, expected) = (phase.result, published * receivers)
+        let publishSeconds = phase.result
         let errors = (connect: recorder[.connectFailure], closes: recorder[.unexpectedClose], malformed: recorder[.malformed])
         var report = BenchReport()
         report.add([
             "benchmark": "fanout", "url": configuration.target.url, "subscribers": configuration.count, "subscribers_connected": receivers,
             "rate": configuration.rate, "size": configuration.size, "duration": configuration.duration, "threads": configuration.threads,
             "connect_seconds": connectSeconds, "published": published, "publish_seconds": publishSeconds,
-            "publish_rate": BenchHarness.rate(published, publishSeconds), "expected_deliveries": expected, "deliveries": deliveries,
-            "missing": max(expected - deliveries, 0), "delivery_seconds": phase.seconds,
-            "deliveries_per_second": BenchHarness.rate(deliveries, phase.seconds), "connect_failures": errors.connect,
+            "publish_rate": BenchHarness.rate(published, publishSeconds), "connect_failures": errors.connect,
             "unexpected_closes": errors.closes, "malformed_messages": errors.malformed, "errors": errors.connect + errors.closes + errors.malformed,
             "first_error": recorder.firstError,
         ])
-        report.latency("latency", latency)
         report.cpu(phase.cpu, serverPID: configuration.serverPID, deliveries: deliveries)
         if configuration.connectionsPerLoop {
             report.fields["loops"] = .array(loops.map { .object(["connections": $0.connections.json, "deliveries": $0.deliveries.json, "latency_p99_ms": $0.p99.json]) })
@@ -98,12 +95,7 @@ public enum FanoutBenchmark {
                 + "\(configuration.threads) client threads"
         )
         report.line("published", "\(published) in \(fixed(publishSeconds)) s (\(fixed(BenchHarness.rate(published, publishSeconds), 0))/s, target \(configuration.rate)/s)")
-        report.line(
-            "deliveries",
-            "\(deliveries) of \(expected) expected, \(max(expected - deliveries, 0)) missing, "
-                + "\(fixed(BenchHarness.rate(deliveries, phase.seconds), 0))/s over \(fixed(phase.seconds)) s"
-        )
-        report.latencyLine(latency)
+        report.deliveries(deliveries, expected: published * receivers, seconds: phase.seconds, latency: latency)
         report.errors(
             errors.connect + errors.closes + errors.malformed,
             "connect failures \(errors.connect), unexpected closes \(errors.closes), malformed \(errors.malformed)", first: recorder.firstError
