@@ -33,6 +33,10 @@ public enum RoomsBenchmark {
         /// Seconds between interval reports while turns are sent (nil: none): turns acked,
         /// their ack latency, and the server's WAL, database size and memory.
         public var reportEvery: Double?
+        /// Seconds each room lives (nil, the default: every room for the whole run, all
+        /// started and ended together). Set: rooms at a steady rate (`runSteady`), each room
+        /// slot running fresh rooms one after another, their starts and ends staggered evenly.
+        public var roomLifetime: Double?
         /// After sending, how long to wait for the last replies and deliveries.
         public var drainTimeout: Double { max(10, duration) }
 
@@ -196,6 +200,7 @@ public enum RoomsBenchmark {
     }
 
     public static func run(_ configuration: Configuration, progress: @escaping @Sendable (String) -> Void) async throws -> Report {
+        if configuration.roomLifetime != nil { return try await runSteady(configuration, progress: progress) }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
         defer { group.shutdownGracefully { _ in } }
         let errors = FirstError()
