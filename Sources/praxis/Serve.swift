@@ -265,7 +265,7 @@ struct Serve: AsyncParsableCommand {
         }
         configuration.databasePath = try DatabaseOption.sqlitePath(
             db, command: "serve",
-            missing: "the data API, change log, realtime feed, room journal and demo data do not run there yet (migrations, settings and auth do)"
+            missing: "the change log, realtime feed, room journal and demo data do not run there yet (migrations, settings, auth and the data API's store operations do)"
         )
         try resolveStore(&configuration)
         configuration.demo = demo || ["1", "true", "yes"].contains(Environment.value("PRAXIS_DEMO")?.lowercased() ?? "")

@@ -13,7 +13,7 @@ enum StoreBackend: String, Sendable, CaseIterable, CustomTestStringConvertible {
     var testDescription: String { rawValue }
 
     /// What the suites reach the store through: the protocols of the store boundary.
-    typealias Boundary = AuthStore & SettingsStore
+    typealias Boundary = AuthStore & SettingsStore & DataStore
 
     /// A fresh, migrated database of this backend, closed (and removed) after `body`.
     func withStore<T>(_ body: (any Boundary) async throws -> T) async throws -> T {
