@@ -26,10 +26,27 @@ public struct AssessmentInput: Sendable {
 }
 
 /// The transparent cue-counting heuristic (`heuristic-v1`) as an `Assessor`.
+///
+/// The heuristic is CPU-bound (about 20 ms for a 60 s round of turns on the benchmark
+/// machine), so it runs on `work`, one assessment at a time off the concurrency pool: a
+/// burst of round ends queues there instead of taking every core from the event loops and
+/// the database writer.
 public struct HeuristicRoundAssessor: Assessor {
-    public init() {}
+    /// Where assessments run; by default one queue for the whole process.
+    let work: SerialWork
+
+    /// The process's heuristic assessments, one at a time.
+    static let shared = SerialWork(label: "praxis.assessment.heuristic")
+
+    public init() {
+        work = Self.shared
+    }
+
+    package init(work: SerialWork) {
+        self.work = work
+    }
 
     public func assess(_ input: AssessmentInput) async -> Assessment {
-        HeuristicAssessor.assess(input.turns, caseName: input.caseName)
+        await work.run { HeuristicAssessor.assess(input.turns, caseName: input.caseName) }
     }
 }

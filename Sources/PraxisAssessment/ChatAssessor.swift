@@ -49,7 +49,7 @@ public struct ChatAssessor: Assessor {
             logger.warning(
                 "model assessment discarded, using the heuristic",
                 metadata: ["model": "\(configuration.model)", "reason": "\(failure.reason)"])
-            var fallback = HeuristicAssessor.assess(input.turns, caseName: input.caseName)
+            var fallback = await HeuristicRoundAssessor.shared.run { HeuristicAssessor.assess(input.turns, caseName: input.caseName) }
             fallback.fallbackReason = failure.reason
             return fallback
         }

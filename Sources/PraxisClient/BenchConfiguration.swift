@@ -36,6 +36,10 @@ public struct BenchConfiguration: Sendable {
     public var users = 20
     public var turnSize = 120
     public var reportEvery: Double?
+    /// Rooms: seconds each room lives (nil, the default: every room for the whole run, all
+    /// started and ended together). Set: rooms at a steady rate (`runSteady`), each room slot
+    /// running fresh rooms one after another, their starts and ends staggered evenly.
+    public var roomLifetime: Double?
 
     public init(target: BenchTarget, threads: Int, serverPID: Int32?, count: Int) {
         self.target = target

@@ -69,6 +69,11 @@ final class RoomPeer: @unchecked Sendable {
         }
     }
 
+    /// Requests sent and not yet answered (turns included).
+    func pendingCount() -> EventLoopFuture<Int> {
+        recorder.eventLoop.submit { self.pending.count }
+    }
+
     func close() {
         recorder.eventLoop.execute {
             self.turnTask?.cancel()

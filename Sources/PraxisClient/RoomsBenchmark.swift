@@ -109,7 +109,8 @@ public enum RoomsBenchmark {
 
     /// Runs the benchmark (`count` rooms); `progress` gets a status line once a second.
     public static func run(_ configuration: BenchConfiguration, progress: @escaping @Sendable (String) -> Void) async throws -> BenchReport {
-        try await BenchHarness.withLoops(configuration.threads) { group, _ in
+        if configuration.roomLifetime != nil { return try await runSteady(configuration, progress: progress) }
+        return try await BenchHarness.withLoops(configuration.threads) { group, _ in
             let setupStart = MonotonicClock.now()
             // 1. Users, profiles and rooms through the HTTP API.
             let (ids, peerUsers) = try await createUsersAndRooms(configuration, eventLoop: group.next())
@@ -143,7 +144,7 @@ public enum RoomsBenchmark {
             report.latency("ack", ack)
             report.latency("round_end", end, ["p50", "p99", "max"])
             summarise(
-                &report, configuration, recorder: recorder, turns: (sent, acked, deliveries, ended), cpu: phase.cpu, before: before, after: after,
+                &report, configuration, recorder: recorder, turns: (sent, acked, deliveries, ended, peers.count / 2), cpu: phase.cpu, before: before, after: after,
                 setupSeconds: setupSeconds, ack: ack, end: end
             )
             return report
@@ -182,12 +183,12 @@ public enum RoomsBenchmark {
     }
 
     /// The error, CPU and WAL figures, and the summary lines.
-    private static func summarise(
+    static func summarise(
         _ report: inout BenchReport, _ configuration: BenchConfiguration, recorder: BenchRecorder,
-        turns: (sent: Int, acked: Int, deliveries: Int, ended: Int), cpu: BenchHarness.CPUUsage,
+        turns: (sent: Int, acked: Int, deliveries: Int, ended: Int, ready: Int), cpu: BenchHarness.CPUUsage,
         before: ServerProbe.Sample, after: ServerProbe.Sample, setupSeconds: Double, ack: LatencySummary, end: LatencySummary
     ) {
-        let (sent, acked, ready) = (turns.sent, turns.acked, recorder[.ready])
+        let (sent, acked, ready) = (turns.sent, turns.acked, turns.ready)
         let counts = (replies: recorder[.errorReply], order: recorder[.orderViolation], closes: recorder[.unexpectedClose], setup: recorder[.setupFailure])
         let errors = counts.replies + counts.order + counts.closes + counts.setup + max(0, sent - acked)
         let perTurn = cpu.server.flatMap { acked > 0 ? $0 * 1000 / Double(acked) : nil }
@@ -210,7 +211,7 @@ public enum RoomsBenchmark {
         )
         report.latencyLine(ack, label: "ack latency ms")
         report.line("deliveries", "\(turns.deliveries) of \(2 * acked) expected (both peers)")
-        report.line("round end ms", "\(turns.ended) rounds ended at once: p50 \(fixed(end.p50)), p99 \(fixed(end.p99)), max \(fixed(end.max))")
+        report.line("round end ms", "\(turns.ended) rounds ended \(configuration.roomLifetime == nil ? "at once" : "at the steady rate"): p50 \(fixed(end.p50)), p99 \(fixed(end.p99)), max \(fixed(end.max))")
         report.errors(
             errors, "error replies \(counts.replies), order violations \(counts.order), unexpected closes \(counts.closes), set-up failures \(counts.setup)",
             first: recorder.firstError

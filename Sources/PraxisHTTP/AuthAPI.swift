@@ -13,7 +13,7 @@ package import Logging
 /// Passwords are hashed with scrypt on NIO's blocking pool. Failed sign-ins are
 /// rate-limited per email and per client IP.
 package struct AuthAPI: Sendable {
-    let store: Store
+    let store: any AuthStore
     let tokens: TokenIssuer
     let configuration: APIConfiguration
     let hasher: PasswordHasher
@@ -22,7 +22,7 @@ package struct AuthAPI: Sendable {
     let failuresByIP: RateLimiter
     let logger: Logger
 
-    package init(store: Store, tokens: TokenIssuer, configuration: APIConfiguration, logger: Logger) {
+    package init(store: any AuthStore, tokens: TokenIssuer, configuration: APIConfiguration, logger: Logger) {
         self.store = store
         self.tokens = tokens
         self.configuration = configuration

@@ -7,9 +7,9 @@ package import PraxisStore
 /// (optional; the API key's role otherwise).
 package struct RequestAuthenticator: Sendable {
     let tokens: TokenIssuer
-    let store: Store
+    let store: any AuthStore
 
-    package init(tokens: TokenIssuer, store: Store) {
+    package init(tokens: TokenIssuer, store: any AuthStore) {
         self.tokens = tokens
         self.store = store
     }

@@ -10,14 +10,14 @@ package import PraxisStore
 /// order, limit/offset and exact counts; inserts (and upserts), updates and deletes.
 /// Every query runs under the caller's access rules.
 package struct RestAPI: Sendable {
-    let store: Store
+    let store: any DataStore
     let authenticator: RequestAuthenticator
     let configuration: APIConfiguration
     let logger: Logger
 
-    package init(store: Store, tokens: TokenIssuer, configuration: APIConfiguration, logger: Logger) {
+    package init(store: any DataStore, users: any AuthStore, tokens: TokenIssuer, configuration: APIConfiguration, logger: Logger) {
         self.store = store
-        self.authenticator = RequestAuthenticator(tokens: tokens, store: store)
+        self.authenticator = RequestAuthenticator(tokens: tokens, store: users)
         self.configuration = configuration
         self.logger = logger
     }

@@ -62,7 +62,7 @@ public final class PraxisApplication: Sendable {
         metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
     ) async throws -> PraxisApplication {
         let store = try await Self.openStore(configuration)
-        let secret = try await Self.offLoop { try store.jwtSecret(provided: configuration.jwtSecret) }
+        let secret = try await store.signingSecret(provided: configuration.jwtSecret)
         let tokens = try await TokenIssuer(secret: secret)
         let apiKeys = try await tokens.apiKeys()
         let hasher = PasswordHasher(logN: configuration.api.passwordHashLogN)

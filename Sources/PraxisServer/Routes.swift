@@ -26,7 +26,7 @@ enum Routes {
             }
         }
         AuthAPI(store: store, tokens: tokens, configuration: api, logger: logger).register(in: &router)
-        RestAPI(store: store, tokens: tokens, configuration: api, logger: logger).register(in: &router)
+        RestAPI(store: store, users: store, tokens: tokens, configuration: api, logger: logger).register(in: &router)
         BroadcastAPI(realtime: realtime, authenticator: RequestAuthenticator(tokens: tokens, store: store)).register(in: &router)
         router.add([.GET], "/health") { _ in
             .json(.ok, ["status": "ok"])

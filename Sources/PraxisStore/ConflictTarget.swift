@@ -59,7 +59,7 @@ struct ConflictTarget {
     }
 
     /// A conflict on the room's link reaches a private room as a `room_url=eq.` filter does.
-    private func link(in row: PraxisDomain.Row) -> String? {
+    func link(in row: PraxisDomain.Row) -> String? {
         columns == ["room_url"] ? row["room_url"]?.text : nil
     }
 

@@ -272,14 +272,14 @@ extension Store {
         return .forbidden(denied.message)
     }
 
-    private static func checkWritable(_ table: TableSchema) throws(DataError) {
+    static func checkWritable(_ table: TableSchema) throws(DataError) {
         if table.isView {
             throw DataError(.methodNotAllowed, code: "55000", message: "\(table.name) is a read-only view")
         }
     }
 
     /// Turns one JSON body row into stored values, checking names, types and who may set what.
-    private static func prepareInsert(
+    static func prepareInsert(
         _ table: TableSchema, body: [String: JSONValue], columns: [String]?, missingDefault: Bool, caller: Caller
     ) throws(DataError) -> PraxisDomain.Row {
         var row: PraxisDomain.Row = [:]
@@ -306,7 +306,7 @@ extension Store {
     }
 
     /// Ids and timestamps the server sets on a new row.
-    private static func fillServerDefaults(_ table: TableSchema, row: inout PraxisDomain.Row) {
+    static func fillServerDefaults(_ table: TableSchema, row: inout PraxisDomain.Row) {
         if table.primaryKey == "id", table.column("id")?.type == .uuid, (row["id"] ?? .null).isNull {
             row["id"] = .text(UUID().uuidString.lowercased())
         }

@@ -20,6 +20,26 @@ public struct UserRecord: Sendable, Equatable {
     public var isAdmin: Bool { role == "admin" }
     public var isActive: Bool { status == "active" }
 
+    /// A user from its columns in ``PostgresDatabase/userColumns``' order, each as text.
+    init?(text cells: [String?]) {
+        guard cells.count == 13, let id = cells[0], let email = cells[1], let hashedPassword = cells[2], let role = cells[4],
+            let status = cells[9], let createdAt = cells[11], let updatedAt = cells[12]
+        else { return nil }
+        self.id = id
+        self.email = email
+        self.hashedPassword = hashedPassword
+        fullName = cells[3]
+        self.role = role
+        profession = cells[5]
+        isEmailVerified = cells[6] == "true"
+        emailConfirmedAt = cells[7]
+        lastLoginAt = cells[8]
+        self.status = status
+        metadata = (try? JSONDecoder().decode(JSONValue.self, from: Data((cells[10] ?? "{}").utf8))) ?? .object([:])
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
     init(row: GRDB.Row) {
         id = row["id"]
         email = row["email"]

@@ -20,7 +20,10 @@ extension Bench {
                 event loop's HDR histogram; both peers count the turn events they receive and check that \
                 seq increases. After a drain (as long as the run, at least 10 s), every host sends \
                 end_round at once and the send → ok time (round row, room stage and round id committed) is \
-                the round-end persistence time.
+                the round-end persistence time. With --room-lifetime, rooms come and go at a steady rate \
+                instead (see its help): every room ends its round after that many seconds of turns, one \
+                every lifetime/rooms seconds, and rooms_ready counts the first rooms, peers all the peers \
+                of the run.
 
                 JSON fields: benchmark, url, rooms, rooms_ready, peers, rate, duration, users, setup_seconds, \
                 turns_sent, turns_acked, turns_per_second, ack_p50_ms, ack_p90_ms, ack_p99_ms, ack_max_ms, \
@@ -65,6 +68,9 @@ extension Bench {
         @Option(help: "Seconds between interval reports while turns are sent (1...duration): turns acked, ack latency, the server's WAL and database size (its /metrics) and memory (with --server-pid). Default: none.")
         var reportEvery: Double?
 
+        @Option(help: "Seconds each room lives (1...duration): rooms at a steady rate. Each of the --rooms room slots runs fresh rooms one after another (end_round, peers closed, the next room joined and put into role-play), the slots' first rooms ending evenly staggered, so rooms/lifetime rooms end and start every second; round ends are measured at that rate, and the rooms running at the end are closed without ending. Default: every room for the whole run, ended together.")
+        var roomLifetime: Double?
+
         func validate() throws {
             try BenchLimits.check(rooms, in: 1...(BenchLimits.maxConnections / 2), flag: "--rooms")
             try BenchLimits.check(rate, in: 1...(BenchLimits.maxChangeRate * 10), flag: "--rate")
@@ -76,6 +82,9 @@ extension Bench {
             try BenchLimits.check(turnSize, in: 1...4000, flag: "--turn-size")
             if let reportEvery, !(reportEvery >= 1 && reportEvery <= duration) {
                 throw ValidationError("invalid value '\(reportEvery)' for '--report-every': must be 1 second up to --duration")
+            }
+            if let roomLifetime, !(roomLifetime >= 1 && roomLifetime <= duration) {
+                throw ValidationError("invalid value '\(roomLifetime)' for '--room-lifetime': must be 1 second up to --duration")
             }
             if options.parsedURL?.path != nil {
                 throw ValidationError("'--url' of rooms is the server's base, http://HOST:PORT, without a path")
@@ -95,6 +104,7 @@ extension Bench {
             configuration.concurrency = concurrency
             configuration.turnSize = turnSize
             configuration.reportEvery = reportEvery
+            configuration.roomLifetime = roomLifetime
             try await options.run("rooms") { try await RoomsBenchmark.run(configuration, progress: benchProgress) }
         }
     }

@@ -129,14 +129,16 @@ extension Client {
             guard let option = db else {
                 throw ValidationError("missing the anon key: pass --anon-key KEY, set PRAXIS_ANON_KEY, or --db FILE (see 'praxis keys')")
             }
-            let db = try DatabaseOption.sqlitePath(option, command: "client")
-            guard FileManager.default.fileExists(atPath: db) else { throw ValidationError("no database at \(db)") }
+            let location = try DatabaseOption.resolve(option)
             do {
-                let store = try Store.open(StoreConfiguration(path: db))
-                let secret = try store.jwtSecret(provided: Environment.value("PRAXIS_JWT_SECRET"))
+                let secret = try await DatabaseOption.withSettings(location) {
+                    try await $0.signingSecret(provided: Environment.value("PRAXIS_JWT_SECRET"))
+                }
                 return try await TokenIssuer(secret: secret).apiKeys().anon
+            } catch let error as CommandFailure {
+                throw error
             } catch {
-                throw CommandFailure(message: "cannot read the keys of \(db): \(error)")
+                throw CommandFailure(message: "cannot read the keys of \(location.redacted): \(error)")
             }
         }
     }

@@ -26,15 +26,43 @@ enum DatabaseOption {
         }
     }
 
-    /// The SQLite path of `--db`, for the commands that do not run on PostgreSQL yet.
-    static func sqlitePath(_ db: String?, command: String) throws -> String {
+    /// The SQLite path of `--db`, for the commands that do not run on PostgreSQL yet;
+    /// `missing` says what of the command PostgreSQL does not have yet.
+    static func sqlitePath(_ db: String?, command: String, missing: String) throws -> String {
         switch try resolve(db) {
         case .sqlite(let path):
             return path
         case .postgres(let location):
             throw CommandFailure(
-                message: "not yet supported: 'praxis \(command)' on PostgreSQL (\(location.redacted)); only 'praxis migrate' runs there so far"
+                message: "not yet supported: 'praxis \(command)' on PostgreSQL (\(location.redacted)): \(missing); use a SQLite path for now"
             )
+        }
+    }
+
+    /// Runs `body` on the settings of the database `location` names (migrated first, as
+    /// `serve` and `migrate` do), closed afterwards. A SQLite file must exist already.
+    static func withSettings<T>(
+        _ location: DatabaseLocation, connectTimeout: Duration = .seconds(30), _ body: (any SettingsStore) async throws -> T
+    ) async throws -> T {
+        switch location {
+        case .sqlite(let path):
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw CommandFailure(message: "no database at \(path) (start the server or run 'praxis migrate' first)")
+            }
+            let store = try Store.open(StoreConfiguration(path: path))
+            defer { try? store.close() }
+            return try await body(store)
+        case .postgres(let postgres):
+            let database = PostgresDatabase(postgres, maximumConnections: 2)
+            do {
+                _ = try await database.migrate(within: connectTimeout)
+                let result = try await body(database)
+                await database.close()
+                return result
+            } catch {
+                await database.close()
+                throw error
+            }
         }
     }
 }

@@ -10,22 +10,24 @@ struct Keys: AsyncParsableCommand {
         discussion: "The keys are JWTs signed with the database's secret; safe to run while the server runs."
     )
 
-    @Option(help: "SQLite database file (env PRAXIS_DB). Default ./praxis.sqlite.")
+    @Option(help: "SQLite database file, or a postgres:// URL as 'praxis migrate' takes it (env PRAXIS_DB). Default ./praxis.sqlite.")
     var db: String?
+
+    @Option(help: "Read the PostgreSQL password from this file (else env PRAXIS_DB_PASSWORD).")
+    var dbPasswordFile: String?
 
     @Option(help: "JWT signing secret, when the server was given one (env PRAXIS_JWT_SECRET).")
     var jwtSecret: String?
 
     func run() async throws {
-        let path = try DatabaseOption.sqlitePath(db, command: "keys")
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw CommandFailure(message: "no database at \(path) (start the server or run 'praxis migrate' first)")
-        }
+        let location = try DatabaseOption.resolve(db, passwordFile: dbPasswordFile)
         let keys: APIKeys
         do {
-            let store = try Store.open(StoreConfiguration(path: path))
-            let secret = try store.jwtSecret(provided: jwtSecret ?? Environment.value("PRAXIS_JWT_SECRET"))
+            let provided = jwtSecret ?? Environment.value("PRAXIS_JWT_SECRET")
+            let secret = try await DatabaseOption.withSettings(location) { try await $0.signingSecret(provided: provided) }
             keys = try await TokenIssuer(secret: secret).apiKeys()
+        } catch let error as CommandFailure {
+            throw error
         } catch {
             throw CommandFailure(message: "\(error)")
         }

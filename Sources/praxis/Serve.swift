@@ -21,7 +21,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Port to bind; 0 picks a free port and logs it (env PRAXIS_PORT). Default 8080.")
     var port: Int?
 
-    @Option(help: "SQLite database file (env PRAXIS_DB). Default ./praxis.sqlite. A postgres:// URL is refused for now (not yet supported).")
+    @Option(help: "SQLite database file (env PRAXIS_DB). Default ./praxis.sqlite. A postgres:// URL is refused for now (not yet supported: the change log, realtime and rooms are not on PostgreSQL yet).")
     var db: String?
 
     @Flag(help: "Load the demo data (cases, users, rooms) into an empty database (env PRAXIS_DEMO=1).")
@@ -263,7 +263,10 @@ struct Serve: AsyncParsableCommand {
         configuration.port = try Environment.resolve(port, "PRAXIS_PORT", default: configuration.port) {
             Int($0).flatMap { (0...65535).contains($0) ? $0 : nil }
         }
-        configuration.databasePath = try DatabaseOption.sqlitePath(db, command: "serve")
+        configuration.databasePath = try DatabaseOption.sqlitePath(
+            db, command: "serve",
+            missing: "the change log, realtime feed, room journal and demo data do not run there yet (migrations, settings, auth and the data API's store operations do)"
+        )
         try resolveStore(&configuration)
         configuration.demo = demo || ["1", "true", "yes"].contains(Environment.value("PRAXIS_DEMO")?.lowercased() ?? "")
         if let logLevel, Logger.Level(rawValue: logLevel) == nil {

@@ -89,13 +89,7 @@ struct LiveRoomPendingJoinTests {
             await channel.testingEventLoop.run()
             var out: [PhoenixMessage] = []
             while var buffer = try await channel.readOutbound(as: ByteBuffer.self) {
-                while buffer.readableBytes > 0 {
-                    _ = buffer.readInteger(as: UInt8.self)
-                    var length = Int(buffer.readInteger(as: UInt8.self)! & 0x7F)
-                    if length == 126 { length = Int(buffer.readInteger(as: UInt16.self)!) }
-                    if length == 127 { length = Int(buffer.readInteger(as: UInt64.self)!) }
-                    out.append(try PhoenixMessage.decode(buffer.readBytes(length: length)!, version: .v1))
-                }
+                out += try phoenixMessages(inServerFrames: &buffer)
             }
             return out
         }

@@ -113,3 +113,13 @@ def demo_server(tmp_path: Path):
     srv = start_server(tmp_path / "praxis.sqlite", "--demo")
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A private PostgreSQL cluster for this test session (pg_cluster.py), stopped at its end."""
+    from pg_cluster import Cluster
+
+    cluster = Cluster()
+    yield cluster
+    cluster.stop()

@@ -188,6 +188,28 @@ def test_rooms_acknowledges_every_turn_and_ends_every_round(demo_server_fast) ->
     assert srv.process.poll() is None
 
 
+def test_rooms_at_a_steady_rate_end_rooms_over_time(demo_server_fast) -> None:
+    srv = demo_server_fast
+    report = bench(
+        "rooms", "--url", srv.url, "--service-key", srv.service_key, "--anon-key", srv.anon_key,
+        "--rooms", "4", "--rate", "40", "--duration", "6", "--room-lifetime", "2", "--users", "4",
+        "--server-pid", str(srv.process.pid),
+    )
+    assert report["errors"] == 0, report["first_error"]
+    assert report["rooms_ready"] == 4
+    assert report["turns_sent"] > 0 and report["turns_acked"] == report["turns_sent"]
+    # Each slot's first room ends within the first 2 s, then one room every ~2 s: rooms came and went.
+    rooms_in_all = report["peers"] // 2
+    assert report["rounds_ended"] >= 8
+    assert rooms_in_all >= report["rounds_ended"] + 1
+    import sqlite3
+    with sqlite3.connect(srv.db) as db:
+        rounds = db.execute("SELECT count(*) FROM practice_rounds").fetchone()[0]
+        ended = db.execute("SELECT count(*) FROM practice_rooms WHERE stage = 2 AND first_round_id IS NOT NULL").fetchone()[0]
+    assert rounds == ended == report["rounds_ended"]
+    assert srv.process.poll() is None
+
+
 def test_refuses_a_remote_host_and_bounds_its_runs() -> None:
     for args in (
         ["fanout", "--url", "ws://192.0.2.1:8080", "--subscribers", "1", "--rate", "1", "--duration", "1"],
@@ -203,6 +225,8 @@ def test_refuses_a_remote_host_and_bounds_its_runs() -> None:
         ["rooms", "--url", "http://127.0.0.1:8080", "--service-key", "k", "--rooms", "25001", "--rate", "1", "--duration", "1"],
         ["rooms", "--url", "http://127.0.0.1:8080", "--service-key", "k", "--rooms", "1", "--rate", "1", "--duration", "601"],
         ["rooms", "--url", "http://127.0.0.1:8080", "--service-key", "k", "--rooms", "1", "--rate", "1", "--duration", "1", "--users", "1"],
+        ["rooms", "--url", "http://127.0.0.1:8080", "--service-key", "k", "--rooms", "1", "--rate", "1", "--duration", "5", "--room-lifetime", "0.5"],
+        ["rooms", "--url", "http://127.0.0.1:8080", "--service-key", "k", "--rooms", "1", "--rate", "1", "--duration", "5", "--room-lifetime", "6"],
     ):
         result = subprocess.run([BIN, "bench", *args], capture_output=True, text=True, timeout=30)
         assert result.returncode == 2, (args, result.stderr)

@@ -9,16 +9,18 @@ struct PostgresTests {
     /// A fresh database, its pool, and the pool closed after `body`, also when it throws.
     static func withDatabase<T>(migrated: Bool = true, _ body: (PostgresDatabase, PostgresLocation) async throws -> T) async throws -> T {
         let cluster = try await TestPostgres.shared()
-        let location = try cluster.freshDatabase()
-        let database = PostgresDatabase(location)
-        do {
-            if migrated { try await database.migrate() }
-            let result = try await body(database, location)
-            await database.close()
-            return result
-        } catch {
-            await database.close()
-            throw error
+        return try await ClusterGate.shared.exclusively {
+            let location = try cluster.freshDatabase()
+            let database = PostgresDatabase(location)
+            do {
+                if migrated { try await database.migrate() }
+                let result = try await body(database, location)
+                await database.close()
+                return result
+            } catch {
+                await database.close()
+                throw error
+            }
         }
     }
 }
