@@ -1,3 +1,5 @@
+import NIOPosix
+
 /// The run loop the load benchmarks share: set-up with bounded concurrency, a timed phase
 /// with the CPU of client, server and machine measured over it and a progress line once a
 /// second, and the drain that waits for the last answers up to a deadline. Each scenario
@@ -86,22 +88,63 @@ enum BenchHarness {
     }
 
     /// The set-up phase of the scenarios that hold many connections: opens `count` with
-    /// `open(i)` (`concurrency` at once, failures counted in `counters`), printing
+    /// `open(i)` (`concurrency` at once; failures counted and kept by `recorder`), printing
     /// "`verb`: opened/count `state`, failed failed" once a second; the connections in order
     /// of index and the seconds it took.
     static func connect(
-        count: Int, concurrency: Int, counters: RunCounters, progress: @escaping @Sendable (String) -> Void, verb: String = "connecting",
+        count: Int, concurrency: Int, recorder: BenchRecorder, progress: @escaping @Sendable (String) -> Void, verb: String = "connecting",
         state: String = "open", open: @escaping @Sendable (Int) async throws -> WebSocketClientConnection
     ) async -> (connections: [WebSocketClientConnection], seconds: Double) {
         let start = MonotonicClock.now()
-        let connections = await withProgress(progress, line: {
-            "\(verb): \(counters.opened.load(ordering: .relaxed))/\(count) \(state), \(counters.failed.load(ordering: .relaxed)) failed"
+        let opened = await withProgress(progress, line: {
+            "\(verb): \(recorder[.opened])/\(count) \(state), \(recorder[.connectFailure]) failed"
         }) {
-            await openConnections(count: count, concurrency: concurrency, counters: counters, open: open)
+            await bounded(count: count, concurrency: concurrency) { index -> (Int, WebSocketClientConnection)? in
+                do {
+                    let connection = try await open(index)
+                    recorder.count(.opened)
+                    return (index, connection)
+                } catch {
+                    recorder.failure(error)
+                    return nil
+                }
+            }
         }
-        return (connections, MonotonicClock.seconds(since: start))
+        return (opened.sorted { $0.0 < $1.0 }.map(\.1), MonotonicClock.seconds(since: start))
+    }
+
+    /// Runs `body` while printing `line()` through `report` once a second.
+    static func withProgress<T>(
+        _ report: @escaping @Sendable (String) -> Void, line: @escaping @Sendable () -> String, _ body: () async throws -> T
+    ) async rethrows -> T {
+        let ticker = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                if Task.isCancelled { break }
+                report(line())
+            }
+        }
+        defer { ticker.cancel() }
+        return try await body()
+    }
+
+    /// Runs `body` with `threads` client event loops (and `extra` more of their own, for a
+    /// publisher or a writer), shut down when it returns.
+    static func withLoops<T>(
+        _ threads: Int, extra: Int = 0, _ body: (MultiThreadedEventLoopGroup, MultiThreadedEventLoopGroup) async throws -> T
+    ) async rethrows -> T {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let side = MultiThreadedEventLoopGroup(numberOfThreads: max(extra, 1))
+        defer {
+            group.shutdownGracefully { _ in }
+            side.shutdownGracefully { _ in }
+        }
+        return try await body(group, side)
     }
 
     /// `count` per second of `seconds` (a zero duration counts as 1 ms).
     static func rate(_ count: Int, _ seconds: Double) -> Double { Double(count) / max(seconds, 0.001) }
+
+    /// The total per second since `start`, as progress lines show it.
+    static func perSecond(_ count: Int, since start: UInt64) -> Int { Int(rate(count, MonotonicClock.seconds(since: start))) }
 }

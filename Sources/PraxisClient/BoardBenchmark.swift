@@ -1,7 +1,6 @@
 import NIOCore
 import NIOHTTP1
-import NIOPosix
-import Synchronization
+import PraxisDomain
 
 /// The realtime board benchmark: N realtime connections join `realtime:board` with a
 /// postgres_changes binding on `practice_rooms`; a writer makes room changes through the
@@ -10,194 +9,116 @@ import Synchronization
 /// records change-to-delivery latency: receive time − the send time of the HTTP request
 /// that made the change (one monotonic clock, one process).
 public enum BoardBenchmark {
-    public struct Configuration: Sendable {
-        public var host: String
-        public var port: Int
-        /// The service_role key: the writer's key, and the realtime key when there is no anon key.
-        public var serviceKey: String
-        /// The anon key: subscribers connect and join with it (anonymous callers, under the
-        /// access rules). Without it they use the service key.
-        public var anonKey: String?
-        public var subscribers: Int
-        /// Room changes per second the writer makes.
-        public var rate: Int
-        /// Seconds of writing.
-        public var duration: Double
-        /// Client event loops for the subscribers (the writer has its own).
-        public var threads: Int
-        /// Subscribers connecting and joining at once.
-        public var connectConcurrency = 200
-        /// Keep-alive HTTP connections of the writer.
-        public var writerConnections = 16
-        /// Most data-API requests in flight at once, over all the writer's connections.
-        public var maxInFlight = 256
-        /// Seconds between a subscriber's heartbeats.
-        public var heartbeatInterval = 20.0
-        /// Bound on one subscriber's join (phx_reply and the `system` subscribed message).
-        public var joinTimeout = 15.0
-        /// The server process, for its CPU time.
-        public var serverPID: Int32?
-        /// After writing, how long to wait for the last deliveries (and the last answers):
-        /// as long as the writing lasted, at least 10 s.
-        public var drainTimeout: Double { max(10, duration) }
+    static let topic = "realtime:board"
 
-        public static let topic = "realtime:board"
+    /// Runs the benchmark (`count` subscribers); `progress` gets a status line once a second.
+    /// Rates are per second of the measured phase (writing plus the drain); CPU seconds are
+    /// for that phase too.
+    public static func run(_ configuration: BenchConfiguration, progress: @escaping @Sendable (String) -> Void) async throws -> BenchReport {
+        try await BenchHarness.withLoops(configuration.threads, extra: 1) { group, writerGroup in
+            let total = max(1, Int((Double(configuration.rate) * configuration.duration).rounded()))
+            let book = BoardRoomBook(capacity: total)
+            let recorder = BenchRecorder(group)
 
-        public init(host: String, port: Int, serviceKey: String, anonKey: String?, subscribers: Int, rate: Int, duration: Double, threads: Int) {
-            self.host = host
-            self.port = port
-            self.serviceKey = serviceKey
-            self.anonKey = anonKey
-            self.subscribers = subscribers
-            self.rate = rate
-            self.duration = duration
-            self.threads = threads
-        }
+            // 1. The host's profile, through the data API; then the writer's connections.
+            let (http, hostID) = try await openWriter(configuration, eventLoop: writerGroup.next(), tag: book.runTag)
+            progress("host profile \(hostID) created; \(http.count) writer connections open")
 
-        /// `ws://host:port/realtime/v1/websocket`, for reports (keys left out).
-        public var realtimeURL: String { BenchTarget.realtime(host: host, port: port).url }
+            // 2. Subscribers: connect, join, wait for "subscribed"; in bounded batches.
+            let (subscribers, connectSeconds) = await joinSubscribers(configuration, recorder: recorder, book: book, progress: progress)
+            progress("\(subscribers.count)/\(configuration.count) subscribers joined \(topic) in \(fixed(connectSeconds, 1)) s")
 
-        var subscriberKey: String { anonKey ?? serviceKey }
-    }
-
-    /// The figures of one run. Rates are per second of the measured phase (writing plus
-    /// the drain); CPU seconds are for that phase too.
-    public struct Report: Sendable {
-        public var subscribersConnected: Int
-        /// Connecting and joining every subscriber.
-        public var connectSeconds: Double
-        /// Changes the data API confirmed (INSERT 201, PATCH 204 of one row).
-        public var changes: Int
-        public var inserts: Int
-        public var updates: Int
-        /// Requests the writer sent.
-        public var requests: Int
-        /// From the first request to the last answer.
-        public var changeSeconds: Double
-        public var changeRate: Double
-        /// Round trip of the data-API requests (send to answer).
-        public var writeLatency: LatencySummary
-        public var deliveries: Int
-        public var expectedDeliveries: Int
-        public var missing: Int
-        /// Deliveries beyond the expected (changes the writer did not see confirmed).
-        public var extra: Int
-        public var deliverySeconds: Double
-        public var deliveriesPerSecond: Double
-        public var latency: LatencySummary
-        public var connectFailures: Int
-        public var joinFailures: Int
-        public var unexpectedCloses: Int
-        public var malformedMessages: Int
-        public var orderViolations: Int
-        public var channelErrors: Int
-        public var writeFailures: Int
-        public var unansweredRequests: Int
-        /// postgres_changes of rooms this run did not make (someone else wrote); not errors.
-        public var foreignChanges: Int
-        public var firstError: String?
-        public var clientCPUSeconds: Double
-        public var serverCPUSeconds: Double?
-        public var machineCPUSeconds: Double?
-
-        /// Connect failures include the join failures.
-        public var errors: Int {
-            connectFailures + unexpectedCloses + malformedMessages + orderViolations + channelErrors + writeFailures + unansweredRequests
+            // 3. Write, then wait for the deliveries to drain.
+            let writer = BoardWriter(
+                connections: http, book: book, hostID: hostID, serviceKey: configuration.serviceKey, rate: configuration.rate,
+                duration: configuration.duration, total: total, maxInFlight: configuration.maxInFlight,
+                answerTimeout: configuration.drainTimeout, errors: recorder
+            )
+            let receivers = subscribers.count
+            let phase = try await BenchHarness.timed(serverPID: configuration.serverPID, progress: progress, line: { start in
+                let (changes, delivered) = (writer.changes, recorder[.delivery])
+                let errors = recorder[.connectFailure] + recorder[.unexpectedClose] + recorder[.malformed] + recorder[.orderViolation]
+                    + recorder[.channelError] + writer.recorder[.writeFailure]
+                return "t=\(Int(MonotonicClock.seconds(since: start)))s changes=\(changes) (\(BenchHarness.perSecond(changes, since: start))/s) "
+                    + "http-in-flight=\(writer.inFlightNow) deliveries=\(delivered) (\(BenchHarness.perSecond(delivered, since: start))/s) "
+                    + "pending=\(changes * receivers - delivered) errors=\(errors)"
+            }) { start in
+                try await writer.run(start: start).get()
+                let expected = writer.changes * receivers
+                let deadline = MonotonicClock.seconds(since: start) + configuration.drainTimeout
+                try await BenchHarness.drain(since: start, deadline: deadline) { recorder[.delivery] >= expected }
+            }
+            let latency = try await recorder.loops.merged()
+            let writeLatency = try await writer.recorder.histogram()
+            let deliveries = recorder[.delivery]
+            await recorder.closeAll(subscribers)
+            for connection in http { await connection.close() }
+            return report(
+                configuration, recorder: recorder, writer: writer, phase: phase, receivers: receivers, connectSeconds: connectSeconds,
+                deliveries: deliveries, latency: latency.summary, writeLatency: writeLatency.summary
+            )
         }
     }
 
-    /// Runs the benchmark; `progress` gets a status line once a second.
-    public static func run(_ configuration: Configuration, progress: @escaping @Sendable (String) -> Void) async throws -> Report {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
-        let writerGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        defer {
-            group.shutdownGracefully { _ in }
-            writerGroup.shutdownGracefully { _ in }
-        }
-        let writerLoop = writerGroup.next()
-        let total = max(1, Int((Double(configuration.rate) * configuration.duration).rounded()))
-        let book = BoardRoomBook(capacity: total)
-        let errors = FirstError()
-
-        // 1. The host's profile, through the data API; then the writer's connections.
-        let (http, hostID) = try await openWriter(configuration, eventLoop: writerLoop, tag: book.runTag)
-        progress("host profile \(hostID) created; \(http.count) writer connections open")
-
-        // 2. Subscribers: connect, join, wait for "subscribed"; in bounded batches.
-        let recorders = group.makeIterator().map { LoopRecorder(eventLoop: $0) }
-        let counters = RunCounters()
-        // Only its `failed` is used: subscribers whose join failed (also counted in `counters`).
-        let joinFailures = RunCounters()
-        let totalDeliveries: @Sendable () -> Int = { recorders.total(.delivery) }
-        let (subscribers, connectSeconds) = await joinSubscribers(
-            configuration, recorders: recorders, counters: counters, joinFailures: joinFailures, book: book, errors: errors, progress: progress
+    private static func report(
+        _ configuration: BenchConfiguration, recorder: BenchRecorder, writer: BoardWriter, phase: BenchHarness.Phase<Void>, receivers: Int,
+        connectSeconds: Double, deliveries: Int, latency: LatencySummary, writeLatency: LatencySummary
+    ) -> BenchReport {
+        let (changes, requests, inserts, updates) = (writer.changes, writer.recorder[.request], writer.recorder[.insert], writer.recorder[.update])
+        let role = configuration.anonKey == nil ? "service_role" : "anon"
+        let counts = [
+            recorder[.connectFailure], recorder[.unexpectedClose], recorder[.malformed], recorder[.orderViolation], recorder[.channelError],
+            writer.recorder[.writeFailure], writer.unanswered,
+        ]
+        let errors = counts.reduce(0, +)
+        var report = BenchReport()
+        report.add([
+            "benchmark": "board", "url": configuration.realtime.url, "subscribers": configuration.count, "subscribers_connected": receivers,
+            "subscriber_role": role, "rate": configuration.rate, "duration": configuration.duration, "threads": configuration.threads,
+            "writer_connections": configuration.writerConnections, "max_in_flight": configuration.maxInFlight, "connect_seconds": connectSeconds,
+            "requests": requests, "changes": changes, "inserts": inserts, "updates": updates, "change_seconds": writer.seconds,
+            "change_rate": BenchHarness.rate(changes, writer.seconds), "connect_failures": counts[0],
+            "join_failures": recorder[.joinFailure], "unexpected_closes": counts[1], "malformed_messages": counts[2], "order_violations": counts[3],
+            "channel_errors": counts[4], "write_failures": counts[5], "unanswered_requests": counts[6], "errors": errors,
+            "foreign_changes": recorder[.foreign], "first_error": recorder.firstError,
+        ])
+        report.latency("write_latency", writeLatency, ["p50", "p99", "max"])
+        report.cpu(phase.cpu, serverPID: configuration.serverPID, deliveries: deliveries)
+        report.summary.append(
+            "board \(configuration.realtime.url): \(receivers)/\(configuration.count) subscribers (\(role)) joined in \(fixed(connectSeconds)) s, "
+                + "\(configuration.threads) client threads"
         )
-        progress("\(subscribers.count)/\(configuration.subscribers) subscribers joined \(Configuration.topic) in \(formatted(connectSeconds, digits: 1)) s")
-
-        // 3. Write, then wait for the deliveries to drain.
-        let writer = BoardWriter(
-            connections: http, book: book, hostID: hostID, serviceKey: configuration.serviceKey, rate: configuration.rate,
-            duration: configuration.duration, total: total, maxInFlight: configuration.maxInFlight,
-            answerTimeout: configuration.drainTimeout, errors: errors
+        report.line(
+            "changes", "\(changes) (\(inserts) inserts, \(updates) updates) of \(requests) requests in \(fixed(writer.seconds)) s "
+                + "(\(fixed(BenchHarness.rate(changes, writer.seconds), 0))/s, target \(configuration.rate)/s)"
         )
-        let receivers = subscribers.count
-        let phase = try await BenchHarness.timed(serverPID: configuration.serverPID, progress: progress, line: { start in
-            let changes = writer.changes
-            let delivered = totalDeliveries()
-            let elapsed = MonotonicClock.seconds(since: start)
-            let errorCount = counters.failed.load(ordering: .relaxed) + counters.unexpectedCloses.load(ordering: .relaxed)
-                + recorders.total(.malformed) + recorders.total(.orderViolation) + recorders.total(.channelError) + writer.failures
-            return "t=\(Int(elapsed))s changes=\(changes) (\(Int(Double(changes) / max(elapsed, 0.001)))/s) http-in-flight=\(writer.inFlightNow) "
-                + "deliveries=\(delivered) (\(Int(Double(delivered) / max(elapsed, 0.001)))/s) pending=\(changes * receivers - delivered) errors=\(errorCount)"
-        }) { start in
-            try await writer.run(start: start).get()
-            let expected = writer.changes * receivers
-            let deadline = MonotonicClock.seconds(since: start) + configuration.drainTimeout
-            try await BenchHarness.drain(since: start, deadline: deadline) { totalDeliveries() >= expected }
-        }
-        let deliverySeconds = phase.seconds
-
-        // 4. Merge the per-loop histograms, then close everything.
-        let merged = try await recorders.merged()
-        let writeLatency = try await writer.histogram()
-        let deliveries = totalDeliveries()
-        let changes = writer.changes
-        let expected = changes * receivers
-        counters.stopping.store(true, ordering: .relaxed)
-        _ = await closeAll(subscribers)
-        for connection in http { await connection.close() }
-
-        let changeSeconds = writer.seconds
-        return Report(
-            subscribersConnected: receivers, connectSeconds: connectSeconds, changes: changes, inserts: writer.inserts, updates: writer.updates,
-            requests: writer.requests, changeSeconds: changeSeconds, changeRate: BenchHarness.rate(changes, changeSeconds),
-            writeLatency: writeLatency.summary, deliveries: deliveries, expectedDeliveries: expected,
-            missing: max(expected - deliveries, 0), extra: max(deliveries - expected, 0), deliverySeconds: deliverySeconds,
-            deliveriesPerSecond: BenchHarness.rate(deliveries, deliverySeconds), latency: merged.summary,
-            connectFailures: counters.failed.load(ordering: .relaxed), joinFailures: joinFailures.failed.load(ordering: .relaxed),
-            unexpectedCloses: counters.unexpectedCloses.load(ordering: .relaxed),
-            malformedMessages: recorders.total(.malformed), orderViolations: recorders.total(.orderViolation),
-            channelErrors: recorders.total(.channelError), writeFailures: writer.failures,
-            unansweredRequests: writer.unanswered, foreignChanges: recorders.total(.foreign),
-            firstError: counters.firstError ?? errors.text, clientCPUSeconds: phase.cpu.client, serverCPUSeconds: phase.cpu.server, machineCPUSeconds: phase.cpu.machine
+        report.line("data API ms", "p50 \(fixed(writeLatency.p50)), p99 \(fixed(writeLatency.p99)), max \(fixed(writeLatency.max))")
+        report.deliveries(deliveries, expected: changes * receivers, seconds: phase.seconds, latency: latency, extra: true)
+        report.errors(
+            errors, "connect failures \(counts[0]) with \(recorder[.joinFailure]) joins, unexpected closes \(counts[1]), malformed \(counts[2]), "
+                + "order violations \(counts[3]), channel errors \(counts[4]), write failures \(counts[5]), unanswered \(counts[6])",
+            first: recorder.firstError
         )
+        let foreign = recorder[.foreign] > 0 ? "foreign changes \(recorder[.foreign]) (rooms this run did not make)" : nil
+        report.cpuLines(phase.cpu, deliveries: deliveries, note: foreign)
+        return report
     }
 
     /// The writer's keep-alive connections to the data API, and the host profile its rooms belong to.
     static func openWriter(
-        _ configuration: Configuration, eventLoop writerLoop: any EventLoop, tag: String
+        _ configuration: BenchConfiguration, eventLoop writerLoop: any EventLoop, tag: String
     ) async throws -> (http: [BenchHTTPConnection], hostID: String) {
         var http: [BenchHTTPConnection] = []
         do {
-            let setup = try await BenchHTTPConnection.connect(host: configuration.host, port: configuration.port, eventLoop: writerLoop)
+            let setup = try await BenchHTTPConnection.connect(host: configuration.target.host, port: configuration.target.port, eventLoop: writerLoop)
             http.append(setup)
         } catch {
-            throw BenchError(description: "cannot reach the data API at \(configuration.host):\(configuration.port): \(error)")
+            throw BenchError(description: "cannot reach the data API at \(configuration.target.host):\(configuration.target.port): \(error)")
         }
         do {
             let hostID = try await createHost(http[0], serviceKey: configuration.serviceKey, tag: tag)
             while http.count < configuration.writerConnections {
-                http.append(try await BenchHTTPConnection.connect(host: configuration.host, port: configuration.port, eventLoop: writerLoop))
+                http.append(try await BenchHTTPConnection.connect(host: configuration.target.host, port: configuration.target.port, eventLoop: writerLoop))
             }
             return (http, hostID)
         } catch {
@@ -208,29 +129,28 @@ public enum BoardBenchmark {
 
     /// Subscribers: connect, join, wait for "subscribed"; in bounded batches.
     static func joinSubscribers(
-        _ configuration: Configuration, recorders: [LoopRecorder], counters: RunCounters, joinFailures: RunCounters, book: BoardRoomBook,
-        errors: FirstError, progress: @escaping @Sendable (String) -> Void
+        _ configuration: BenchConfiguration, recorder: BenchRecorder, book: BoardRoomBook, progress: @escaping @Sendable (String) -> Void
     ) async -> (connections: [WebSocketClientConnection], seconds: Double) {
-        let target = BenchTarget.realtime(host: configuration.host, port: configuration.port, key: configuration.subscriberKey)
-        let joinText = BoardSubscriber.joinMessage(topic: Configuration.topic, accessToken: configuration.subscriberKey)
+        let target = BenchTarget.realtime(host: configuration.target.host, port: configuration.target.port, key: configuration.clientKey)
+        let joinText = BoardSubscriber.joinMessage(topic: topic, accessToken: configuration.clientKey)
         return await BenchHarness.connect(
-            count: configuration.subscribers, concurrency: configuration.connectConcurrency, counters: counters, progress: progress,
-            verb: "joining", state: "subscribed"
+            count: configuration.count, concurrency: configuration.concurrency, recorder: recorder, progress: progress, verb: "joining",
+            state: "subscribed"
         ) { index in
-            let recorder = recorders[index % recorders.count]
-            let subscriber = BoardSubscriber(recorder: recorder, book: book, topic: Configuration.topic, errors: errors)
-            let connection = try await target.connect(group: recorder.eventLoop) { subscriber.received($0) }
+            let loop = recorder.loop(index)
+            let subscriber = BoardSubscriber(recorder: loop, book: book, topic: topic, errors: recorder)
+            let connection = try await target.connect(group: loop.eventLoop) { subscriber.received($0) }
             do {
                 try await subscriber.join(
                     connection, text: joinText, heartbeatInterval: configuration.heartbeatInterval, timeout: configuration.joinTimeout
                 ).get()
             } catch {
-                joinFailures.failed.wrappingAdd(1, ordering: .relaxed)
+                recorder.count(.joinFailure)
                 await connection.close()
                 throw error
             }
-            recorder.count(.connection)
-            counters.watch(connection)
+            loop.count(.connection)
+            recorder.watch(connection)
             return connection
         }
     }

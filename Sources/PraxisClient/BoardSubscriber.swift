@@ -6,7 +6,7 @@ final class BoardSubscriber: @unchecked Sendable {
     private let recorder: LoopRecorder
     private let book: BoardRoomBook
     private let topic: [UInt8]
-    private let errors: FirstError
+    private let errors: BenchRecorder
     private var connection: WebSocketClientConnection?
     private var joinPromise: EventLoopPromise<Void>?
     private var joinReplied = false
@@ -14,7 +14,7 @@ final class BoardSubscriber: @unchecked Sendable {
     private var nextRef = 2
     private var heartbeat: RepeatedTask?
 
-    init(recorder: LoopRecorder, book: BoardRoomBook, topic: String, errors: FirstError) {
+    init(recorder: LoopRecorder, book: BoardRoomBook, topic: String, errors: BenchRecorder) {
         self.recorder = recorder
         self.book = book
         self.topic = Array(topic.utf8)
@@ -82,12 +82,12 @@ final class BoardSubscriber: @unchecked Sendable {
     private func change(_ bytes: UnsafeRawBufferPointer, now: UInt64) {
         guard let change = BoardMessage.change(bytes), change.offset >= 0 else {
             recorder.count(.malformed)
-            errors.record("malformed postgres_changes message: \(Self.excerpt(bytes))")
+            errors.error("malformed postgres_changes message: \(Self.excerpt(bytes))")
             return
         }
         if change.offset <= lastOffset {
             recorder.count(.orderViolation)
-            errors.record("offset \(change.offset) arrived after offset \(lastOffset) on one connection")
+            errors.error("offset \(change.offset) arrived after offset \(lastOffset) on one connection")
         } else {
             lastOffset = change.offset
         }
@@ -106,7 +106,7 @@ final class BoardSubscriber: @unchecked Sendable {
         }
         guard let sent = found.sent else {
             recorder.count(.malformed)
-            errors.record("a change of this run's room without a send time: \(Self.excerpt(bytes))")
+            errors.error("a change of this run's room without a send time: \(Self.excerpt(bytes))")
             return
         }
         recorder.record(.delivery, latency: now &- sent)
@@ -148,14 +148,14 @@ final class BoardSubscriber: @unchecked Sendable {
             }
         } else if event == nil {
             recorder.count(.malformed)
-            errors.record("a message without an event: \(Self.excerpt(bytes))")
+            errors.error("a message without an event: \(Self.excerpt(bytes))")
         }
         // presence_state and presence_diff: nothing to do.
     }
 
     private func channelError(_ text: String) {
         recorder.count(.channelError)
-        errors.record(text)
+        errors.error(text)
     }
 
     private static func excerpt(_ bytes: UnsafeRawBufferPointer) -> String {

@@ -17,14 +17,11 @@ final class BoardWriter: @unchecked Sendable {
     private let total: Int
     private let maxInFlight: Int
     private let answerTimeout: Double
-    private let errors: FirstError
+    private let errors: BenchRecorder
+    /// The writer's counts (requests, inserts, updates, write failures) and its request latencies.
+    let recorder: LoopRecorder
     private let loop: any EventLoop
 
-    private let changeCount = Atomic<Int>(0)
-    private let insertCount = Atomic<Int>(0)
-    private let updateCount = Atomic<Int>(0)
-    private let failureCount = Atomic<Int>(0)
-    private let requestCount = Atomic<Int>(0)
     private let inFlightCount = Atomic<Int>(0)
     private let unansweredCount = Atomic<Int>(0)
     private let secondsBits = Atomic<UInt64>(0)
@@ -39,11 +36,10 @@ final class BoardWriter: @unchecked Sendable {
     private var stoppedAt: UInt64?
     private var finished = false
     private var lastAnswer: UInt64 = 0
-    private var writeLatencies = LatencyHistogram()
 
     init(
         connections: [BenchHTTPConnection], book: BoardRoomBook, hostID: String, serviceKey: String, rate: Int, duration: Double,
-        total: Int, maxInFlight: Int, answerTimeout: Double, errors: FirstError
+        total: Int, maxInFlight: Int, answerTimeout: Double, errors: BenchRecorder
     ) {
         self.connections = connections
         self.book = book
@@ -56,21 +52,15 @@ final class BoardWriter: @unchecked Sendable {
         self.answerTimeout = answerTimeout
         self.errors = errors
         self.loop = connections[0].eventLoop
+        recorder = LoopRecorder(eventLoop: connections[0].eventLoop)
     }
 
-    var changes: Int { changeCount.load(ordering: .relaxed) }
-    var inserts: Int { insertCount.load(ordering: .relaxed) }
-    var updates: Int { updateCount.load(ordering: .relaxed) }
-    var failures: Int { failureCount.load(ordering: .relaxed) }
-    var requests: Int { requestCount.load(ordering: .relaxed) }
+    /// Changes the data API confirmed.
+    var changes: Int { recorder[.insert] + recorder[.update] }
     var inFlightNow: Int { inFlightCount.load(ordering: .relaxed) }
     var unanswered: Int { unansweredCount.load(ordering: .relaxed) }
     /// From the start to the last answer.
     var seconds: Double { Double(bitPattern: secondsBits.load(ordering: .relaxed)) }
-
-    func histogram() async throws -> LatencyHistogram {
-        try await loop.submit { self.writeLatencies }.get()
-    }
 
     func run(start: UInt64) -> EventLoopFuture<Void> {
         let done = loop.makePromise(of: Void.self)
@@ -95,7 +85,7 @@ final class BoardWriter: @unchecked Sendable {
                 var written = [Bool](repeating: false, count: connections.count)
                 while issued < due, inFlight < maxInFlight {
                     guard let index = issue() else {
-                        errors.record("every data-API connection of the writer has closed")
+                        errors.error("every data-API connection of the writer has closed")
                         stoppedAt = now
                         break
                     }
@@ -110,7 +100,7 @@ final class BoardWriter: @unchecked Sendable {
         if inFlight == 0 || Double(now &- stoppedAt) / 1e9 > answerTimeout {
             if inFlight > 0 {
                 unansweredCount.store(inFlight, ordering: .relaxed)
-                errors.record("\(inFlight) data-API requests unanswered \(Int(answerTimeout)) s after the writing ended")
+                errors.error("\(inFlight) data-API requests unanswered \(Int(answerTimeout)) s after the writing ended")
             }
             finished = true
             secondsBits.store((Double(lastAnswer &- start) / 1e9).bitPattern, ordering: .relaxed)
@@ -156,7 +146,7 @@ final class BoardWriter: @unchecked Sendable {
         }
         issued += 1
         inFlight += 1
-        requestCount.wrappingAdd(1, ordering: .relaxed)
+        recorder.count(.request)
         future.whenComplete { result in self.answered(result, isUpdate: isUpdate, room: room, sent: sent) }
         return chosen
     }
@@ -166,7 +156,7 @@ final class BoardWriter: @unchecked Sendable {
         inFlightCount.store(inFlight, ordering: .relaxed)
         guard !finished else { return }
         let now = MonotonicClock.now()
-        writeLatencies.record(nanoseconds: now &- sent)
+        recorder.record(nil, latency: now &- sent)
         switch result {
         case .success(let response):
             if isUpdate {
@@ -175,21 +165,20 @@ final class BoardWriter: @unchecked Sendable {
                 guard response.status == 204 || response.status == 200, range == nil || range == "*/1" else {
                     return failed("PATCH of room \(book.id(room)): \(response.summary) (Content-Range \(range ?? "none"))")
                 }
-                updateCount.wrappingAdd(1, ordering: .relaxed)
+                recorder.count(.update)
             } else {
                 guard response.status == 201 else { return failed("INSERT of room \(book.id(room)): \(response.summary)") }
-                insertCount.wrappingAdd(1, ordering: .relaxed)
+                recorder.count(.insert)
                 readyToPatch.append(room)
             }
             lastAnswer = now
-            changeCount.wrappingAdd(1, ordering: .relaxed)
         case .failure(let error):
             failed("\(isUpdate ? "PATCH" : "INSERT") of room \(book.id(room)): \(error)")
         }
     }
 
     private func failed(_ text: String) {
-        failureCount.wrappingAdd(1, ordering: .relaxed)
-        errors.record(text)
+        recorder.count(.writeFailure)
+        errors.error(text)
     }
 }

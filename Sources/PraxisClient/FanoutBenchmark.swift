@@ -1,110 +1,46 @@
 import NIOCore
-import NIOPosix
+import PraxisDomain
 import Synchronization
 
 /// The fan-out benchmark: N subscribers and one publisher on the broadcast endpoint; the
 /// publisher sends timestamped messages at a fixed rate; every subscriber counts what it
 /// receives and records the latency (receive time − send time, one monotonic clock).
 public enum FanoutBenchmark {
-    public struct Configuration: Sendable {
-        public var target: BenchTarget
-        public var subscribers: Int
-        /// Messages per second the publisher sends.
-        public var rate: Int
-        /// Bytes per message.
-        public var size: Int
-        /// Seconds of publishing.
-        public var duration: Double
-        /// Client event loops for the subscribers (the publisher has its own).
-        public var threads: Int
-        /// Connections being opened at once.
-        public var connectConcurrency = 200
-        /// The server process, for its CPU time.
-        public var serverPID: Int32?
-        /// After publishing, how long to wait for the last deliveries: as long as the
-        /// publishing lasted, at least 10 s.
-        public var drainTimeout: Double { max(10, duration) }
-
-        public init(target: BenchTarget, subscribers: Int, rate: Int, size: Int, duration: Double, threads: Int) {
-            self.target = target
-            self.subscribers = subscribers
-            self.rate = rate
-            self.size = size
-            self.duration = duration
-            self.threads = threads
+    /// Runs the benchmark (`count` subscribers on `target`); `progress` gets a status line once
+    /// a second. Rates are per second of the measured phase (publishing plus the drain); CPU
+    /// seconds are for that phase too.
+    public static func run(_ configuration: BenchConfiguration, progress: @escaping @Sendable (String) -> Void) async throws -> BenchReport {
+        try await BenchHarness.withLoops(configuration.threads, extra: 1) { group, publisherGroup in
+            try await run(configuration, group: group, publisherGroup: publisherGroup, progress: progress)
         }
     }
 
-    /// The figures of one run. Rates are per second of the measured phase (publishing
-    /// plus the drain); CPU seconds are for that phase too.
-    public struct Report: Sendable {
-        public var subscribersConnected: Int
-        public var connectSeconds: Double
-        public var published: Int
-        public var publishSeconds: Double
-        public var publishRate: Double
-        public var deliveries: Int
-        public var expectedDeliveries: Int
-        public var missing: Int
-        public var deliverySeconds: Double
-        public var deliveriesPerSecond: Double
-        public var latency: LatencySummary
-        public var connectFailures: Int
-        public var unexpectedCloses: Int
-        public var malformedMessages: Int
-        public var firstError: String?
-        public var clientCPUSeconds: Double
-        public var serverCPUSeconds: Double?
-        /// Busy CPU seconds of the whole machine (all cores) over the same phase.
-        public var machineCPUSeconds: Double?
-        /// One entry per subscriber event loop.
-        public var loops: [LoopFigures]
-
-        public var errors: Int { connectFailures + unexpectedCloses + malformedMessages }
-    }
-
-    /// One client event loop's share.
-    public struct LoopFigures: Sendable {
-        public var connections: Int
-        public var deliveries: Int
-        public var latency: LatencySummary
-    }
-
-    /// Runs the benchmark; `progress` gets a status line once a second.
-    public static func run(_ configuration: Configuration, progress: @escaping @Sendable (String) -> Void) async throws -> Report {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
-        let publisherGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        defer {
-            group.shutdownGracefully { _ in }
-            publisherGroup.shutdownGracefully { _ in }
-        }
-        let recorders = group.makeIterator().map { LoopRecorder(eventLoop: $0) }
-        let counters = RunCounters()
+    private static func run(
+        _ configuration: BenchConfiguration, group: any EventLoopGroup, publisherGroup: any EventLoopGroup, progress: @escaping @Sendable (String) -> Void
+    ) async throws -> BenchReport {
+        let recorder = BenchRecorder(group)
         let target = configuration.target
-        let totalDeliveries: @Sendable () -> Int = { recorders.total(.delivery) }
-
         // 1. Subscribers, in bounded batches.
         let (subscribers, connectSeconds) = await BenchHarness.connect(
-            count: configuration.subscribers, concurrency: configuration.connectConcurrency, counters: counters, progress: progress
+            count: configuration.count, concurrency: configuration.concurrency, recorder: recorder, progress: progress
         ) { index in
-            let recorder = recorders[index % recorders.count]
-            let connection = try await target.connect(group: recorder.eventLoop) { Self.received($0, by: recorder) }
-            recorder.count(.connection)
-            counters.watch(connection)
+            let loop = recorder.loop(index)
+            let connection = try await target.connect(group: loop.eventLoop) { Self.received($0, by: loop) }
+            loop.count(.connection)
+            recorder.watch(connection)
             return connection
         }
-        progress("connected \(subscribers.count)/\(configuration.subscribers) subscribers in \(formatted(connectSeconds, digits: 1)) s")
+        progress("connected \(subscribers.count)/\(configuration.count) subscribers in \(fixed(connectSeconds, 1)) s")
 
         // 2. The publisher, on its own event loop.
         let publisherConnection: WebSocketClientConnection
         do {
             publisherConnection = try await target.connect(group: publisherGroup)
         } catch {
-            counters.stopping.store(true, ordering: .relaxed)
-            _ = await closeAll(subscribers)
+            await recorder.closeAll(subscribers)
             throw error
         }
-        counters.watch(publisherConnection)
+        recorder.watch(publisherConnection)
         let publisher = Publisher(
             connection: publisherConnection, total: max(1, Int((Double(configuration.rate) * configuration.duration).rounded())),
             rate: configuration.rate, size: configuration.size
@@ -114,50 +50,70 @@ public enum FanoutBenchmark {
         let receivers = subscribers.count
         let phase = try await BenchHarness.timed(serverPID: configuration.serverPID, progress: progress, line: { start in
             let published = publisher.published
-            let delivered = totalDeliveries()
-            let elapsed = MonotonicClock.seconds(since: start)
-            let errors = counters.failed.load(ordering: .relaxed) + counters.unexpectedCloses.load(ordering: .relaxed)
-            return "t=\(Int(elapsed))s published=\(published) deliveries=\(delivered) (\(Int(Double(delivered) / max(elapsed, 0.001)))/s) "
-                + "in-flight=\(published * receivers - delivered) errors=\(errors)"
+            let delivered = recorder[.delivery]
+            return "t=\(Int(MonotonicClock.seconds(since: start)))s published=\(published) deliveries=\(delivered) "
+                + "(\(BenchHarness.perSecond(delivered, since: start))/s) in-flight=\(published * receivers - delivered) "
+                + "errors=\(recorder[.connectFailure] + recorder[.unexpectedClose])"
         }) { start in
             try await publisher.run(start: start).get()
             let publishSeconds = MonotonicClock.seconds(since: start)
             let expected = publisher.published * receivers
-            try await BenchHarness.drain(since: start, deadline: publishSeconds + configuration.drainTimeout) { totalDeliveries() >= expected }
+            try await BenchHarness.drain(since: start, deadline: publishSeconds + configuration.drainTimeout) { recorder[.delivery] >= expected }
             return publishSeconds
         }
-        let publishSeconds = phase.result
-        let deliverySeconds = phase.seconds
-
-        // 4. Merge the per-loop histograms, then close everything.
-        let (merged, loops) = try await loopFigures(recorders)
-        let deliveries = totalDeliveries()
-        let expected = publisher.published * receivers
-        counters.stopping.store(true, ordering: .relaxed)
-        _ = await closeAll(subscribers + [publisherConnection])
-
-        return Report(
-            subscribersConnected: receivers, connectSeconds: connectSeconds, published: publisher.published,
-            publishSeconds: publishSeconds, publishRate: BenchHarness.rate(publisher.published, publishSeconds),
-            deliveries: deliveries, expectedDeliveries: expected, missing: max(expected - deliveries, 0),
-            deliverySeconds: deliverySeconds, deliveriesPerSecond: BenchHarness.rate(deliveries, deliverySeconds),
-            latency: merged.summary, connectFailures: counters.failed.load(ordering: .relaxed),
-            unexpectedCloses: counters.unexpectedCloses.load(ordering: .relaxed),
-            malformedMessages: recorders.total(.malformed), firstError: counters.firstError,
-            clientCPUSeconds: phase.cpu.client, serverCPUSeconds: phase.cpu.server, machineCPUSeconds: phase.cpu.machine, loops: loops
+        let latency = try await recorder.loops.merged()
+        let loops = try await loopFigures(recorder.loops)
+        let deliveries = recorder[.delivery]
+        await recorder.closeAll(subscribers + [publisherConnection])
+        return report(
+            configuration, recorder: recorder, phase: phase, receivers: receivers, connectSeconds: connectSeconds, published: publisher.published,
+            deliveries: deliveries, latency: latency.summary, loops: loops
         )
     }
 
-    /// The recorders' delivery latencies merged, and each one's share.
-    static func loopFigures(_ recorders: [LoopRecorder]) async throws -> (LatencyHistogram, [LoopFigures]) {
-        var merged = LatencyHistogram()
-        var loops: [LoopFigures] = []
-        for recorder in recorders {
-            let histogram = try await recorder.histogram()
-            merged.add(histogram)
-            loops.append(LoopFigures(connections: recorder[.connection], deliveries: recorder[.delivery], latency: histogram.summary))
+    private static func report(
+        _ configuration: BenchConfiguration, recorder: BenchRecorder, phase: BenchHarness.Phase<Double>, receivers: Int, connectSeconds: Double,
+        published: Int, deliveries: Int, latency: LatencySummary, loops: [(connections: Int, deliveries: Int, p99: Double)]
+    ) -> BenchReport {
+        let publishSeconds = phase.result
+        let errors = (connect: recorder[.connectFailure], closes: recorder[.unexpectedClose], malformed: recorder[.malformed])
+        var report = BenchReport()
+        report.add([
+            "benchmark": "fanout", "url": configuration.target.url, "subscribers": configuration.count, "subscribers_connected": receivers,
+            "rate": configuration.rate, "size": configuration.size, "duration": configuration.duration, "threads": configuration.threads,
+            "connect_seconds": connectSeconds, "published": published, "publish_seconds": publishSeconds,
+            "publish_rate": BenchHarness.rate(published, publishSeconds), "connect_failures": errors.connect,
+            "unexpected_closes": errors.closes, "malformed_messages": errors.malformed, "errors": errors.connect + errors.closes + errors.malformed,
+            "first_error": recorder.firstError,
+        ])
+        report.cpu(phase.cpu, serverPID: configuration.serverPID, deliveries: deliveries)
+        if configuration.connectionsPerLoop {
+            report.fields["loops"] = .array(loops.map { .object(["connections": $0.connections.json, "deliveries": $0.deliveries.json, "latency_p99_ms": $0.p99.json]) })
         }
-        return (merged, loops)
+        report.summary.append(
+            "fanout \(configuration.target.url): \(receivers)/\(configuration.count) subscribers, \(configuration.size)-byte messages, "
+                + "\(configuration.threads) client threads"
+        )
+        report.line("published", "\(published) in \(fixed(publishSeconds)) s (\(fixed(BenchHarness.rate(published, publishSeconds), 0))/s, target \(configuration.rate)/s)")
+        report.deliveries(deliveries, expected: published * receivers, seconds: phase.seconds, latency: latency)
+        report.errors(
+            errors.connect + errors.closes + errors.malformed,
+            "connect failures \(errors.connect), unexpected closes \(errors.closes), malformed \(errors.malformed)", first: recorder.firstError
+        )
+        report.cpuLines(phase.cpu, deliveries: deliveries)
+        for (index, loop) in loops.enumerated() where configuration.connectionsPerLoop {
+            report.line("loop \(index)", "\(loop.connections) connections, \(loop.deliveries) deliveries, p99 \(fixed(loop.p99)) ms")
+        }
+        return report
+    }
+
+    /// Each client event loop's share.
+    static func loopFigures(_ recorders: [LoopRecorder]) async throws -> [(connections: Int, deliveries: Int, p99: Double)] {
+        var loops: [(connections: Int, deliveries: Int, p99: Double)] = []
+        for recorder in recorders {
+            loops.append((recorder[.connection], recorder[.delivery], try await recorder.histogram().summary.p99))
+        }
+        return loops
     }
 
     /// Each message a subscriber receives, on its loop: the latency from the payload's send time.

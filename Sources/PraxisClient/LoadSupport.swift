@@ -1,6 +1,5 @@
 import Histogram
 import NIOCore
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -112,75 +111,6 @@ public struct LatencySummary: Sendable, Equatable {
     public var mean: Double
 }
 
-/// Counters shared by the tasks of a run.
-final class RunCounters: Sendable {
-    let opened = Atomic<Int>(0)
-    let failed = Atomic<Int>(0)
-    let unexpectedCloses = Atomic<Int>(0)
-    /// Set before the benchmark closes its connections, so those closes are expected.
-    let stopping = Atomic<Bool>(false)
-    private let firstErrorText = Mutex<String?>(nil)
-
-    var firstError: String? { firstErrorText.withLock { $0 } }
-
-    func failure(_ error: any Error) {
-        failed.wrappingAdd(1, ordering: .relaxed)
-        firstErrorText.withLock { if $0 == nil { $0 = String(describing: error) } }
-    }
-
-    /// Counts the connection's end as unexpected when it comes before `stopping`.
-    func watch(_ connection: WebSocketClientConnection) {
-        connection.closeFuture.whenComplete { _ in
-            if !self.stopping.load(ordering: .relaxed) { self.unexpectedCloses.wrappingAdd(1, ordering: .relaxed) }
-        }
-    }
-}
-
-/// Runs `body` while printing `line()` through `report` once a second.
-func withProgress<T>(
-    _ report: @escaping @Sendable (String) -> Void, line: @escaping @Sendable () -> String, _ body: () async throws -> T
-) async rethrows -> T {
-    let ticker = Task {
-        while !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(1))
-            if Task.isCancelled { break }
-            report(line())
-        }
-    }
-    defer { ticker.cancel() }
-    return try await body()
-}
-
-/// Opens `count` connections, at most `concurrency` at a time; `open(i)` opens the i-th.
-/// Failures are counted in `counters`, not thrown; the connections come back in order of index.
-func openConnections(
-    count: Int, concurrency: Int, counters: RunCounters,
-    open: @escaping @Sendable (Int) async throws -> WebSocketClientConnection
-) async -> [WebSocketClientConnection] {
-    let opened = await BenchHarness.bounded(count: count, concurrency: concurrency) { index -> (Int, WebSocketClientConnection)? in
-        do {
-            let connection = try await open(index)
-            counters.opened.wrappingAdd(1, ordering: .relaxed)
-            return (index, connection)
-        } catch {
-            counters.failure(error)
-            return nil
-        }
-    }
-    return opened.sorted { $0.0 < $1.0 }.map(\.1)
-}
-
-/// Closes every connection with the closing handshake and waits until each has ended
-/// (each is bounded by its own close timeout).
-func closeAll(_ connections: [WebSocketClientConnection]) async -> (clean: Int, unclean: Int) {
-    for connection in connections { connection.startClose() }
-    var clean = 0
-    for connection in connections {
-        if let result = try? await connection.closeFuture.get(), result.clean { clean += 1 }
-    }
-    return (clean, connections.count - clean)
-}
-
 /// Figures about processes: CPU time, resident memory (the open-file limit is
 /// PraxisHTTP's `OpenFileLimit`).
 public enum ProcessProbe {
@@ -249,12 +179,4 @@ public enum ProcessProbe {
         }
         return String(decoding: bytes, as: UTF8.self)
     }
-}
-
-/// `value` with `digits` decimals (no Foundation).
-func formatted(_ value: Double, digits: Int) -> String {
-    var scale = 1.0
-    for _ in 0..<digits { scale *= 10 }
-    let rounded = (value * scale).rounded() / scale
-    return "\(rounded)"
 }

@@ -23,6 +23,13 @@ final class LoopRecorder: @unchecked Sendable {
         /// A change not made by this run (someone else wrote).
         case foreign
         case errorReply
+        /// Of the whole run (counted on the first loop): connections opened, connections
+        /// that failed (board: joins included), and those that ended before the run closed them.
+        case opened, connectFailure, unexpectedClose
+        /// Board: failed joins; the writer's requests, confirmed inserts and updates, failed writes.
+        case joinFailure, request, insert, update, writeFailure
+        /// Rooms: rooms in role-play, and rooms whose set-up failed.
+        case ready, setupFailure
     }
 
     /// The histograms a recorder keeps.
@@ -59,11 +66,11 @@ final class LoopRecorder: @unchecked Sendable {
         counts[event.rawValue].wrappingAdd(1, ordering: .relaxed)
     }
 
-    /// Records a latency in `series` and counts `event`; on `eventLoop`.
-    func record(_ event: Event, latency nanoseconds: UInt64, in series: Series = .main) {
+    /// Records a latency in `series` and counts `event` (if any); on `eventLoop`.
+    func record(_ event: Event?, latency nanoseconds: UInt64, in series: Series = .main) {
         histograms[series.rawValue].record(nanoseconds: nanoseconds)
         if series == .main { interval.record(nanoseconds: nanoseconds) }
-        count(event)
+        if let event { count(event) }
     }
 
     /// A copy of the histogram of `series`, taken on the loop.

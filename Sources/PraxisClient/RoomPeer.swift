@@ -11,7 +11,7 @@ final class RoomPeer: @unchecked Sendable {
     private let topic: String
     private let topicBytes: [UInt8]
     private let text: String
-    private let errors: FirstError
+    private let errors: BenchRecorder
     private var connection: WebSocketClientConnection?
     private var nextRef = 1
     private var pending: [Int: (kind: Kind, sent: UInt64, promise: EventLoopPromise<Void>?)] = [:]
@@ -20,7 +20,7 @@ final class RoomPeer: @unchecked Sendable {
     private var turns = 0
     private var heartbeat: RepeatedTask?
 
-    init(recorder: LoopRecorder, roomID: String, name: String, text: String, errors: FirstError) {
+    init(recorder: LoopRecorder, roomID: String, name: String, text: String, errors: BenchRecorder) {
         self.recorder = recorder
         self.name = name
         self.topic = "realtime:room:\(roomID)"
@@ -103,7 +103,7 @@ final class RoomPeer: @unchecked Sendable {
                 } else {
                     recorder.count(.errorReply)
                     let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<min(bytes.count, 300)]), as: UTF8.self)
-                    errors.record("error reply: \(text)")
+                    errors.error("error reply: \(text)")
                     entry.promise?.fail(BenchError(description: text))
                 }
             } else if let inner = BoardMessage.find(Self.turnEvent, in: bytes, from: 0) {

@@ -227,29 +227,39 @@ final class ScriptSession: Sendable {
 
     /// Drops the connection without a close frame; `reason` nil for a replacement.
     func drop(reason: String?) {
-        let connection = state.withLock { state in
-            let connection = state.connection
-            state.connection = nil
-            state.heartbeat?.cancel()
-            state.heartbeat = nil
+        detach { state in
             state.inbox = []
             state.replies = [:]
             if reason != nil { state.disconnected = true }
-            return connection
-        }
-        connection?.abort()
+        }?.abort()
     }
 
     /// Closes the connection cleanly at the end of a run.
     func close() async {
-        let connection = state.withLock { state in
+        await detach()?.close(timeout: .seconds(1))
+    }
+
+    /// Takes the connection out of the state (its heartbeat stopped), changing the state with `also`.
+    private func detach(_ also: (inout State) -> Void = { _ in }) -> WebSocketClientConnection? {
+        state.withLock { state in
             let connection = state.connection
             state.connection = nil
             state.heartbeat?.cancel()
             state.heartbeat = nil
+            also(&state)
             return connection
         }
-        if let connection { await connection.close(timeout: .seconds(1)) }
+    }
+
+    /// Checks `found` every 2 ms until it has an answer or `timeout` has passed (nil then).
+    private func poll<T>(_ timeout: Duration, _ found: () throws -> T?) async throws -> T? {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while true {
+            if let answer = try found() { return answer }
+            guard clock.now < deadline else { return nil }
+            try await Task.sleep(for: .milliseconds(2))
+        }
     }
 
     private func received(_ text: String, isText: Bool, connection number: Int) {
@@ -295,19 +305,15 @@ final class ScriptSession: Sendable {
             connection.send(text: message.scriptText)
             return (connection, ref)
         }
-        let ref = sent.1
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while true {
-            let outcome = state.withLock { state -> (JSONValue?, String?) in
-                if let reply = state.replies.removeValue(forKey: ref) { return (reply, nil) }
-                return (nil, state.lost)
+        let reply = try await poll(timeout) {
+            try state.withLock { state throws(ScriptStepFailure) -> JSONValue? in
+                if let reply = state.replies.removeValue(forKey: sent.1) { return reply }
+                if let lost = state.lost { throw ScriptStepFailure("\(lost) before the reply to \(event) on \(topic)") }
+                return nil
             }
-            if let reply = outcome.0 { return reply }
-            if let lost = outcome.1 { throw ScriptStepFailure("\(lost) before the reply to \(event) on \(topic)") }
-            guard clock.now < deadline else { throw ScriptStepFailure("no reply to \(event) on \(topic) within \(timeout.milliseconds) ms") }
-            try await Task.sleep(for: .milliseconds(2))
         }
+        guard let reply else { throw ScriptStepFailure("no reply to \(event) on \(topic) within \(timeout.milliseconds) ms") }
+        return reply
     }
 
     /// Records a successful join (for `reconnect`).
@@ -328,12 +334,10 @@ final class ScriptSession: Sendable {
     /// Takes the first message not taken yet on `topic` with `event` whose payload contains
     /// `match`; waits up to `timeout`. Returns the payload it matched against.
     func take(topic: String, event: String, match: JSONValue?, timeout: Duration) async throws -> JSONValue {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while true {
-            // The scan and the check for a lost connection happen under one lock: every message
-            // of a connection is in the inbox before its close is recorded.
-            let (found, lost) = try state.withLock { state throws(ScriptStepFailure) -> (JSONValue?, String?) in
+        // The scan and the check for a lost connection happen under one lock: every message
+        // of a connection is in the inbox before its close is recorded.
+        let outcome = try await poll(timeout) {
+            try state.withLock { state throws(ScriptStepFailure) -> (found: JSONValue?, lost: String?)? in
                 guard state.connection != nil || state.lost != nil else {
                     throw ScriptStepFailure(
                         state.disconnected ? "\(name) is disconnected: add a reconnect step first" : "\(name) has no realtime connection (join a topic first)"
@@ -345,24 +349,21 @@ final class ScriptSession: Sendable {
                         return (target, nil)
                     }
                 }
-                return (nil, state.lost)
+                if let lost = state.lost { return (nil, lost) }
+                return nil
             }
-            if let found { return found }
-            guard clock.now < deadline, lost == nil else {
-                let seen = state.withLock { state in
-                    state.inbox.filter { $0.topic == topic }.compactMap { $0.target(forEvent: event) }
-                }
-                var message = "no \(event) message on \(topic) matched"
-                if lost == nil { message += " within \(timeout.milliseconds) ms" }
-                message += seen.isEmpty ? " (none arrived)" : " (\(seen.count) arrived; the last \(min(3, seen.count)) shown)"
-                if let lost { message += "; \(lost)" }
-                throw ScriptStepFailure(
-                    message, expected: match?.truncated() ?? "any \(event)",
-                    arrived: seen.isEmpty ? "nothing" : seen.suffix(3).map { $0.truncated(300) }.joined(separator: "\n              ")
-                )
-            }
-            try await Task.sleep(for: .milliseconds(2))
         }
+        if let found = outcome?.found { return found }
+        let lost = outcome?.lost
+        let seen = count(topic: topic, event: event, match: nil).seen
+        var message = "no \(event) message on \(topic) matched"
+        if lost == nil { message += " within \(timeout.milliseconds) ms" }
+        message += seen.isEmpty ? " (none arrived)" : " (\(seen.count) arrived; the last \(min(3, seen.count)) shown)"
+        if let lost { message += "; \(lost)" }
+        throw ScriptStepFailure(
+            message, expected: match?.truncated() ?? "any \(event)",
+            arrived: seen.isEmpty ? "nothing" : seen.suffix(3).map { $0.truncated(300) }.joined(separator: "\n              ")
+        )
     }
 
     /// How many messages of the current connection on `topic` with `event` contain `match`.

@@ -18,15 +18,11 @@ final class ServerProbe: Sendable {
     private let pid: Int32?
     private let eventLoop: any EventLoop
 
-    private init(host: String, port: Int, pid: Int32?, eventLoop: any EventLoop) {
+    init(host: String, port: Int, pid: Int32?, eventLoop: any EventLoop) {
         self.host = host
         self.port = port
         self.pid = pid
         self.eventLoop = eventLoop
-    }
-
-    static func open(host: String, port: Int, pid: Int32?, eventLoop: any EventLoop) async -> ServerProbe {
-        ServerProbe(host: host, port: port, pid: pid, eventLoop: eventLoop)
     }
 
     /// Reads the figures, on a connection of its own: samples are a minute apart, longer than
@@ -43,8 +39,6 @@ final class ServerProbe: Sendable {
         sample.walWrittenBytes = values["praxis_db_wal_written_bytes_total"].map { Int($0) }
         return sample
     }
-
-    func close() async {}
 
     /// Unlabelled samples of the Prometheus text format, by name.
     static func parse(_ text: String) -> [String: Double] {

@@ -92,92 +92,20 @@ extension Bench {
             try BenchLimits.checkKeys(service: serviceKey, anon: anonKey)
         }
 
-        /// The benchmark's configuration from the flags (validated).
-        func makeConfiguration() -> RoomsBenchmark.Configuration {
-            let parsed = options.parsedURL!  // validated
-            var configuration = RoomsBenchmark.Configuration(
-                host: parsed.host, port: parsed.port, serviceKey: serviceKey, anonKey: anonKey, rooms: rooms, rate: rate, duration: duration,
-                threads: options.threadCount
-            )
-            configuration.serverPID = options.serverPid
+        func run() async throws {
+            try options.prepare(connections: 2 * rooms + 2)
+            try options.checkServerPid()
+            var configuration = options.configuration(count: rooms, target: options.target(defaultPath: "/"))
+            configuration.serviceKey = serviceKey
+            configuration.anonKey = anonKey
+            configuration.rate = rate
+            configuration.duration = duration
             configuration.users = users
             configuration.concurrency = concurrency
             configuration.turnSize = turnSize
             configuration.reportEvery = reportEvery
             configuration.roomLifetime = roomLifetime
-            return configuration
-        }
-
-        func run() async throws {
-            try options.prepare(connections: 2 * rooms + 2)
-            try options.checkServerPid()
-            let configuration = makeConfiguration()
-            let report: RoomsBenchmark.Report
-            do {
-                report = try await RoomsBenchmark.run(configuration, progress: benchProgress)
-            } catch {
-                throw CommandFailure(message: "rooms benchmark failed: \(error)")
-            }
-            let perTurn = report.serverCPUSeconds.flatMap { report.turnsAcked > 0 ? $0 * 1000 / Double(report.turnsAcked) : nil }
-            let walPerTurn = report.walWrittenBytes.flatMap { report.turnsAcked > 0 ? Double($0) / Double(report.turnsAcked) : nil }
-            let intervals: [JSONField] = report.intervals.map { interval in
-                .object([
-                    "end_seconds": .double(interval.endSeconds), "turns_acked": .int(interval.turnsAcked), "ack_p50_ms": .double(interval.ack.p50),
-                    "ack_p99_ms": .double(interval.ack.p99), "ack_max_ms": .double(interval.ack.max),
-                    "wal_bytes": .optional(interval.walBytes.map(JSONField.int)), "database_bytes": .optional(interval.databaseBytes.map(JSONField.int)),
-                    "server_rss_kib": .optional(interval.rssKiB.map(JSONField.int)),
-                    "wal_written_bytes": .optional(interval.walWrittenBytes.map(JSONField.int)),
-                ])
-            }
-            let fields: [String: JSONField] = [
-                "benchmark": "rooms", "url": .string(configuration.realtimeURL), "rooms": .int(rooms), "rooms_ready": .int(report.roomsReady),
-                "peers": .int(report.peersConnected), "rate": .int(rate), "duration": .double(duration), "users": .int(users),
-                "setup_seconds": .double(report.setupSeconds), "turns_sent": .int(report.turnsSent), "turns_acked": .int(report.turnsAcked),
-                "turns_per_second": .double(report.turnsPerSecond), "ack_p50_ms": .double(report.ackLatency.p50),
-                "ack_p90_ms": .double(report.ackLatency.p90), "ack_p99_ms": .double(report.ackLatency.p99),
-                "ack_max_ms": .double(report.ackLatency.max), "ack_mean_ms": .double(report.ackLatency.mean),
-                "deliveries": .int(report.deliveries), "expected_deliveries": .int(report.expectedDeliveries),
-                "rounds_ended": .int(report.roundsEnded), "round_end_p50_ms": .double(report.roundEndLatency.p50),
-                "round_end_p99_ms": .double(report.roundEndLatency.p99), "round_end_max_ms": .double(report.roundEndLatency.max),
-                "error_replies": .int(report.errorReplies), "order_violations": .int(report.orderViolations),
-                "unexpected_closes": .int(report.unexpectedCloses), "setup_failures": .int(report.setupFailures), "errors": .int(report.errors),
-                "first_error": .optional(report.firstError.map(JSONField.string)), "client_cpu_seconds": .double(report.clientCPUSeconds),
-                "server_pid": .optional(options.serverPid.map { .int(Int($0)) }),
-                "server_cpu_seconds": .optional(report.serverCPUSeconds.map(JSONField.double)),
-                "server_cpu_ms_per_turn": .optional(perTurn.map(JSONField.double)),
-                "wal_written_bytes": .optional(report.walWrittenBytes.map(JSONField.int)),
-                "wal_written_bytes_per_turn": .optional(walPerTurn.map(JSONField.double)),
-                "wal_bytes_after": .optional(report.walBytesAfter.map(JSONField.int)),
-                "database_bytes_after": .optional(report.databaseBytesAfter.map(JSONField.int)),
-                "server_rss_kib_after": .optional(report.serverRSSKiBAfter.map(JSONField.int)),
-                "intervals": .array(intervals),
-            ]
-            var summary = [
-                "rooms \(configuration.realtimeURL): \(report.roomsReady)/\(rooms) rooms in role-play (\(report.peersConnected) peers, \(users) users) "
-                    + "after \(fixed(report.setupSeconds)) s set-up, \(options.threadCount) client threads",
-                "  turns           \(report.turnsAcked) acknowledged of \(report.turnsSent) sent in \(fixed(duration)) s "
-                    + "(\(fixed(report.turnsPerSecond, 0))/s, target \(rate)/s)",
-                "  ack latency ms  p50 \(fixed(report.ackLatency.p50)), p90 \(fixed(report.ackLatency.p90)), p99 \(fixed(report.ackLatency.p99)), "
-                    + "max \(fixed(report.ackLatency.max))",
-                "  deliveries      \(report.deliveries) of \(report.expectedDeliveries) expected (both peers)",
-                "  round end ms    \(report.roundsEnded) rounds ended \(roomLifetime == nil ? "at once" : "at the steady rate"): p50 \(fixed(report.roundEndLatency.p50)), "
-                    + "p99 \(fixed(report.roundEndLatency.p99)), max \(fixed(report.roundEndLatency.max))",
-                "  errors          \(report.errors) (error replies \(report.errorReplies), order violations \(report.orderViolations), "
-                    + "unexpected closes \(report.unexpectedCloses), set-up failures \(report.setupFailures))"
-                    + (report.firstError.map { "; first: \($0)" } ?? ""),
-                "  client CPU      \(fixed(report.clientCPUSeconds)) s",
-            ]
-            if let server = report.serverCPUSeconds {
-                summary.append("  server CPU      \(fixed(server)) s, \(perTurn.map { fixed($0, 3) } ?? "-") ms per turn")
-            }
-            if let written = report.walWrittenBytes {
-                summary.append(
-                    "  server WAL      \(fixed(Double(written) / 1_048_576, 1)) MiB written (\(walPerTurn.map { fixed($0 / 1024, 1) } ?? "-") KiB per turn); "
-                        + "after: WAL file \(report.walBytesAfter.map { fixed(Double($0) / 1_048_576, 1) } ?? "-") MiB, "
-                        + "database \(report.databaseBytesAfter.map { fixed(Double($0) / 1_048_576, 1) } ?? "-") MiB"
-                )
-            }
-            try options.finish(summary: summary, json: fields)
+            try await options.run("rooms") { try await RoomsBenchmark.run(configuration, progress: benchProgress) }
         }
     }
 }

@@ -109,14 +109,24 @@ struct BenchOptions: ParsableArguments {
         }
     }
 
-    /// Prints the final figures: JSON on stdout with --json (summary on stderr), else the summary on stdout.
-    func finish(summary: [String], json fields: [String: JSONField]) throws {
-        let text = summary.joined(separator: "\n") + "\n"
+    /// The settings every benchmark shares, for `count` connections (subscribers, rooms).
+    func configuration(count: Int, target: BenchTarget) -> BenchConfiguration {
+        BenchConfiguration(target: target, threads: threadCount, serverPID: serverPid, count: count)
+    }
+
+    /// Runs a benchmark, then prints its figures: JSON on stdout with --json (the summary on
+    /// stderr), else the summary on stdout. A failure is reported as "NAME benchmark failed: …".
+    func run(_ name: String, _ benchmark: () async throws -> BenchReport) async throws {
+        let report: BenchReport
+        do {
+            report = try await benchmark()
+        } catch {
+            throw CommandFailure(message: "\(name) benchmark failed: \(error)")
+        }
+        let text = report.summary.joined(separator: "\n") + "\n"
         if json {
             FileHandle.standardError.write(Data(text.utf8))
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(fields), as: UTF8.self))
+            print(report.json)
         } else {
             FileHandle.standardOutput.write(Data(text.utf8))
         }
@@ -186,70 +196,13 @@ extension Bench {
         func run() async throws {
             try options.prepare(connections: subscribers + 1)
             try options.checkServerPid()
-            let target = options.target(defaultPath: "/ws/broadcast")
-            var configuration = FanoutBenchmark.Configuration(
-                target: target, subscribers: subscribers, rate: rate, size: size, duration: duration, threads: options.threadCount
-            )
-            configuration.serverPID = options.serverPid
-            let report: FanoutBenchmark.Report
-            do {
-                report = try await FanoutBenchmark.run(configuration, progress: benchProgress)
-            } catch {
-                throw CommandFailure(message: "fan-out benchmark failed: \(error)")
-            }
-            let perMillion: (Double?) -> Double? = { seconds in
-                seconds.flatMap { report.deliveries > 0 ? $0 / (Double(report.deliveries) / 1e6) : nil }
-            }
-            var fields: [String: JSONField] = [
-                "benchmark": "fanout", "url": .string(target.url), "subscribers": .int(subscribers),
-                "subscribers_connected": .int(report.subscribersConnected), "rate": .int(rate), "size": .int(size),
-                "duration": .double(duration), "threads": .int(options.threadCount),
-                "connect_seconds": .double(report.connectSeconds), "published": .int(report.published),
-                "publish_seconds": .double(report.publishSeconds), "publish_rate": .double(report.publishRate),
-                "expected_deliveries": .int(report.expectedDeliveries), "deliveries": .int(report.deliveries),
-                "missing": .int(report.missing), "delivery_seconds": .double(report.deliverySeconds),
-                "deliveries_per_second": .double(report.deliveriesPerSecond),
-                "connect_failures": .int(report.connectFailures), "unexpected_closes": .int(report.unexpectedCloses),
-                "malformed_messages": .int(report.malformedMessages), "errors": .int(report.errors),
-                "first_error": .optional(report.firstError.map(JSONField.string)),
-                "client_cpu_seconds": .double(report.clientCPUSeconds),
-                "client_cpu_seconds_per_million_deliveries": .optional(perMillion(report.clientCPUSeconds).map(JSONField.double)),
-                "server_pid": .optional(options.serverPid.map { .int(Int($0)) }),
-                "server_cpu_seconds": .optional(report.serverCPUSeconds.map(JSONField.double)),
-                "server_cpu_seconds_per_million_deliveries": .optional(perMillion(report.serverCPUSeconds).map(JSONField.double)),
-                "machine_cpu_seconds": .optional(report.machineCPUSeconds.map(JSONField.double)),
-            ]
-            fields.merge(JSONField.latency(report.latency)) { $1 }
-            if connectionsPerLoop {
-                fields["loops"] = .array(
-                    report.loops.map {
-                        .object(["connections": .int($0.connections), "deliveries": .int($0.deliveries), "latency_p99_ms": .double($0.latency.p99)])
-                    })
-            }
-            var summary = [
-                "fanout \(target.url): \(report.subscribersConnected)/\(subscribers) subscribers, \(size)-byte messages, \(options.threadCount) client threads",
-                "  published       \(report.published) in \(fixed(report.publishSeconds)) s (\(fixed(report.publishRate, 0))/s, target \(rate)/s)",
-                "  deliveries      \(report.deliveries) of \(report.expectedDeliveries) expected, \(report.missing) missing, "
-                    + "\(fixed(report.deliveriesPerSecond, 0))/s over \(fixed(report.deliverySeconds)) s",
-                "  latency ms      p50 \(fixed(report.latency.p50)), p90 \(fixed(report.latency.p90)), p99 \(fixed(report.latency.p99)), max \(fixed(report.latency.max))",
-                "  errors          \(report.errors) (connect failures \(report.connectFailures), unexpected closes \(report.unexpectedCloses), "
-                    + "malformed \(report.malformedMessages))" + (report.firstError.map { "; first: \($0)" } ?? ""),
-                "  client CPU      \(fixed(report.clientCPUSeconds)) s",
-            ]
-            if let server = report.serverCPUSeconds {
-                summary.append("  server CPU      \(fixed(server)) s, \(perMillion(server).map { fixed($0) } ?? "-") s per million deliveries")
-            }
-            if let machine = report.machineCPUSeconds {
-                summary.append("  machine CPU     \(fixed(machine)) s busy (all cores, kernel network work included)")
-            }
-            if connectionsPerLoop {
-                for (index, loop) in report.loops.enumerated() {
-                    summary.append("  loop \(index)          \(loop.connections) connections, \(loop.deliveries) deliveries, p99 \(fixed(loop.latency.p99)) ms")
-                }
-            }
-            try options.finish(summary: summary, json: fields)
-        }
-    }
+            var configuration = options.configuration(count: subscribers, target: options.target(defaultPath: "/ws/broadcast"))
+            configuration.rate = rate
+            configuration.size = size
+            configuration.duration = duration
+            configuration.connectionsPerLoop = connectionsPerLoop
+            try await options.run("fan-out") { try await FanoutBenchmark.run(configuration, progress: benchProgress) }
+        }    }
 
     /// `praxis bench connect`.
     struct Connect: AsyncParsableCommand {
@@ -283,38 +236,10 @@ extension Bench {
         func run() async throws {
             try options.prepare(connections: concurrency)
             try options.checkServerPid()
-            let target = options.target(defaultPath: "/ws/echo")
-            var configuration = ConnectBenchmark.Configuration(
-                target: target, connections: connections, concurrency: concurrency, threads: options.threadCount
-            )
-            configuration.serverPID = options.serverPid
-            let report = await ConnectBenchmark.run(configuration, progress: benchProgress)
-            var fields: [String: JSONField] = [
-                "benchmark": "connect", "url": .string(target.url), "connections": .int(connections),
-                "concurrency": .int(concurrency), "threads": .int(options.threadCount), "opened": .int(report.opened),
-                "closed_cleanly": .int(report.closedCleanly), "connect_failures": .int(report.connectFailures),
-                "unclean_closes": .int(report.uncleanCloses), "errors": .int(report.errors),
-                "first_error": .optional(report.firstError.map(JSONField.string)), "seconds": .double(report.seconds),
-                "handshakes_per_second": .double(report.handshakesPerSecond), "client_cpu_seconds": .double(report.clientCPUSeconds),
-                "server_pid": .optional(options.serverPid.map { .int(Int($0)) }),
-                "server_cpu_seconds": .optional(report.serverCPUSeconds.map(JSONField.double)),
-                "machine_cpu_seconds": .optional(report.machineCPUSeconds.map(JSONField.double)),
-            ]
-            fields.merge(JSONField.latency(report.latency)) { $1 }
-            var summary = [
-                "connect \(target.url): \(connections) connections, \(concurrency) at a time, \(options.threadCount) client threads",
-                "  opened          \(report.opened), closed cleanly \(report.closedCleanly), in \(fixed(report.seconds)) s "
-                    + "(\(fixed(report.handshakesPerSecond, 0)) handshakes/s)",
-                "  latency ms      p50 \(fixed(report.latency.p50)), p90 \(fixed(report.latency.p90)), p99 \(fixed(report.latency.p99)), max \(fixed(report.latency.max))",
-                "  errors          \(report.errors) (connect failures \(report.connectFailures), unclean closes \(report.uncleanCloses))"
-                    + (report.firstError.map { "; first: \($0)" } ?? ""),
-                "  client CPU      \(fixed(report.clientCPUSeconds)) s",
-            ]
-            if let server = report.serverCPUSeconds { summary.append("  server CPU      \(fixed(server)) s") }
-            if let machine = report.machineCPUSeconds { summary.append("  machine CPU     \(fixed(machine)) s busy (all cores)") }
-            try options.finish(summary: summary, json: fields)
-        }
-    }
+            var configuration = options.configuration(count: connections, target: options.target(defaultPath: "/ws/echo"))
+            configuration.concurrency = concurrency
+            try await options.run("connect") { await ConnectBenchmark.run(configuration, progress: benchProgress) }
+        }    }
 
     /// `praxis bench idle`.
     struct Idle: AsyncParsableCommand {
@@ -356,77 +281,11 @@ extension Bench {
 
         func run() async throws {
             try options.prepare(connections: connections)
-            let target = options.target(defaultPath: "/ws/echo")
-            let configuration = IdleBenchmark.Configuration(
-                target: target, connections: connections, concurrency: concurrency, threads: options.threadCount,
-                serverPID: options.serverPid!, hold: hold
-            )
-            let report: IdleBenchmark.Report
-            do {
-                report = try await IdleBenchmark.run(configuration, progress: benchProgress)
-            } catch {
-                throw CommandFailure(message: "idle benchmark failed: \(error)")
-            }
-            let fields: [String: JSONField] = [
-                "benchmark": "idle", "url": .string(target.url), "connections": .int(connections), "concurrency": .int(concurrency),
-                "threads": .int(options.threadCount), "opened": .int(report.opened), "connect_failures": .int(report.connectFailures),
-                "unexpected_closes": .int(report.unexpectedCloses), "errors": .int(report.errors),
-                "first_error": .optional(report.firstError.map(JSONField.string)), "connect_seconds": .double(report.connectSeconds),
-                "hold_seconds": .double(hold), "server_pid": .int(Int(options.serverPid!)),
-                "server_rss_before_kib": .int(report.serverRSSBeforeKiB), "server_rss_after_kib": .int(report.serverRSSAfterKiB),
-                "server_rss_per_connection_kib": .double(report.serverRSSPerConnectionKiB),
-                "client_rss_per_connection_kib": .optional(report.clientRSSPerConnectionKiB.map(JSONField.double)),
-            ]
-            let summary = [
-                "idle \(target.url): \(report.opened)/\(connections) connections held \(fixed(hold, 0)) s (opened in \(fixed(report.connectSeconds)) s)",
-                "  server RSS      \(report.serverRSSBeforeKiB) KiB before, \(report.serverRSSAfterKiB) KiB after: "
-                    + "\(fixed(report.serverRSSPerConnectionKiB)) KiB per connection",
-                "  client RSS      \(report.clientRSSPerConnectionKiB.map { fixed($0) } ?? "-") KiB per connection",
-                "  errors          \(report.errors) (connect failures \(report.connectFailures), closed early \(report.unexpectedCloses))"
-                    + (report.firstError.map { "; first: \($0)" } ?? ""),
-            ]
-            try options.finish(summary: summary, json: fields)
-        }
-    }
-}
-
-/// `value` with `digits` decimals, for summaries.
-func fixed(_ value: Double, _ digits: Int = 2) -> String {
-    String(format: "%.\(digits)f", value)
-}
-
-/// A JSON value for the `--json` report: explicit nulls, numbers rounded to 3 decimals.
-enum JSONField: Encodable, ExpressibleByStringLiteral {
-    case int(Int)
-    case double(Double)
-    case string(String)
-    case null
-    case array([JSONField])
-    case object([String: JSONField])
-
-    init(stringLiteral value: String) { self = .string(value) }
-
-    static func optional(_ value: JSONField?) -> JSONField { value ?? .null }
-
-    /// The latency_*_ms fields of a summary.
-    static func latency(_ summary: LatencySummary) -> [String: JSONField] {
-        [
-            "latency_p50_ms": .double(summary.p50), "latency_p90_ms": .double(summary.p90), "latency_p99_ms": .double(summary.p99),
-            "latency_max_ms": .double(summary.max), "latency_mean_ms": .double(summary.mean),
-        ]
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .int(let value): try container.encode(value)
-        case .double(let value): try container.encode(value.isFinite ? (value * 1000).rounded() / 1000 : 0)
-        case .string(let value): try container.encode(value)
-        case .null: try container.encodeNil()
-        case .array(let values): try container.encode(values)
-        case .object(let values): try container.encode(values)
-        }
-    }
+            var configuration = options.configuration(count: connections, target: options.target(defaultPath: "/ws/echo"))
+            configuration.concurrency = concurrency
+            configuration.hold = hold
+            try await options.run("idle") { try await IdleBenchmark.run(configuration, progress: benchProgress) }
+        }    }
 }
 
 extension Bench {
@@ -515,74 +374,14 @@ extension Bench {
         func run() async throws {
             try options.prepare(connections: subscribers + writerConnections + 1)
             try options.checkServerPid()
-            let parsed = options.parsedURL!  // validated
-            var configuration = BoardBenchmark.Configuration(
-                host: parsed.host, port: parsed.port, serviceKey: serviceKey, anonKey: anonKey, subscribers: subscribers, rate: rate,
-                duration: duration, threads: options.threadCount
-            )
-            configuration.serverPID = options.serverPid
+            var configuration = options.configuration(count: subscribers, target: options.target(defaultPath: "/"))
+            configuration.serviceKey = serviceKey
+            configuration.anonKey = anonKey
+            configuration.rate = rate
+            configuration.duration = duration
             configuration.writerConnections = writerConnections
             configuration.maxInFlight = maxInFlight
-            configuration.connectConcurrency = concurrency
-            let report: BoardBenchmark.Report
-            do {
-                report = try await BoardBenchmark.run(configuration, progress: benchProgress)
-            } catch {
-                throw CommandFailure(message: "board benchmark failed: \(error)")
-            }
-            let perMillion: (Double?) -> Double? = { seconds in
-                seconds.flatMap { report.deliveries > 0 ? $0 / (Double(report.deliveries) / 1e6) : nil }
-            }
-            var fields: [String: JSONField] = [
-                "benchmark": "board", "url": .string(configuration.realtimeURL), "subscribers": .int(subscribers),
-                "subscribers_connected": .int(report.subscribersConnected), "subscriber_role": anonKey == nil ? "service_role" : "anon",
-                "rate": .int(rate), "duration": .double(duration), "threads": .int(options.threadCount),
-                "writer_connections": .int(writerConnections), "max_in_flight": .int(maxInFlight),
-                "connect_seconds": .double(report.connectSeconds), "requests": .int(report.requests), "changes": .int(report.changes),
-                "inserts": .int(report.inserts), "updates": .int(report.updates), "change_seconds": .double(report.changeSeconds),
-                "change_rate": .double(report.changeRate), "write_latency_p50_ms": .double(report.writeLatency.p50),
-                "write_latency_p99_ms": .double(report.writeLatency.p99), "write_latency_max_ms": .double(report.writeLatency.max),
-                "expected_deliveries": .int(report.expectedDeliveries), "deliveries": .int(report.deliveries),
-                "missing": .int(report.missing), "extra": .int(report.extra), "delivery_seconds": .double(report.deliverySeconds),
-                "deliveries_per_second": .double(report.deliveriesPerSecond), "connect_failures": .int(report.connectFailures),
-                "join_failures": .int(report.joinFailures), "unexpected_closes": .int(report.unexpectedCloses),
-                "malformed_messages": .int(report.malformedMessages), "order_violations": .int(report.orderViolations),
-                "channel_errors": .int(report.channelErrors), "write_failures": .int(report.writeFailures),
-                "unanswered_requests": .int(report.unansweredRequests), "errors": .int(report.errors),
-                "foreign_changes": .int(report.foreignChanges), "first_error": .optional(report.firstError.map(JSONField.string)),
-                "client_cpu_seconds": .double(report.clientCPUSeconds),
-                "client_cpu_seconds_per_million_deliveries": .optional(perMillion(report.clientCPUSeconds).map(JSONField.double)),
-                "server_pid": .optional(options.serverPid.map { .int(Int($0)) }),
-                "server_cpu_seconds": .optional(report.serverCPUSeconds.map(JSONField.double)),
-                "server_cpu_seconds_per_million_deliveries": .optional(perMillion(report.serverCPUSeconds).map(JSONField.double)),
-                "machine_cpu_seconds": .optional(report.machineCPUSeconds.map(JSONField.double)),
-            ]
-            fields.merge(JSONField.latency(report.latency)) { $1 }
-            var summary = [
-                "board \(configuration.realtimeURL): \(report.subscribersConnected)/\(subscribers) subscribers (\(anonKey == nil ? "service_role" : "anon")) "
-                    + "joined in \(fixed(report.connectSeconds)) s, \(options.threadCount) client threads",
-                "  changes         \(report.changes) (\(report.inserts) inserts, \(report.updates) updates) of \(report.requests) requests "
-                    + "in \(fixed(report.changeSeconds)) s (\(fixed(report.changeRate, 0))/s, target \(rate)/s)",
-                "  data API ms     p50 \(fixed(report.writeLatency.p50)), p99 \(fixed(report.writeLatency.p99)), max \(fixed(report.writeLatency.max))",
-                "  deliveries      \(report.deliveries) of \(report.expectedDeliveries) expected, \(report.missing) missing, \(report.extra) extra, "
-                    + "\(fixed(report.deliveriesPerSecond, 0))/s over \(fixed(report.deliverySeconds)) s",
-                "  latency ms      p50 \(fixed(report.latency.p50)), p90 \(fixed(report.latency.p90)), p99 \(fixed(report.latency.p99)), max \(fixed(report.latency.max))",
-                "  errors          \(report.errors) (connect failures \(report.connectFailures) with \(report.joinFailures) joins, unexpected closes "
-                    + "\(report.unexpectedCloses), malformed \(report.malformedMessages), order violations \(report.orderViolations), channel errors "
-                    + "\(report.channelErrors), write failures \(report.writeFailures), unanswered \(report.unansweredRequests))"
-                    + (report.firstError.map { "; first: \($0)" } ?? ""),
-                "  client CPU      \(fixed(report.clientCPUSeconds)) s",
-            ]
-            if report.foreignChanges > 0 {
-                summary.append("  foreign changes \(report.foreignChanges) (rooms this run did not make)")
-            }
-            if let server = report.serverCPUSeconds {
-                summary.append("  server CPU      \(fixed(server)) s, \(perMillion(server).map { fixed($0) } ?? "-") s per million deliveries")
-            }
-            if let machine = report.machineCPUSeconds {
-                summary.append("  machine CPU     \(fixed(machine)) s busy (all cores, kernel network work included)")
-            }
-            try options.finish(summary: summary, json: fields)
-        }
-    }
+            configuration.concurrency = concurrency
+            try await options.run("board") { try await BoardBenchmark.run(configuration, progress: benchProgress) }
+        }    }
 }
