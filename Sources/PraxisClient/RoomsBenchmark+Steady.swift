@@ -1,4 +1,5 @@
 import NIOCore
+import PraxisDomain
 import Synchronization
 
 /// Rooms at a steady rate (`BenchConfiguration.roomLifetime`): `rooms` room slots, each running one
