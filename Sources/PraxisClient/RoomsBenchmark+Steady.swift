@@ -65,12 +65,7 @@ extension RoomsBenchmark {
                 }
                 try await peer.join(connection, token: token).get()
             }
-            try await host.command("set_timing", #"{"client_id":"t","preparation_seconds":1800,"roleplay_seconds":1800}"#).get()
-            try await host.command("choose_case", #"{"client_id":"c","random":{}}"#).get()
-            try await host.command("ready", #"{"client_id":"r"}"#).get()
-            try await guest.command("ready", #"{"client_id":"r"}"#).get()
-            try await host.command("start_round", #"{"client_id":"s"}"#).get()
-            try await guest.command("start_roleplay", #"{"client_id":"p"}"#).get()
+            try await putIntoRolePlay(host: host, guest: guest)
             recorder.count(.ready)
             return room
         } catch {

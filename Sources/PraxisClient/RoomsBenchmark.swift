@@ -55,6 +55,17 @@ public enum RoomsBenchmark {
         return (roomIDs, users)
     }
 
+    /// Takes a joined room from the waiting room into role-play: timing, a random case, both
+    /// ready, the round started and the role-play begun.
+    static func putIntoRolePlay(host: RoomPeer, guest: RoomPeer) async throws {
+        try await host.command("set_timing", #"{"client_id":"t","preparation_seconds":1800,"roleplay_seconds":1800}"#).get()
+        try await host.command("choose_case", #"{"client_id":"c","random":{}}"#).get()
+        try await host.command("ready", #"{"client_id":"r"}"#).get()
+        try await guest.command("ready", #"{"client_id":"r"}"#).get()
+        try await host.command("start_round", #"{"client_id":"s"}"#).get()
+        try await guest.command("start_roleplay", #"{"client_id":"p"}"#).get()
+    }
+
     /// Every host sends end_round at once; how many were answered ok.
     static func endRounds(_ peers: [RoomPeer]) async -> Int {
         await withTaskGroup(of: Bool.self) { tasks in
@@ -88,12 +99,7 @@ public enum RoomsBenchmark {
                         recorder.watch(connection)
                         try await peer.join(connection, token: token).get()
                     }
-                    try await host.command("set_timing", #"{"client_id":"t","preparation_seconds":1800,"roleplay_seconds":1800}"#).get()
-                    try await host.command("choose_case", #"{"client_id":"c","random":{}}"#).get()
-                    try await host.command("ready", #"{"client_id":"r"}"#).get()
-                    try await guest.command("ready", #"{"client_id":"r"}"#).get()
-                    try await host.command("start_round", #"{"client_id":"s"}"#).get()
-                    try await guest.command("start_roleplay", #"{"client_id":"p"}"#).get()
+                    try await putIntoRolePlay(host: host, guest: guest)
                     recorder.count(.ready)
                     return [host, guest]
                 } catch {
