@@ -17,6 +17,8 @@ from typing import Any, Callable
 
 import httpx
 from postgrest import APIError
+
+from conftest import BACKEND
 from supabase import Client, ClientOptions, create_client
 
 UUID_V4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -298,27 +300,101 @@ def user_token(server, user_id: str, email: str, expires_in: int, secret: str | 
 
 
 def db_rows(server, sql: str, params: tuple = ()) -> list[tuple]:
-    with closing(sqlite3.connect(f"file:{server.db}?mode=ro", uri=True, timeout=10)) as db:
+    """Rows of `sql` (with `?` placeholders) read from the server's database, read-only, with
+    values in the SQLite file's shapes on either backend (see `open_database`)."""
+    with open_database(server) as db:
         return db.execute(sql, params).fetchall()
 
 
 def db_row(server, table: str, key: str, value: str) -> dict | None:
-    with closing(sqlite3.connect(f"file:{server.db}?mode=ro", uri=True, timeout=10)) as db:
-        db.row_factory = sqlite3.Row
-        row = db.execute(f"SELECT * FROM {table} WHERE {key} = ?", (value,)).fetchone()
-        return dict(row) if row is not None else None
+    with open_database(server) as db:
+        cursor = db.execute(f"SELECT * FROM {table} WHERE {key} = ?", (value,))
+        row = cursor.fetchone()
+        return dict(zip([c[0] for c in cursor.description], row)) if row is not None else None
 
 
-def db_count(server, table: str, where: str = "1", params: tuple = ()) -> int:
+def db_count(server, table: str, where: str = "1=1", params: tuple = ()) -> int:
     return db_rows(server, f"SELECT count(*) FROM {table} WHERE {where}", params)[0][0]
+
+
+def db_tables(server, views: bool = False) -> set[str]:
+    """The names of the database's tables, and views when asked (SQLite's schema, or
+    PostgreSQL's `public` schema)."""
+    if BACKEND == "postgres":
+        kinds = "('BASE TABLE', 'VIEW')" if views else "('BASE TABLE')"
+        return {r[0] for r in db_rows(
+            server, f"SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type IN {kinds}")}
+    kinds = "('table', 'view')" if views else "('table')"
+    return {r[0] for r in db_rows(server, f"SELECT name FROM sqlite_master WHERE type IN {kinds}")}
+
+
+class _PostgresReader:
+    """A read-only PostgreSQL connection that answers like sqlite3: `?` placeholders, and values
+    as the SQLite file stores them (uuids and timestamps as text, booleans 0/1, JSON as text)."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        self.connection = psycopg.connect(url.split("?", 1)[0], autocommit=True)
+        self.connection.read_only = True
+
+    def execute(self, sql: str, params: tuple = ()):
+        cursor = self.connection.cursor()
+        cursor.execute(sql.replace("?", "%s"), params)
+        return _SQLiteShapedCursor(cursor)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+class _SQLiteShapedCursor:
+    def __init__(self, cursor) -> None:
+        self.cursor = cursor
+        self.description = cursor.description
+
+    def fetchall(self) -> list[tuple]:
+        return [tuple(_sqlite_shape(v) for v in row) for row in self.cursor.fetchall()]
+
+    def fetchone(self):
+        row = self.cursor.fetchone()
+        return None if row is None else tuple(_sqlite_shape(v) for v in row)
+
+
+def _sqlite_shape(value):
+    from decimal import Decimal
+
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"))
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+@contextmanager
+def open_database(server):
+    """The server's database, read-only: sqlite3 on the SQLite file, or a PostgreSQL connection
+    that answers in the same shapes."""
+    if BACKEND == "postgres":
+        db = _PostgresReader(server.database)
+    else:
+        db = sqlite3.connect(f"file:{server.db}?mode=ro", uri=True, timeout=10)
+    try:
+        yield db
+    finally:
+        db.close()
 
 
 def snapshot(server) -> dict:
     """Every row of the writable tables and the size of the others."""
     state: dict[str, Any] = {}
-    with closing(sqlite3.connect(f"file:{server.db}?mode=ro", uri=True, timeout=10)) as db:
-        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        state["tables"] = sorted(tables)
+    state["tables"] = sorted(db_tables(server))
+    with open_database(server) as db:
         for table, key in ROW_TABLES.items():
             columns = "*" if table != "users" else "id, email, hashed_password, full_name, role, profession, status"
             state[table] = db.execute(f"SELECT {columns} FROM {table} ORDER BY {key}").fetchall()

@@ -39,7 +39,7 @@ class Cluster:
         command = [
             str(BIN / "postgres"), "-D", str(data), "-p", str(self.port), "-k", str(sockets),
             "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-            "-c", "full_page_writes=off", "-c", "max_connections=60",
+            "-c", "full_page_writes=off", "-c", "max_connections=200",
         ]
         self.process = subprocess.Popen(self._as_postgres(command), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self._names = itertools.count(1)

@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import threading
 import time
 import uuid
-from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,7 +31,7 @@ from typing import Any, Callable
 from realtime import AsyncRealtimeClient
 from realtime.types import RealtimeAcknowledgementStatus as Ack
 
-from helpers import Account, make_room, user_with_profile
+from helpers import Account, db_rows, make_room, user_with_profile
 from realtime_helpers import Phoenix, realtime_url
 
 WAIT = 10.0
@@ -136,21 +134,21 @@ class Case:
 
 
 def published_cases(server) -> list[Case]:
-    """Every published case, with both brief texts, read straight from the SQLite file (read-only)."""
-    with closing(sqlite3.connect(f"file:{server.db}?mode=ro", uri=True, timeout=10)) as db:
-        rows = db.execute(
-            "SELECT id, case_name, domain, target_profession, difficulty_level, candidate_brief, actor_brief "
-            "FROM case_briefs WHERE status = 'published' ORDER BY case_name_internal").fetchall()
+    """Every published case, with both brief texts, read straight from the database (read-only)."""
+    rows = db_rows(
+        server,
+        "SELECT id, case_name, domain, target_profession, difficulty_level, candidate_brief, actor_brief "
+        "FROM case_briefs WHERE status = 'published' ORDER BY case_name_internal")
     return [Case(*row) for row in rows]
 
 
 def case_by_id(server, case_id: str) -> Case:
-    with closing(sqlite3.connect(f"file:{server.db}?mode=ro", uri=True, timeout=10)) as db:
-        row = db.execute(
-            "SELECT id, case_name, domain, target_profession, difficulty_level, candidate_brief, actor_brief "
-            "FROM case_briefs WHERE id = ?", (case_id,)).fetchone()
-    assert row is not None, f"no case {case_id}"
-    return Case(*row)
+    rows = db_rows(
+        server,
+        "SELECT id, case_name, domain, target_profession, difficulty_level, candidate_brief, actor_brief "
+        "FROM case_briefs WHERE id = ?", (case_id,))
+    assert rows, f"no case {case_id}"
+    return Case(*rows[0])
 
 
 def client_id(prefix: str = "c") -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import BIN, start_server
+from helpers import db_count, db_rows, db_tables
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -179,11 +180,9 @@ def test_rooms_acknowledges_every_turn_and_ends_every_round(demo_server_fast) ->
     assert 0 < report["round_end_p50_ms"] <= report["round_end_max_ms"]
     assert report["server_cpu_ms_per_turn"] is not None
     # The rounds really were persisted, with the acknowledged turns as their transcripts.
-    import sqlite3
-    with sqlite3.connect(srv.db) as db:
-        rounds = db.execute("SELECT count(*), sum(json_array_length(transcript)) FROM practice_rounds").fetchone()
-        stages = db.execute("SELECT count(*) FROM practice_rooms WHERE stage = 2 AND first_round_id IS NOT NULL").fetchone()
-    assert rounds == (10, report["turns_acked"])
+    transcripts = [row[0] for row in db_rows(srv, "SELECT transcript FROM practice_rounds")]
+    stages = db_rows(srv, "SELECT count(*) FROM practice_rooms WHERE stage = 2 AND first_round_id IS NOT NULL")[0]
+    assert (len(transcripts), sum(len(json.loads(t)) for t in transcripts)) == (10, report["turns_acked"])
     assert stages == (10,)
     assert srv.process.poll() is None
 
@@ -202,10 +201,8 @@ def test_rooms_at_a_steady_rate_end_rooms_over_time(demo_server_fast) -> None:
     rooms_in_all = report["peers"] // 2
     assert report["rounds_ended"] >= 8
     assert rooms_in_all >= report["rounds_ended"] + 1
-    import sqlite3
-    with sqlite3.connect(srv.db) as db:
-        rounds = db.execute("SELECT count(*) FROM practice_rounds").fetchone()[0]
-        ended = db.execute("SELECT count(*) FROM practice_rooms WHERE stage = 2 AND first_round_id IS NOT NULL").fetchone()[0]
+    rounds = db_count(srv, "practice_rounds")
+    ended = db_count(srv, "practice_rooms", "stage = 2 AND first_round_id IS NOT NULL")
     assert rounds == ended == report["rounds_ended"]
     assert srv.process.poll() is None
 

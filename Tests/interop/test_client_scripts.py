@@ -159,7 +159,7 @@ def test_usage_errors_exit_2(room_server, tmp_path: Path) -> None:
 
 def test_anon_key_from_the_database(room_server) -> None:
     result = subprocess.run(
-        [BIN, "client", "run", "--url", room_server.url, "--db", str(room_server.db), str(ROOT / "scripts" / "rooms" / "board.json")],
+        [BIN, "client", "run", "--url", room_server.url, "--db", room_server.database, str(ROOT / "scripts" / "rooms" / "board.json")],
         capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -5,13 +5,14 @@ import base64
 import hashlib
 import hmac
 import json
-import sqlite3
 import subprocess
 from pathlib import Path
 
 import httpx
+import pytest
 
 from conftest import BIN, start_server
+from helpers import db_count, db_rows, db_tables
 
 SEED_TABLES = {
     "users", "subscriptions", "scenarios", "sessions", "feedback_reports", "user_progress_snapshots",
@@ -29,29 +30,27 @@ def test_health_ready_metrics(demo_server):
 
 
 def test_every_seed_table_exists_in_the_file(demo_server):
-    names = {row[0] for row in sqlite3.connect(demo_server.db).execute(
-        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+    names = db_tables(demo_server, views=True)
     assert SEED_TABLES <= names
 
 
 def test_demo_library_is_broad(demo_server):
-    db = sqlite3.connect(demo_server.db)
-    count, professions = db.execute("SELECT count(*), count(DISTINCT target_profession) FROM case_briefs").fetchone()
-    domains = {row[0] for row in db.execute("SELECT DISTINCT domain FROM case_briefs")}
+    count, professions = db_rows(demo_server, "SELECT count(*), count(DISTINCT target_profession) FROM case_briefs")[0]
+    domains = {row[0] for row in db_rows(demo_server, "SELECT DISTINCT domain FROM case_briefs")}
     assert count >= 40 and professions >= 6 and domains == {"Clinical", "Communication"}
 
 
 def test_restart_keeps_data_and_keys(tmp_path: Path):
     db = tmp_path / "praxis.sqlite"
     first = start_server(db, "--demo")
-    users_before = sqlite3.connect(db).execute("SELECT count(*) FROM users").fetchone()[0]
+    users_before = db_count(first, "users")
     keys_before = (first.anon_key, first.service_key)
     assert first.stop() == 0
     second = start_server(db, "--demo")  # --demo into a non-empty database loads nothing more
     try:
-        assert sqlite3.connect(db).execute("SELECT count(*) FROM users").fetchone()[0] == users_before
+        assert db_count(second, "users") == users_before
         # The signing secret survived the restart, so keys issued before it still verify.
-        secret = sqlite3.connect(db).execute("SELECT value FROM praxis_settings WHERE key = 'jwt_secret'").fetchone()[0]
+        secret = db_rows(second, "SELECT value FROM praxis_settings WHERE key = 'jwt_secret'")[0][0]
         for key in keys_before:
             assert hs256_valid(key, secret)
         assert httpx.get(f"{second.url}/rest/v1/case_briefs?select=id&limit=1",
@@ -67,7 +66,7 @@ def hs256_valid(token: str, secret: str) -> bool:
 
 
 def test_keys_while_running(server):
-    out = subprocess.run([BIN, "keys", "--db", str(server.db)], capture_output=True, text=True, check=True)
+    out = subprocess.run([BIN, "keys", "--db", server.database], capture_output=True, text=True, check=True)
     keys = json.loads(out.stdout)
     assert set(keys) == {"anon", "service_role"}
 
@@ -96,6 +95,7 @@ def test_bad_environment_value_exits_2(tmp_path: Path):
     assert out.returncode == 2 and "PRAXIS_PORT" in out.stderr
 
 
+@pytest.mark.sqlite_only(reason="a SQLite file's own handling")
 def test_unwritable_database_path_is_a_clear_error(tmp_path: Path):
     out = subprocess.run([BIN, "serve", "--port", "0", "--db", "/proc/praxis/nope.sqlite"],
                          capture_output=True, text=True, timeout=30)
@@ -103,6 +103,7 @@ def test_unwritable_database_path_is_a_clear_error(tmp_path: Path):
     assert "cannot open database" in out.stderr
 
 
+@pytest.mark.sqlite_only(reason="a SQLite file's own handling")
 def test_not_a_database_is_refused_and_untouched(tmp_path: Path):
     path = tmp_path / "notes.sqlite"
     content = b"these are my notes, not a database\n" * 100
@@ -114,6 +115,7 @@ def test_not_a_database_is_refused_and_untouched(tmp_path: Path):
     assert not (tmp_path / "notes.sqlite-wal").exists()
 
 
+@pytest.mark.sqlite_only(reason="a SQLite file's own handling")
 def test_migrate_is_idempotent(tmp_path: Path):
     db = tmp_path / "m.sqlite"
     first = subprocess.run([BIN, "migrate", "--db", str(db)], capture_output=True, text=True, check=True)

@@ -16,6 +16,7 @@ from helpers import (
     db_count,
     db_row,
     db_rows,
+    db_tables,
     health_ok,
     nothing_written,
     raw_request,
@@ -373,7 +374,7 @@ def test_sql_in_values_is_stored_verbatim(caller):
     response = caller.patch(f"profiles?user_id=eq.{caller.user_id}", dumps({"first_name": name}))
     assert response.status_code == 200 and response.json()[0]["first_name"] == name
     assert db_row(server, "profiles", "user_id", caller.user_id)["first_name"] == name
-    tables = {row[0] for row in db_rows(server, "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = db_tables(server)
     assert {"practice_rooms", "profiles", "users"} <= tables
     health_ok(server)
 

@@ -8,6 +8,7 @@ Tests/interop/artifacts/web/ (ignored by git; PRAXIS_WEB_ARTIFACTS overrides the
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -358,7 +359,7 @@ def test_two_peers_play_both_rounds_while_the_board_watches(web):
     host.open("/progress")
     host.wait_text("main h1", "My progress")
     host.wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, "svg.chart circle.dot")) == 1)
-    score = db_rows(srv, "SELECT json_extract(assessment, '$.score_raw') FROM practice_rounds WHERE room_id = ? AND round = 1", (room_id,))[0][0]
+    score = json.loads(db_rows(srv, "SELECT assessment FROM practice_rounds WHERE room_id = ? AND round = 1", (room_id,))[0][0])["score_raw"]
     assert host.text_of(".scores .score-cell") == f"{score} / 15"
     assert len(host.all("article.report tr.criterion")) == 9
     host.screenshot("progress")
