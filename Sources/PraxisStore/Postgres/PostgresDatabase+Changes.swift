@@ -85,7 +85,7 @@ extension PostgresDatabase {
             let rows = try await Self.collect(connection.query(
                 """
                 SELECT "offset"::text, (coalesce(octet_length(record::text), 0) + coalesce(octet_length(old_record::text), 0))::text
-                FROM realtime_changes ORDER BY "offset"
+                FROM realtime_changes ORDER BY realtime_changes."offset"
                 """,
                 logger: logger
             ))

@@ -21,7 +21,7 @@ extension PostgresDatabase: RealtimeStore {
             let rows = try await Self.collect(connection.query(
                 """
                 SELECT "offset"::text, table_name, type, record::text, old_record::text, \(unescaped: Self.timestampText("commit_timestamp"))
-                FROM realtime_changes WHERE "offset" > \(offset) ORDER BY "offset" LIMIT \(Int64(limit))
+                FROM realtime_changes WHERE "offset" > \(offset) ORDER BY realtime_changes."offset" LIMIT \(Int64(limit))
                 """,
                 logger: logger
             ))
@@ -110,7 +110,7 @@ extension PostgresDatabase: RealtimeStore {
             try await Self.collect(connection.query(
                 """
                 SELECT id::text, topic, payload, sent_at::text FROM realtime_broadcasts
-                WHERE topic = \(topic) AND id <= \(upTo) AND sent_at >= \(since) ORDER BY id DESC LIMIT \(Int64(limit))
+                WHERE topic = \(topic) AND id <= \(upTo) AND sent_at >= \(since) ORDER BY realtime_broadcasts.id DESC LIMIT \(Int64(limit))
                 """,
                 logger: logger
             ))
