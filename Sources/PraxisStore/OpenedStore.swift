@@ -68,7 +68,7 @@ package enum OpenedStore: Sendable {
     package var rooms: any RoomStore {
         switch self {
         case .sqlite(let store): store
-        case .postgres: PendingPostgresRooms()
+        case .postgres(let database): database
         }
     }
 
@@ -91,7 +91,7 @@ package enum OpenedStore: Sendable {
     package func makeRoomJournal(maxBatch: Int, maxPending: Int) -> any RoomJournaling {
         switch self {
         case .sqlite(let store): RoomJournal(store: store, maxBatch: maxBatch, maxPending: maxPending)
-        case .postgres: PendingPostgresRooms()
+        case .postgres(let database): PostgresRoomJournal(database: database, maxBatch: maxBatch, maxPending: maxPending)
         }
     }
 

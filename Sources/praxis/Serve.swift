@@ -21,7 +21,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Port to bind; 0 picks a free port and logs it (env PRAXIS_PORT). Default 8080.")
     var port: Int?
 
-    @Option(help: "SQLite database file, or postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require] (also postgresql://) to run on PostgreSQL, migrated at start (env PRAXIS_DB). Default ./praxis.sqlite. On PostgreSQL the rooms' storage is not there yet: room commands are refused.")
+    @Option(help: "SQLite database file, or postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require] (also postgresql://) to run on PostgreSQL, migrated at start (env PRAXIS_DB). Default ./praxis.sqlite.")
     var db: String?
 
     @Option(help: "Read the PostgreSQL password from this file when the URL has none (else env PRAXIS_DB_PASSWORD).")
