@@ -62,6 +62,27 @@ struct RealtimeStoreTests {
         }
     }
 
+    /// Whether every batch, when heard, can already be read back by another transaction:
+    /// the listener runs after COMMIT, not before.
+    @Test(arguments: StoreBackend.available)
+    func aBatchIsHeardOnlyOnceItIsCommitted(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store in
+            let checks = Mutex<[Task<Bool, any Error>]>([])
+            store.setChangeListener { batch in
+                guard let first = batch.first else { return }
+                let check = Task { try await store.changes(after: first.offset - 1, limit: 1).changes.first?.offset == first.offset }
+                checks.withLock { $0.append(check) }
+            }
+            let ann = try await DataStoreTests.member(store, "ann@example.org")
+            for index in 0..<5 {
+                _ = try await DataStoreTests.insertRooms(store, [DataStoreTests.room("v\(index)")], as: ann)
+            }
+            let tasks = checks.withLock { $0 }
+            #expect(tasks.count == 6)
+            for task in tasks { #expect(try await task.value) }
+        }
+    }
+
     @Test(arguments: StoreBackend.available)
     func aRolledBackWriteIsNeitherLoggedNorHeard(_ backend: StoreBackend) async throws {
         try await backend.withStore { store in
