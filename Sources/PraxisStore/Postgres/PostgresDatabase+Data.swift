@@ -12,6 +12,9 @@ package import PraxisProtocol
 extension PostgresDatabase: DataStore {
     package func select(_ table: TableSchema, query: PostgrestQuery, countExact: Bool, context: DataContext) async throws(DataError) -> DataResult {
         let plan = try ReadPlan(table: table, query: query, caller: context.caller)
+        // Nothing the caller may read: no rows, as SQLite's `WHERE false` answers (the API
+        // role may have no grant on the table at all, which PostgreSQL would refuse).
+        if case .never = plan.visibility { return DataResult(rows: [], columns: plan.outputColumns, total: countExact ? 0 : nil) }
         return try await data(context.caller, roomLink: plan.roomLink) { connection, logger in
             var sql = PostgresSQL(table)
             let whereSQL = try plan.whereClause(&sql)
