@@ -22,14 +22,29 @@ public final class RealtimeApplication: WebSocketApplication {
     ///   - epoch: the change log's epoch (`Store.feedEpoch()`).
     ///   - assessor: assesses finished rounds (the heuristic one by default).
     ///   - group: the event loops rooms are owned by when no connection brings them.
-    public init(
+    public convenience init(
         store: Store, tokens: TokenIssuer, epoch: String, configuration: RealtimeConfiguration, rooms roomConfiguration: RoomConfiguration = .init(),
         assessor: any Assessor = HeuristicRoundAssessor(), group: any EventLoopGroup, logger: Logger = Logger(label: "praxis.realtime")
     ) {
-        hub = RealtimeHub(store: store, tokens: tokens, epoch: epoch, configuration: configuration)
+        self.init(
+            database: .sqlite(store), lastBroadcastID: (try? store.lastBroadcastID()) ?? 0, tokens: tokens, epoch: epoch,
+            configuration: configuration, rooms: roomConfiguration, assessor: assessor, group: group, logger: logger
+        )
+    }
+
+    /// Realtime over any opened database (SQLite or PostgreSQL): the feed on its
+    /// ``RealtimeStore``, the rooms on its ``RoomStore`` and room journal.
+    ///
+    /// - Parameter lastBroadcastID: the highest logged broadcast id (`OpenedStore.lastBroadcastID()`).
+    package init(
+        database: OpenedStore, lastBroadcastID: Int64, tokens: TokenIssuer, epoch: String, configuration: RealtimeConfiguration,
+        rooms roomConfiguration: RoomConfiguration = .init(), assessor: any Assessor = HeuristicRoundAssessor(), group: any EventLoopGroup,
+        logger: Logger = Logger(label: "praxis.realtime")
+    ) {
+        hub = RealtimeHub(store: database.realtime, tokens: tokens, epoch: epoch, configuration: configuration)
         apiRate = Mutex(RateBucket(limit: configuration.maxAPIBroadcastsPerSecond))
-        hub.resumeBroadcastIDs(after: (try? store.lastBroadcastID()) ?? 0)
-        rooms = RoomRegistry(store: store, configuration: roomConfiguration, assessor: assessor, group: group, logger: logger)
+        hub.resumeBroadcastIDs(after: lastBroadcastID)
+        rooms = RoomRegistry(store: database, configuration: roomConfiguration, assessor: assessor, group: group, logger: logger)
         let rooms = self.rooms
         hub.start(observer: { rooms.changed($0) })
         rooms.start()

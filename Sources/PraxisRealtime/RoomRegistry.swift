@@ -22,10 +22,11 @@ final class RoomRegistry: Sendable {
     private let sweep = Mutex<RepeatedTask?>(nil)
     private let memberIDs = Atomic<Int>(0)
 
-    convenience init(store: Store, configuration: RoomConfiguration, assessor: any Assessor, group: any EventLoopGroup, logger: Logger) {
+    /// Rooms over an opened database: its room reads and its room journal.
+    convenience init(store: OpenedStore, configuration: RoomConfiguration, assessor: any Assessor, group: any EventLoopGroup, logger: Logger) {
         self.init(
-            store: store as any RoomStore,
-            journal: RoomJournal(store: store, maxBatch: configuration.maxJournalBatch, maxPending: configuration.maxJournalPending),
+            store: store.rooms,
+            journal: store.makeRoomJournal(maxBatch: configuration.maxJournalBatch, maxPending: configuration.maxJournalPending),
             configuration: configuration, assessor: assessor, group: group, logger: logger
         )
     }

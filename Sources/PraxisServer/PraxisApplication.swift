@@ -19,7 +19,8 @@ import Foundation
 /// swift-service-lifecycle for the command line.
 public final class PraxisApplication: Sendable {
     public let configuration: ServerConfiguration
-    public let store: Store
+    /// The opened database (SQLite or PostgreSQL), seen through the store boundary.
+    package let store: OpenedStore
     public let tokens: TokenIssuer
     /// The API keys of this database (anon, service_role).
     public let apiKeys: APIKeys
@@ -39,7 +40,7 @@ public final class PraxisApplication: Sendable {
     public var port: Int { server.localPort }
 
     private init(
-        configuration: ServerConfiguration, store: Store, tokens: TokenIssuer, apiKeys: APIKeys,
+        configuration: ServerConfiguration, store: OpenedStore, tokens: TokenIssuer, apiKeys: APIKeys,
         metrics: PrometheusCollectorRegistry, demo: DemoSummary?, server: HTTPServer,
         ownedGroup: MultiThreadedEventLoopGroup?, realtime: RealtimeApplication, logger: Logger
     ) {
@@ -62,7 +63,17 @@ public final class PraxisApplication: Sendable {
         metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
     ) async throws -> PraxisApplication {
         let store = try await Self.openStore(configuration)
-        let secret = try await store.signingSecret(provided: configuration.jwtSecret)
+        let secret: String
+        let epoch: String
+        let lastBroadcastID: Int64
+        do {
+            secret = try await store.settings.signingSecret(provided: configuration.jwtSecret)
+            epoch = try await store.feedEpoch()
+            lastBroadcastID = try await store.lastBroadcastID()
+        } catch {
+            await store.close()
+            throw error
+        }
         let tokens = try await TokenIssuer(secret: secret)
         let apiKeys = try await tokens.apiKeys()
         let hasher = PasswordHasher(logN: configuration.api.passwordHashLogN)
@@ -79,13 +90,12 @@ public final class PraxisApplication: Sendable {
         }
 
         let factory = PrometheusMetricsFactory(registry: metrics)
-        let epoch = try await Self.offLoop { try store.feedEpoch() }
         let ownedGroup = configuration.eventLoopThreads > 0
             ? MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreads) : nil
         let group: any EventLoopGroup = ownedGroup ?? MultiThreadedEventLoopGroup.singleton
         let assessor: any Assessor = configuration.chatAssessor.map { ChatAssessor(configuration: $0) } ?? HeuristicRoundAssessor()
         let realtime = RealtimeApplication(
-            store: store, tokens: tokens, epoch: epoch, configuration: configuration.realtime, rooms: configuration.rooms,
+            database: store, lastBroadcastID: lastBroadcastID, tokens: tokens, epoch: epoch, configuration: configuration.realtime, rooms: configuration.rooms,
             assessor: assessor, group: group, logger: logger
         )
         var webSocketRoutes: [String: any WebSocketApplication] = [
@@ -117,7 +127,7 @@ public final class PraxisApplication: Sendable {
         }
         logger.info(
             "praxis listening",
-            metadata: ["host": "\(configuration.host)", "port": "\(server.localPort)", "db": "\(configuration.databasePath)"]
+            metadata: ["host": "\(configuration.host)", "port": "\(server.localPort)", "db": "\(store.location)"]
         )
         return PraxisApplication(
             configuration: configuration, store: store, tokens: tokens, apiKeys: apiKeys, metrics: metrics,
@@ -136,18 +146,19 @@ public final class PraxisApplication: Sendable {
         realtime.stop()
         await realtime.drain(group: group)
         try? await ownedGroup?.shutdownGracefully()
-        try? store.close()
+        await store.close()
         logger.info("praxis stopped")
     }
 
-    private static func openStore(_ configuration: ServerConfiguration) async throws -> Store {
+    /// Opens the database `configuration` names: the SQLite file, or PostgreSQL (migrated).
+    private static func openStore(_ configuration: ServerConfiguration) async throws -> OpenedStore {
         let store = StoreConfiguration(
             path: configuration.databasePath, synchronousFull: configuration.synchronousFull, checkpointInterval: configuration.checkpointInterval,
             walRestartBytes: configuration.walRestartBytes, walMaxBytes: configuration.walMaxBytes,
             journalSizeLimitBytes: configuration.journalSizeLimitBytes, checkpointReaderWait: configuration.checkpointReaderWait,
             changeLogMaxEntries: configuration.changeLogMaxEntries, changeLogMaxBytes: configuration.changeLogMaxBytes
         )
-        return try await offLoop { try Store.open(store) }
+        return try await OpenedStore.open(configuration.database, sqlite: store)
     }
 
     /// Runs blocking work on a thread of its own (never an event loop).

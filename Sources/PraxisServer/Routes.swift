@@ -10,7 +10,7 @@ import Logging
 /// The server's route table.
 enum Routes {
     static func make(
-        store: Store, tokens: TokenIssuer, api: APIConfiguration, webSockets: WebSocketEndpoints,
+        store: OpenedStore, tokens: TokenIssuer, api: APIConfiguration, webSockets: WebSocketEndpoints,
         metrics: PrometheusCollectorRegistry, web: WebApp, anonKey: String, realtime: RealtimeApplication, logger: Logger
     ) -> Router {
         var router = Router()
@@ -25,14 +25,14 @@ enum Routes {
                 return response
             }
         }
-        AuthAPI(store: store, tokens: tokens, configuration: api, logger: logger).register(in: &router)
-        RestAPI(store: store, users: store, tokens: tokens, configuration: api, logger: logger).register(in: &router)
-        BroadcastAPI(realtime: realtime, authenticator: RequestAuthenticator(tokens: tokens, store: store)).register(in: &router)
+        AuthAPI(store: store.auth, tokens: tokens, configuration: api, logger: logger).register(in: &router)
+        RestAPI(store: store.data, users: store.auth, tokens: tokens, configuration: api, logger: logger).register(in: &router)
+        BroadcastAPI(realtime: realtime, authenticator: RequestAuthenticator(tokens: tokens, store: store.auth)).register(in: &router)
         router.add([.GET], "/health") { _ in
             .json(.ok, ["status": "ok"])
         }
         router.add([.GET], "/ready") { _ in
-            if await store.isReachable() {
+            if await store.data.isReachable() {
                 return .json(.ok, ["status": "ready", "database": "ok"])
             }
             return .json(.serviceUnavailable, ["status": "unavailable", "database": "unreachable"])

@@ -3,7 +3,7 @@ public import PraxisWebSocket
 public import PraxisRealtime
 public import Logging
 public import PraxisAssessment
-import PraxisStore
+public import PraxisStore
 
 /// Everything `praxis serve` can be told. Every field has a documented default.
 public struct ServerConfiguration: Sendable {
@@ -13,6 +13,10 @@ public struct ServerConfiguration: Sendable {
     public var port: Int
     /// The SQLite file. Default `./praxis.sqlite`.
     public var databasePath: String
+    /// A PostgreSQL database to run on instead of the SQLite file (`--db postgres://…`);
+    /// nil (default): SQLite at ``databasePath``. The SQLite-only settings (WAL,
+    /// checkpoints, `synchronous`) do not apply to it; the change log's do.
+    public var postgres: PostgresLocation?
     /// Load the demo data into an empty database. Default off.
     public var demo: Bool
     /// fsync the WAL at every commit (SQLite `synchronous=FULL`, default) rather than only at
@@ -54,6 +58,11 @@ public struct ServerConfiguration: Sendable {
     /// Event-loop threads; 0 (default) means one per core.
     public var eventLoopThreads: Int
     public var logLevel: Logger.Level
+
+    /// Where the store is: ``postgres`` when set, else the SQLite file at ``databasePath``.
+    public var database: DatabaseLocation {
+        postgres.map(DatabaseLocation.postgres) ?? .sqlite(path: databasePath)
+    }
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, databasePath: String = "./praxis.sqlite",

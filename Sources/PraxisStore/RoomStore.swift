@@ -1,9 +1,11 @@
 /// What the room engine's shell (`RoomRegistry`, `LiveRoom`) reads from the database,
 /// beside the journal it writes through: the boundary a second database (PostgreSQL,
-/// issue 13) implements for the rooms. `Store` is the SQLite implementation.
+/// issue 13) implements for the rooms. `Store` is the SQLite implementation,
+/// `PostgresDatabase` the PostgreSQL one; each has its journal (``RoomJournaling``):
+/// `RoomJournal(store:)` and `PostgresRoomJournal(database:)`.
 ///
 /// Every method runs on the implementation's own threads, never the caller's; records are
-/// typed. The journal (`RoomJournal`) is still the SQLite one: it takes a `Store`.
+/// typed.
 package protocol RoomStore: Sendable {
     /// A room with its saved state, latest `eventLimit` events, the current round's turns,
     /// the cases chosen for it and its latest `commandLimit` command records (nil: no room).

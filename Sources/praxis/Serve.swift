@@ -21,8 +21,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Port to bind; 0 picks a free port and logs it (env PRAXIS_PORT). Default 8080.")
     var port: Int?
 
-    @Option(help: "SQLite database file (env PRAXIS_DB). Default ./praxis.sqlite. A postgres:// URL is refused for now (not yet supported: the change log, realtime and rooms are not on PostgreSQL yet).")
+    @Option(help: "SQLite database file, or postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require] (also postgresql://) to run on PostgreSQL, migrated at start (env PRAXIS_DB). Default ./praxis.sqlite.")
     var db: String?
+
+    @Option(help: "Read the PostgreSQL password from this file when the URL has none (else env PRAXIS_DB_PASSWORD).")
+    var dbPasswordFile: String?
 
     @Flag(help: "Load the demo data (cases, users, rooms) into an empty database (env PRAXIS_DEMO=1).")
     var demo = false
@@ -263,10 +266,10 @@ struct Serve: AsyncParsableCommand {
         configuration.port = try Environment.resolve(port, "PRAXIS_PORT", default: configuration.port) {
             Int($0).flatMap { (0...65535).contains($0) ? $0 : nil }
         }
-        configuration.databasePath = try DatabaseOption.sqlitePath(
-            db, command: "serve",
-            missing: "the change log, realtime feed, room journal and demo data do not run there yet (migrations, settings, auth and the data API's store operations do)"
-        )
+        switch try DatabaseOption.resolve(db, passwordFile: dbPasswordFile) {
+        case .sqlite(let path): configuration.databasePath = path
+        case .postgres(let location): configuration.postgres = location
+        }
         try resolveStore(&configuration)
         configuration.demo = demo || ["1", "true", "yes"].contains(Environment.value("PRAXIS_DEMO")?.lowercased() ?? "")
         if let logLevel, Logger.Level(rawValue: logLevel) == nil {
@@ -500,7 +503,7 @@ struct Serve: AsyncParsableCommand {
             }
             FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
         }
-        let banner = "Praxis listening on http://\(configuration.host):\(application.port)  (database \(configuration.databasePath))\n"
+        let banner = "Praxis listening on http://\(configuration.host):\(application.port)  (database \(configuration.database.redacted))\n"
         FileHandle.standardOutput.write(Data(banner.utf8))
 
         let group = ServiceGroup(

@@ -1,6 +1,6 @@
 """The commands that run on PostgreSQL so far, on a private cluster (pg_cluster.py): migrate, keys
-(the JWT secret kept in praxis_settings), client's key lookup; and serve refusing a postgres:// URL
-with a message naming what is missing, never half-running."""
+(the JWT secret kept in praxis_settings), client's key lookup; and serve on PostgreSQL: a data API
+insert reaches a realtime subscriber through the change log, and the demo data loads once."""
 from __future__ import annotations
 
 import base64
@@ -9,7 +9,11 @@ import hmac
 import json
 import subprocess
 
-from conftest import BIN
+from realtime import RealtimePostgresChangesListenEvent as Listen
+
+from conftest import BIN, start_server
+from helpers import make_room, new_client, user_with_profile
+from realtime_helpers import Sink, close_all, realtime_client, run, subscribe
 
 
 def praxis(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -52,10 +56,42 @@ def test_keys_migrate_an_empty_postgres_database_first(pg_cluster):
     assert ", 0 now" in status.stdout
 
 
-def test_serve_on_postgres_refuses_and_names_what_is_missing(pg_cluster):
+async def test_serve_on_postgres_publishes_a_data_api_insert_to_realtime(pg_cluster):
     url = pg_cluster.fresh_database()
-    result = praxis("serve", "--port", "0", "--db", url, check=False)
-    assert result.returncode == 1
-    assert "not yet supported: 'praxis serve' on PostgreSQL" in result.stderr
-    assert "change log" in result.stderr and "realtime" in result.stderr
-    assert "Praxis listening" not in result.stdout + result.stderr
+    server = start_server(url)
+    try:
+        assert "(database postgres://" in "".join(server.output)
+        host = user_with_profile(server, "host")
+        client = await realtime_client(server, host.access_token)
+        try:
+            inserted = Sink()
+            channel = client.channel("pg-board").on_postgres_changes(Listen.Insert, inserted, table="practice_rooms")
+            await subscribe(channel)
+            room = await run(make_room, host)
+            items = await inserted.wait_count(1)
+            assert items[0]["data"]["type"] == "INSERT" and items[0]["data"]["record"] == room
+        finally:
+            await close_all(client)
+        logged = pg_cluster.query(url, "SELECT string_agg(table_name || ' ' || type, ',' ORDER BY \"offset\") FROM realtime_changes")
+        assert logged == "profiles INSERT,practice_rooms INSERT"
+    finally:
+        assert server.stop() == 0
+
+
+def test_serve_on_postgres_loads_the_demo_data_once(pg_cluster):
+    url = pg_cluster.fresh_database()
+    server = start_server(url, "--demo")
+    try:
+        assert "Demo data loaded" in "".join(server.output)
+        rooms = new_client(server).table("practice_rooms").select("id").execute().data
+        assert len(rooms) == 2  # the private one is not on the public board
+        cases = int(pg_cluster.query(url, "SELECT count(*) FROM case_briefs"))
+        assert cases > 0
+    finally:
+        assert server.stop() == 0
+    again = start_server(url, "--demo")
+    try:
+        assert "Demo data loaded" not in "".join(again.output)
+        assert int(pg_cluster.query(url, "SELECT count(*) FROM case_briefs")) == cases
+    finally:
+        again.stop()

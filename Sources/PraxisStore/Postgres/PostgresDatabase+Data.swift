@@ -7,10 +7,14 @@ package import PraxisProtocol
 /// The data API on PostgreSQL: the same checks as SQLite's `Store+Data` (Praxis' own
 /// ``AccessPolicy`` in every statement), each request in one transaction under the caller's
 /// role and claims (``withCaller(_:roomLink:_:)``), so the database's row-level security is
-/// a second, independent guard. No change log here yet: `serve` does not run on PostgreSQL.
+/// a second, independent guard. Writes log their published-table changes in the same
+/// transaction (``dataWriting(_:roomLink:_:)``), published after commit.
 extension PostgresDatabase: DataStore {
     package func select(_ table: TableSchema, query: PostgrestQuery, countExact: Bool, context: DataContext) async throws(DataError) -> DataResult {
         let plan = try ReadPlan(table: table, query: query, caller: context.caller)
+        // Nothing the caller may read: no rows, as SQLite's `WHERE false` answers (the API
+        // role may have no grant on the table at all, which PostgreSQL would refuse).
+        if case .never = plan.visibility { return DataResult(rows: [], columns: plan.outputColumns, total: countExact ? 0 : nil) }
         return try await data(context.caller, roomLink: plan.roomLink) { connection, logger in
             var sql = PostgresSQL(table)
             let whereSQL = try plan.whereClause(&sql)
@@ -44,7 +48,7 @@ extension PostgresDatabase: DataStore {
         }
         let conflictKey = try ConflictTarget(table: table, columns: request.query.onConflict, caller: caller)
         let link = prepared.lazy.compactMap { conflictKey.link(in: $0) }.first
-        return try await data(caller, roomLink: link) { connection, logger in
+        return try await dataWriting(caller, roomLink: link) { connection, logger, changes in
             var keys: [Value] = []
             for var row in prepared {
                 if let resolution = request.preferences.resolution,
@@ -57,7 +61,7 @@ extension PostgresDatabase: DataStore {
                     var patch = row
                     for column in table.columns where column.serverManaged { patch[column.name] = nil }
                     patch[table.primaryKey] = nil
-                    if let key = try await Self.applyUpdate(table, old: existing, patch: patch, context: context, on: connection, logger: logger) {
+                    if let key = try await Self.applyUpdate(table, old: existing, patch: patch, context: context, changes: changes, on: connection, logger: logger) {
                         keys.append(key)
                     }
                     continue
@@ -83,6 +87,7 @@ extension PostgresDatabase: DataStore {
                 )
                 let key = row[table.primaryKey] ?? .null
                 keys.append(key)
+                try await Self.capture(table, kind: .insert, key: key, old: nil, caller: caller, into: changes, on: connection, logger: logger)
                 try await Self.audit(table, action: "insert", key: key, details: row, context: context, on: connection, logger: logger)
             }
             let rows = try await Self.rows(table, keys: keys, plan: plan, on: connection, logger: logger)
@@ -103,7 +108,7 @@ extension PostgresDatabase: DataStore {
             converted[name] = try ColumnValues.fromJSON(json, column: column, table: table.name)
         }
         let patch = converted
-        return try await data(caller, roomLink: plan.roomLink) { connection, logger in
+        return try await dataWriting(caller, roomLink: plan.roomLink) { connection, logger, changes in
             var sql = PostgresSQL(table)
             let whereSQL = try plan.whereClause(&sql, extra: AccessPolicy.updatable(table.name, by: caller))
             let rows = try await Self.dataRows(
@@ -112,7 +117,7 @@ extension PostgresDatabase: DataStore {
             )
             var keys: [Value] = []
             for old in rows {
-                if let key = try await Self.applyUpdate(table, old: old, patch: patch, context: context, on: connection, logger: logger) {
+                if let key = try await Self.applyUpdate(table, old: old, patch: patch, context: context, changes: changes, on: connection, logger: logger) {
                     keys.append(key)
                 }
             }
@@ -128,7 +133,7 @@ extension PostgresDatabase: DataStore {
         if let status = AccessPolicy.softDeleteStatus[table.name] {
             return try await archive(table, status: status, plan: plan, context: context)
         }
-        return try await data(caller, roomLink: plan.roomLink) { connection, logger in
+        return try await dataWriting(caller, roomLink: plan.roomLink) { connection, logger, changes in
             var sql = PostgresSQL(table)
             let whereSQL = try plan.whereClause(&sql, extra: AccessPolicy.deletable(table.name, by: caller))
             let rows = try await Self.dataRows(
@@ -148,6 +153,7 @@ extension PostgresDatabase: DataStore {
                     Self.query("DELETE FROM \(PostgresSQL.quote(table.name)) WHERE \(PostgresSQL.quote(table.primaryKey)) = \(key)", deleter.binds),
                     on: connection, logger: logger
                 )
+                changes.capture(table.name, kind: .delete, record: nil, oldRecord: old)
             }
             return try context.checkShape(DataResult(rows: rows, columns: plan.outputColumns, total: nil))
         }
@@ -160,7 +166,7 @@ extension PostgresDatabase: DataStore {
     /// A soft delete: the rows the caller may archive get `status`.
     private func archive(_ table: TableSchema, status: String, plan: ReadPlan, context: DataContext) async throws(DataError) -> DataResult {
         let caller = context.caller
-        return try await data(caller, roomLink: plan.roomLink) { connection, logger in
+        return try await dataWriting(caller, roomLink: plan.roomLink) { connection, logger, changes in
             var sql = PostgresSQL(table)
             let whereSQL = try plan.whereClause(&sql, extra: AccessPolicy.archivable(table.name, by: caller))
             let rows = try await Self.dataRows(
@@ -177,6 +183,7 @@ extension PostgresDatabase: DataStore {
                     WHERE \(PostgresSQL.quote(table.primaryKey)) = \(setter.bind(key, column: table.primaryKey))
                     """
                 try await Self.run(Self.query(statement, setter.binds), on: connection, logger: logger)
+                try await Self.capture(table, kind: .update, key: key, old: old, caller: caller, into: changes, on: connection, logger: logger)
                 keys.append(key)
                 try await Self.audit(table, action: "archive", key: key, details: ["status": .text(status)], context: context, on: connection, logger: logger)
             }

@@ -22,6 +22,36 @@ extension PostgresDatabase {
         }
     }
 
+    /// ``data(_:roomLink:_:)`` for writes: the published-table changes `body` captures are
+    /// logged in the same transaction and published after it commits
+    /// (``writeWithChanges(_:)``).
+    func dataWriting<Result: Sendable>(
+        _ caller: Caller, roomLink: String?, _ body: (PostgresConnection, Logger, PostgresChangeCapture) async throws -> Result
+    ) async throws(DataError) -> Result {
+        let logger = self.logger
+        do {
+            return try await writeWithChanges { connection, changes in
+                try await Self.become(caller, roomLink: roomLink, on: connection, logger: logger)
+                return try await body(connection, logger, changes)
+            }
+        } catch {
+            throw Self.dataError(from: error)
+        }
+    }
+
+    /// Captures a change of `table`'s row `key` as the owner reads it (the caller's role is
+    /// taken again afterwards); nothing for tables that are not published.
+    static func capture(
+        _ table: TableSchema, kind: ChangeRecord.Kind, key: Value, old: PraxisDomain.Row?, caller: Caller,
+        into changes: PostgresChangeCapture, on connection: PostgresConnection, logger: Logger
+    ) async throws {
+        guard ChangeRecord.publishedTables.contains(table.name) else { return }
+        try await Self.run("RESET ROLE", on: connection, logger: logger)
+        let stored = try await storedRow(table, key: key, on: connection, logger: logger)
+        try await Self.run(PostgresQuery(unsafeSQL: "SET LOCAL ROLE \(role(of: caller))"), on: connection, logger: logger)
+        changes.capture(table.name, kind: kind, record: stored, oldRecord: old)
+    }
+
     /// Rows of `sql` read with ``PostgresSQL/selectList(_:)``, as domain rows.
     static func dataRows(
         _ sql: String, _ binds: [String?], table: TableSchema, on connection: PostgresConnection, logger: Logger
@@ -49,7 +79,8 @@ extension PostgresDatabase {
     /// decide again); returns the row's key, also when nothing changed, as SQLite's
     /// `Store.applyUpdate` does.
     static func applyUpdate(
-        _ table: TableSchema, old: PraxisDomain.Row, patch: PraxisDomain.Row, context: DataContext, on connection: PostgresConnection, logger: Logger
+        _ table: TableSchema, old: PraxisDomain.Row, patch: PraxisDomain.Row, context: DataContext, changes: PostgresChangeCapture,
+        on connection: PostgresConnection, logger: Logger
     ) async throws -> Value? {
         var new = old
         for (name, value) in patch { new[name] = value }
@@ -70,6 +101,7 @@ extension PostgresDatabase {
             WHERE \(PostgresSQL.quote(table.primaryKey)) = \(sql.bind(key, column: table.primaryKey))
             """
         try await Self.run(Self.query(statement, sql.binds), on: connection, logger: logger)
+        try await Self.capture(table, kind: .update, key: key, old: old, caller: context.caller, into: changes, on: connection, logger: logger)
         try await Self.audit(table, action: "update", key: key, details: patch.filter { changed.contains($0.key) }, context: context, on: connection, logger: logger)
         return key
     }

@@ -14,9 +14,18 @@ package final class PostgresDatabase: Sendable {
     private let runner: Task<Void, Never>
     /// The location with the password left out.
     package let location: String
+    /// The change log's listener, retention and publishing order (`PostgresDatabase+Changes`).
+    let changeLog: PostgresChangeLog
 
-    /// Opens a pool to `location`; connections are made on first use.
-    package init(_ location: PostgresLocation, maximumConnections: Int = 8, logger: Logger = Logger(label: "praxis.postgres")) {
+    /// Opens a pool to `location`; connections are made on first use. The change log keeps
+    /// at most `changeLogMaxEntries` changes and `changeLogMaxBytes` bytes of records
+    /// (defaults as SQLite's, ``StoreConfiguration/Defaults``).
+    package init(
+        _ location: PostgresLocation, maximumConnections: Int = 8,
+        changeLogMaxEntries: Int = StoreConfiguration.Defaults.changeLogMaxEntries,
+        changeLogMaxBytes: Int = StoreConfiguration.Defaults.changeLogMaxBytes,
+        logger: Logger = Logger(label: "praxis.postgres")
+    ) {
         let tls: PostgresClient.Configuration.TLS
         switch location.sslMode {
         case .disable: tls = .disable
@@ -32,6 +41,7 @@ package final class PostgresDatabase: Sendable {
         self.client = client
         self.logger = logger
         self.location = location.redacted
+        self.changeLog = PostgresChangeLog(maxEntries: changeLogMaxEntries, maxBytes: changeLogMaxBytes)
         self.runner = Task { await client.run() }
     }
 

@@ -119,4 +119,23 @@ extension PostgresMigrations {
             "CREATE INDEX realtime_broadcasts_topic ON realtime_broadcasts (topic, id)",
         ] + PostgresSecurity.internalTables(["realtime_broadcasts"])
     }
+
+    /// As SQLite's v7: whom an event is about as a column (`room_events.user_id`, filled for
+    /// old presence, ready, left and no-show events from their payloads) and each round's
+    /// case (`room_runtime.round1_case_id`, `round2_case_id`, `uuid` here; no foreign key,
+    /// as there), filled from the saved states; the journal writes both from now on.
+    static var v7RoomJournalColumns: [String] {
+        let uuidPattern = "'^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'"
+        func caseID(_ index: Int) -> String {
+            "CASE WHEN state->'caseIDs'->>\(index) ~ \(uuidPattern) THEN (state->'caseIDs'->>\(index))::uuid END"
+        }
+        return [
+            """
+            UPDATE room_events SET user_id = payload->>'user_id'
+            WHERE user_id IS NULL AND type IN ('presence', 'ready', 'left', 'no_show')
+            """,
+            "ALTER TABLE room_runtime ADD COLUMN round1_case_id uuid, ADD COLUMN round2_case_id uuid",
+            "UPDATE room_runtime SET round1_case_id = \(caseID(0)), round2_case_id = \(caseID(1))",
+        ]
+    }
 }

@@ -143,4 +143,14 @@ struct DataStoreTests {
             #expect(Self.urls(deleted) == ["taken"])
         }
     }
+
+    @Test(arguments: StoreBackend.available)
+    func aTableTheCallerMayNotReadAnswersNoRows(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store in
+            for table in [Catalog.practiceRounds, Catalog.users] {
+                let result = try await store.select(table, query: Self.query(), countExact: true, context: Self.context(.anonymous))
+                #expect(result.rows.isEmpty && result.total == 0)
+            }
+        }
+    }
 }

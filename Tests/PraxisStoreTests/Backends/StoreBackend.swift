@@ -13,21 +13,24 @@ enum StoreBackend: String, Sendable, CaseIterable, CustomTestStringConvertible {
     var testDescription: String { rawValue }
 
     /// What the suites reach the store through: the protocols of the store boundary.
-    typealias Boundary = AuthStore & SettingsStore & DataStore
+    typealias Boundary = AuthStore & SettingsStore & DataStore & RealtimeStore
 
-    /// A fresh, migrated database of this backend, closed (and removed) after `body`.
-    func withStore<T>(_ body: (any Boundary) async throws -> T) async throws -> T {
+    /// A fresh, migrated database of this backend, closed (and removed) after `body`; its
+    /// change log keeps at most `changeLogMaxEntries` changes.
+    func withStore<T>(
+        changeLogMaxEntries: Int = StoreConfiguration.Defaults.changeLogMaxEntries, _ body: (any Boundary) async throws -> T
+    ) async throws -> T {
         switch self {
         case .sqlite:
             let temporary = try TemporaryDatabase()
-            let store = try temporary.open()
+            let store = try Store.open(StoreConfiguration(path: temporary.path, changeLogMaxEntries: changeLogMaxEntries))
             defer { try? store.close() }
             return try await body(store)
         case .postgres:
             let cluster = try await TestPostgres.shared()
             return try await ClusterGate.shared.exclusively {
                 let location = try cluster.freshDatabase()
-                let database = PostgresDatabase(location)
+                let database = PostgresDatabase(location, changeLogMaxEntries: changeLogMaxEntries)
                 do {
                     try await database.migrate()
                     let result = try await body(database)

@@ -7,9 +7,9 @@ import Testing
         let sqlite = Migrations.migrator.migrations
         let postgres = PostgresMigrations.all.map(\.name)
         #expect(PostgresMigrations.all.map(\.version) == Array(1...postgres.count))
-        // A step SQLite gained since (v7 …) without its PostgreSQL twin yet is the only
+        // A step SQLite gained since (v8 …) without its PostgreSQL twin yet is the only
         // allowed difference: PostgreSQL's history is a prefix of SQLite's.
         #expect(Array(sqlite.prefix(postgres.count)) == postgres, "SQLite: \(sqlite)")
-        #expect(postgres.count >= 6)
+        #expect(postgres.count >= 7)
     }
 }
