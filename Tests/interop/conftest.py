@@ -45,9 +45,9 @@ def postgres_cluster():
 def database_for(db: Path) -> str:
     """What `--db` is for the database a test names by `db`: the path itself on SQLite, and on
     PostgreSQL the URL of a database created for that path on first use (the same one after)."""
-    if BACKEND == "sqlite":
-        return str(db)
     key = str(db)
+    if BACKEND == "sqlite" or key.startswith(("postgres://", "postgresql://")):
+        return key
     if key not in _databases:
         _databases[key] = postgres_cluster().fresh_database()
     return _databases[key]

@@ -238,7 +238,7 @@ async def test_acknowledged_turns_and_deadlines_survive_sigkill(tmp_path: Path):
         assert len(transcript) == len(ledger.acked) and not ledger.in_flight, (len(transcript), len(ledger.acked))
         ledger.check(transcript, f"seed {SEED}, persisted round")
         journal = db_rows(server, "SELECT client_id, seq FROM room_events WHERE room_id = ? AND type = 'turn' "
-                                  "ORDER BY offset", (seated.id,))
+                                  "ORDER BY \"offset\"", (seated.id,))
         assert [c for c, _ in journal] == [t["client_turn_id"] for t in transcript], "one journal entry per turn"
         assert kills >= 20 and ledger.acks > 40, (kills, ledger.acks)
     finally:

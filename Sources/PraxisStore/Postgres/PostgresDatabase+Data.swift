@@ -48,6 +48,21 @@ extension PostgresDatabase: DataStore {
         }
         let conflictKey = try ConflictTarget(table: table, columns: request.query.onConflict, caller: caller)
         let link = prepared.lazy.compactMap { conflictKey.link(in: $0) }.first
+        // Two upserts of one new key at once both find no row; the one that commits second hits
+        // the unique index. Run it once more: it then merges into the committed row, as the
+        // second upsert does on SQLite, whose writes are serial.
+        do {
+            return try await insertOnce(table, request, prepared: prepared, conflictKey: conflictKey, plan: plan, link: link, context: context)
+        } catch where request.preferences.resolution != nil && error.code == "23505" {
+            return try await insertOnce(table, request, prepared: prepared, conflictKey: conflictKey, plan: plan, link: link, context: context)
+        }
+    }
+
+    private func insertOnce(
+        _ table: TableSchema, _ request: InsertRequest, prepared: [PraxisDomain.Row], conflictKey: ConflictTarget, plan: ReadPlan,
+        link: String?, context: DataContext
+    ) async throws(DataError) -> DataResult {
+        let caller = context.caller
         return try await dataWriting(caller, roomLink: link) { connection, logger, changes in
             var keys: [Value] = []
             for var row in prepared {
@@ -112,7 +127,7 @@ extension PostgresDatabase: DataStore {
             var sql = PostgresSQL(table)
             let whereSQL = try plan.whereClause(&sql, extra: AccessPolicy.updatable(table.name, by: caller))
             let rows = try await Self.dataRows(
-                "SELECT \(PostgresSQL.selectList(table)) FROM \(PostgresSQL.quote(table.name)) WHERE \(whereSQL)", sql.binds,
+                "SELECT \(PostgresSQL.selectList(table)) FROM \(PostgresSQL.quote(table.name)) WHERE \(whereSQL) FOR UPDATE", sql.binds,
                 table: table, on: connection, logger: logger
             )
             var keys: [Value] = []
@@ -137,7 +152,7 @@ extension PostgresDatabase: DataStore {
             var sql = PostgresSQL(table)
             let whereSQL = try plan.whereClause(&sql, extra: AccessPolicy.deletable(table.name, by: caller))
             let rows = try await Self.dataRows(
-                "SELECT \(PostgresSQL.selectList(table)) FROM \(PostgresSQL.quote(table.name)) WHERE \(whereSQL)", sql.binds,
+                "SELECT \(PostgresSQL.selectList(table)) FROM \(PostgresSQL.quote(table.name)) WHERE \(whereSQL) FOR UPDATE", sql.binds,
                 table: table, on: connection, logger: logger
             )
             for old in rows {
@@ -170,7 +185,7 @@ extension PostgresDatabase: DataStore {
             var sql = PostgresSQL(table)
             let whereSQL = try plan.whereClause(&sql, extra: AccessPolicy.archivable(table.name, by: caller))
             let rows = try await Self.dataRows(
-                "SELECT \(PostgresSQL.selectList(table)) FROM \(PostgresSQL.quote(table.name)) WHERE \(whereSQL)", sql.binds,
+                "SELECT \(PostgresSQL.selectList(table)) FROM \(PostgresSQL.quote(table.name)) WHERE \(whereSQL) FOR UPDATE", sql.binds,
                 table: table, on: connection, logger: logger
             )
             var keys: [Value] = []
