@@ -17,6 +17,9 @@ struct SQLiteSnapshot: Sendable {
     var migrations: [String]
     /// The tables in ``StoreCopier/copyOrder``.
     var tables: [Table]
+    /// `sqlite_sequence`: the largest key an AUTOINCREMENT table ever gave, by table
+    /// (`realtime_changes`), which may be above the largest kept once old rows are trimmed.
+    var sequences: [String: Int64]
 
     /// Reads the store at `path` without writing to it.
     static func read(path: String) throws(StoreCopyError) -> SQLiteSnapshot {
@@ -55,7 +58,13 @@ struct SQLiteSnapshot: Sendable {
         for name in StoreCopier.copyOrder where names.contains(name) {
             tables.append(try table(name, db))
         }
-        return SQLiteSnapshot(migrations: migrations, tables: tables)
+        var sequences: [String: Int64] = [:]
+        if (try Bool.fetchOne(db, sql: "SELECT count(*) > 0 FROM sqlite_master WHERE name = 'sqlite_sequence'") ?? false) {
+            for row in try Row.fetchAll(db, sql: "SELECT name, seq FROM sqlite_sequence") {
+                sequences[row["name"]] = row["seq"]
+            }
+        }
+        return SQLiteSnapshot(migrations: migrations, tables: tables, sequences: sequences)
     }
 
     private static func table(_ name: String, _ db: Database) throws -> Table {

@@ -62,7 +62,7 @@ package struct StoreCopier: Sendable {
             for table in snapshot.tables {
                 try await Self.insert(table, types: columnTypes[table.name] ?? [:], on: connection, logger: logger)
             }
-            try await Self.resetSequences(on: connection, logger: logger)
+            try await Self.resetSequences(past: snapshot.sequences, on: connection, logger: logger)
         }
         try await verify(snapshot, types: columnTypes)
         return snapshot.tables.map { ($0.name, $0.rows.count) }
@@ -132,8 +132,10 @@ package struct StoreCopier: Sendable {
     }
 
     /// Moves every identity or serial sequence of the schema past its column's largest
-    /// copied value (`realtime_changes.offset`), so new rows get fresh keys.
-    private static func resetSequences(on connection: PostgresConnection, logger: Logger) async throws {
+    /// copied value and past the key SQLite's AUTOINCREMENT last gave (`floors`): new
+    /// `realtime_changes` offsets continue where the source's stopped, so a client resuming
+    /// from an offset it saw misses nothing.
+    private static func resetSequences(past floors: [String: Int64], on connection: PostgresConnection, logger: Logger) async throws {
         let columns = try await PostgresDatabase.collect(connection.query(
             """
             SELECT table_name::text, column_name::text FROM information_schema.columns
@@ -147,7 +149,7 @@ package struct StoreCopier: Sendable {
             try await PostgresDatabase.run(
                 PostgresQuery(unsafeSQL: """
                     SELECT setval(pg_get_serial_sequence('\(quotedTable)', '\(column)'),
-                                  COALESCE((SELECT max(\(quotedColumn)) FROM \(quotedTable)), 0) + 1, false)
+                                  GREATEST(COALESCE((SELECT max(\(quotedColumn)) FROM \(quotedTable)), 0), \(floors[table] ?? 0)) + 1, false)
                     """),
                 on: connection, logger: logger
             )
