@@ -40,6 +40,25 @@ extension PostgresTests {
             } catch let error as StoreCopyError {
                 #expect(error.message.contains("table praxis_settings has rows"), "\(error.message)")
             }
+
+            // A row changed behind the copy's back: the check names the table, the key and the column.
+            _ = try await database.ownerTextRows("DELETE FROM realtime_changes WHERE \"offset\" = 100")
+            _ = try await database.ownerTextRows("UPDATE realtime_broadcasts SET payload = 'changed' WHERE id = 9")
+            let copier = StoreCopier(target: database)
+            let snapshot = try SQLiteSnapshot.read(path: temp.path)
+            var types: [String: [String: String]] = [:]
+            for table in snapshot.tables {
+                let rows = try await database.ownerTextRows(
+                    "SELECT column_name::text, data_type::text FROM information_schema.columns WHERE table_name = $1", [table.name]
+                )
+                types[table.name] = Dictionary(uniqueKeysWithValues: rows.map { ($0[0]!, $0[1]!) })
+            }
+            do {
+                try await copier.verify(snapshot, types: types)
+                Issue.record("verify passed over a changed row")
+            } catch let error as StoreCopyError {
+                #expect(error.message == "verification failed: realtime_broadcasts row (id=9) differs in payload: source {\"k\":1}, target changed")
+            }
         }
     }
 
