@@ -8,12 +8,13 @@ enum DatabaseOption {
     static let defaultPath = "./praxis.sqlite"
 
     /// The location `--db` names, parsed (``DatabaseLocation/parse(_:password:)``).
-    static func resolve(_ db: String?, passwordFile: String? = nil) throws -> DatabaseLocation {
+    /// `option` names the flag in messages (`--db`, or `copy`'s `--to`).
+    static func resolve(_ db: String?, passwordFile: String? = nil, option: String = "--db") throws -> DatabaseLocation {
         let text = try Environment.resolve(db, "PRAXIS_DB", default: defaultPath) { $0 }
         var password: String?
         if let passwordFile {
             guard let contents = FileManager.default.contents(atPath: passwordFile) else {
-                throw ValidationError("cannot read --db-password-file \(passwordFile)")
+                throw ValidationError("cannot read \(option)-password-file \(passwordFile)")
             }
             password = String(decoding: contents, as: UTF8.self).trimmingCharacters(in: .newlines)
         } else if text.contains("://") {
@@ -22,7 +23,7 @@ enum DatabaseOption {
         do {
             return try DatabaseLocation.parse(text, password: password)
         } catch {
-            throw ValidationError("invalid value for '--db': \(error.message)")
+            throw ValidationError("invalid value for '\(option)': \(error.message)")
         }
     }
 

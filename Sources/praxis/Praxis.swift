@@ -7,7 +7,7 @@ struct Praxis: AsyncParsableCommand {
         commandName: "praxis",
         abstract: "Praxis: a realtime practice-room server for clinical communication role-plays.",
         discussion: "Speaks Supabase's auth, data and realtime protocols over one HTTP port.",
-        subcommands: [Serve.self, Migrate.self, Keys.self, Bench.self, Client.self]
+        subcommands: [Serve.self, Migrate.self, Copy.self, Keys.self, Bench.self, Client.self]
     )
 }
 
