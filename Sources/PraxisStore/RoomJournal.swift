@@ -21,17 +21,8 @@ public final class RoomJournal: Sendable {
         var completion: Completion
     }
 
-    private struct State {
-        var pending: [Pending] = []
-        /// Entries taken into the transaction being written.
-        var writingCount = 0
-        var writing = false
-        var batches = 0
-        var entries = 0
-    }
-
     private let store: Store
-    private let state = Mutex(State())
+    private let state = Mutex(GroupCommitQueue<Pending>())
     private let commitTimer = Metrics.Timer(label: "praxis_room_journal_commit_seconds")
     private let batchSize = Recorder(label: "praxis_room_journal_batch_entries")
     private let queue = DispatchQueue(label: "praxis.room.journal")
@@ -50,23 +41,18 @@ public final class RoomJournal: Sendable {
     /// Whether `maxPending` entries are not durable yet (waiting, or being written): new
     /// commands should be refused for now.
     public var isFull: Bool {
-        state.withLock { $0.pending.count + $0.writingCount >= maxPending }
+        state.withLock { $0.notDurable >= maxPending }
     }
 
     /// Queues `entry`; `completion` runs once it is durable (or failed).
     public func append(_ entry: RoomJournalEntry, completion: @escaping Completion) {
-        let start = state.withLock { state -> Bool in
-            state.pending.append(Pending(entry: entry, completion: completion))
-            if state.writing { return false }
-            state.writing = true
-            return true
-        }
+        let start = state.withLock { $0.append(Pending(entry: entry, completion: completion)) }
         if start { queue.async { self.drain() } }
     }
 
     /// Whether entries are waiting or being written.
     public var hasWork: Bool {
-        state.withLock { !$0.pending.isEmpty || $0.writing }
+        state.withLock { $0.hasWork }
     }
 
     /// Returns once every entry appended so far is written and its completion has run
@@ -75,40 +61,28 @@ public final class RoomJournal: Sendable {
         while true {
             // The journal's queue is serial: this runs after the drain in progress, if any.
             await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in queue.async { done.resume() } }
-            if state.withLock({ $0.pending.isEmpty && !$0.writing }) { return }
+            if !state.withLock({ $0.hasWork }) { return }
         }
     }
 
     /// Transactions written and entries they held, since start.
     public var counts: (batches: Int, entries: Int) {
-        state.withLock { ($0.batches, $0.entries) }
+        state.withLock { ($0.batches, $0.items) }
     }
 
     private func drain() {
         while true {
-            let batch = state.withLock { state -> [Pending] in
-                guard !state.pending.isEmpty else {
-                    state.writing = false
-                    return []
-                }
-                let count = min(state.pending.count, maxBatch)
-                state.writingCount = count
-                let batch = Array(state.pending.prefix(count))
-                state.pending.removeFirst(count)
-                state.batches += 1
-                state.entries += count
-                return batch
-            }
+            let batch = state.withLock { $0.nextBatch(maxBatch: maxBatch) }
             if batch.isEmpty { return }
             do {
                 let started = DispatchTime.now().uptimeNanoseconds
                 try write(batch.map(\.entry))
                 commitTimer.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
                 batchSize.record(batch.count)
-                state.withLock { $0.writingCount = 0 }
+                state.withLock { $0.batchDone() }
                 for item in batch { item.completion(.success(())) }
             } catch {
-                state.withLock { $0.writingCount = 0 }
+                state.withLock { $0.batchDone() }
                 // Find the bad entry: each one alone.
                 for item in batch {
                     do {

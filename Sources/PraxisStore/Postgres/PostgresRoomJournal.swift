@@ -22,12 +22,7 @@ package final class PostgresRoomJournal: RoomJournaling {
     }
 
     private struct State {
-        var pending: [Pending] = []
-        /// Entries taken into the transaction being written.
-        var writingCount = 0
-        var writing = false
-        var batches = 0
-        var entries = 0
+        var queue = GroupCommitQueue<Pending>()
         /// Callers of `waitUntilWritten` waiting for the journal to be idle.
         var idleWaiters: [CheckedContinuation<Void, Never>] = []
     }
@@ -52,27 +47,22 @@ package final class PostgresRoomJournal: RoomJournaling {
 
     /// Whether `maxPending` entries are not durable yet (waiting, or being written).
     package var isFull: Bool {
-        state.withLock { $0.pending.count + $0.writingCount >= maxPending }
+        state.withLock { $0.queue.notDurable >= maxPending }
     }
 
     /// Whether entries are waiting or being written.
     package var hasWork: Bool {
-        state.withLock { !$0.pending.isEmpty || $0.writing }
+        state.withLock { $0.queue.hasWork }
     }
 
     /// Transactions written and entries they held, since start.
     package var counts: (batches: Int, entries: Int) {
-        state.withLock { ($0.batches, $0.entries) }
+        state.withLock { ($0.queue.batches, $0.queue.items) }
     }
 
     /// Queues `entry`; `completion` runs once it is committed (or failed), in submission order.
     package func append(_ entry: RoomJournalEntry, completion: @escaping RoomJournal.Completion) {
-        let start = state.withLock { state -> Bool in
-            state.pending.append(Pending(entry: entry, completion: completion))
-            if state.writing { return false }
-            state.writing = true
-            return true
-        }
+        let start = state.withLock { $0.queue.append(Pending(entry: entry, completion: completion)) }
         if start { Task { await self.drain() } }
     }
 
@@ -80,7 +70,7 @@ package final class PostgresRoomJournal: RoomJournaling {
     package func waitUntilWritten() async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             let idle = state.withLock { state -> Bool in
-                if state.pending.isEmpty && !state.writing { return true }
+                if !state.queue.hasWork { return true }
                 state.idleWaiters.append(done)
                 return false
             }
@@ -92,18 +82,10 @@ package final class PostgresRoomJournal: RoomJournaling {
     private func drain() async {
         while true {
             let (batch, idle) = state.withLock { state -> ([Pending], [CheckedContinuation<Void, Never>]) in
-                guard !state.pending.isEmpty else {
-                    state.writing = false
-                    defer { state.idleWaiters = [] }
-                    return ([], state.idleWaiters)
-                }
-                let count = min(state.pending.count, maxBatch)
-                state.writingCount = count
-                let batch = Array(state.pending.prefix(count))
-                state.pending.removeFirst(count)
-                state.batches += 1
-                state.entries += count
-                return (batch, [])
+                let batch = state.queue.nextBatch(maxBatch: maxBatch)
+                guard batch.isEmpty else { return (batch, []) }
+                defer { state.idleWaiters = [] }
+                return ([], state.idleWaiters)
             }
             if batch.isEmpty {
                 for waiter in idle { waiter.resume() }
@@ -120,10 +102,10 @@ package final class PostgresRoomJournal: RoomJournaling {
             try await database.writeRoomEntries(batch.map(\.entry))
             commitTimer.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
             batchSize.record(batch.count)
-            state.withLock { $0.writingCount = 0 }
+            state.withLock { $0.queue.batchDone() }
             for item in batch { item.completion(.success(())) }
         } catch {
-            state.withLock { $0.writingCount = 0 }
+            state.withLock { $0.queue.batchDone() }
             // Find the bad entry: each one alone.
             for item in batch {
                 do {
