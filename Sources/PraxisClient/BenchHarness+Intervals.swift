@@ -7,7 +7,7 @@ extension BenchHarness {
     /// (end_seconds, turns_acked, ack_p50_ms, ack_p99_ms, ack_max_ms, wal_bytes,
     /// database_bytes, server_rss_kib, wal_written_bytes); each also a progress line.
     static func intervals(
-        every: Double, start: UInt64, duration: Double, recorders: [LoopRecorder], probe: ServerProbe, before: ServerProbe.Sample,
+        every: Double, start: UInt64, duration: Double, recorder: BenchRecorder, probe: ServerProbe, before: ServerProbe.Sample,
         progress: @escaping @Sendable (String) -> Void
     ) async -> [JSONValue] {
         var intervals: [JSONValue] = []
@@ -17,7 +17,7 @@ extension BenchHarness {
             let end = start + UInt64(Double(index) * every * 1e9)
             let now = MonotonicClock.now()
             if end > now { try? await Task.sleep(for: .nanoseconds(Int64(end - now))) }
-            let histogram = await recorders.takeInterval()
+            let histogram = await recorder.takeInterval()
             let sample = await probe.sample()
             let ack = histogram.summary
             let seconds = MonotonicClock.seconds(since: start)

@@ -1,27 +1,130 @@
 import NIOCore
 import Synchronization
 
-/// The recorder of one run: a `LoopRecorder` per client event loop (counters and latency
-/// histograms), the first error, and whether the run has begun closing its connections (so
-/// those closes are expected).
-final class BenchRecorder: Sendable {
-    let loops: [LoopRecorder]
+/// The recorder of one benchmark run, the same for every scenario: counters of what happened
+/// per client event loop (readable from anywhere, relaxed atomics), latency histograms per
+/// loop (each touched only on its loop, so recording takes no lock; read merged at the end),
+/// the first error, and whether the run has begun closing its connections (so those closes
+/// are expected). Connection i records on loop `loop(i)`.
+final class BenchRecorder: @unchecked Sendable {
+    /// What a recorder counts. Each scenario uses the ones that apply to it.
+    enum Event: Int, CaseIterable {
+        /// A connection of this loop opened (and, where there is one, joined).
+        case connection
+        /// A message delivered to a subscriber or peer.
+        case delivery
+        /// A request the client sent and awaits an answer for (a turn).
+        case sent
+        /// An answer to a sent request came back ok (a turn's ack).
+        case acked
+        /// A measured command's answer (end_round).
+        case roundEnd
+        case malformed
+        case orderViolation
+        case channelError
+        /// A change not made by this run (someone else wrote).
+        case foreign
+        case errorReply
+        /// Of the whole run: connections opened, connections that failed (board: joins
+        /// included), and those that ended before the run closed them.
+        case opened, connectFailure, unexpectedClose
+        /// Board: failed joins; the writer's requests, confirmed inserts and updates, failed writes.
+        case joinFailure, request, insert, update, writeFailure
+        /// Rooms: rooms in role-play, and rooms whose set-up failed.
+        case ready, setupFailure
+    }
+
+    /// The histograms a recorder keeps per loop.
+    enum Series: Int, CaseIterable {
+        /// The scenario's main latency: delivery or ack. Also feeds the interval histogram.
+        case main
+        /// A second latency (the rooms benchmark's round end).
+        case secondary
+    }
+
+    /// The client event loops, in the order `loop(_:)` hands them out.
+    let eventLoops: [any EventLoop]
+    /// `Event.allCases.count` counters per loop.
+    private let counts: UnsafeMutablePointer<Atomic<Int>>
+    /// Per loop: one histogram per series, then the main series since the last
+    /// `takeInterval()`. Slot `loop * histogramsPerLoop + n` only on `eventLoops[loop]`.
+    private let histograms: UnsafeMutablePointer<LatencyHistogram>
+    private static let histogramsPerLoop = Series.allCases.count + 1
     private let closing = Atomic<Bool>(false)
     /// The first connection failure, and the first other error (a failure is reported first).
     private let errors = Mutex<(failure: String?, other: String?)>((nil, nil))
 
-    init(_ group: any EventLoopGroup) {
-        loops = group.makeIterator().map { LoopRecorder(eventLoop: $0) }
+    init(_ eventLoops: [any EventLoop]) {
+        self.eventLoops = eventLoops
+        let events = eventLoops.count * Event.allCases.count
+        counts = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: events)
+        for index in 0..<events { (counts + index).initialize(to: Atomic<Int>(0)) }
+        let slots = eventLoops.count * Self.histogramsPerLoop
+        histograms = UnsafeMutablePointer<LatencyHistogram>.allocate(capacity: slots)
+        histograms.initialize(repeating: LatencyHistogram(), count: slots)
     }
 
-    /// The recorder of connection `index` (the loops in turn).
-    func loop(_ index: Int) -> LoopRecorder { loops[index % loops.count] }
+    /// A recorder for every event loop of `group`.
+    convenience init(_ group: any EventLoopGroup) {
+        self.init(group.makeIterator().map { $0 })
+    }
 
-    /// The total of `event` over the loops.
-    subscript(_ event: LoopRecorder.Event) -> Int { loops.total(event) }
+    deinit {
+        counts.deinitialize(count: eventLoops.count * Event.allCases.count)
+        counts.deallocate()
+        histograms.deinitialize(count: eventLoops.count * Self.histogramsPerLoop)
+        histograms.deallocate()
+    }
 
-    /// Counts an event of the whole run, from any thread.
-    func count(_ event: LoopRecorder.Event) { loops[0].count(event) }
+    /// The loop of connection `index` (the loops in turn).
+    func loop(_ index: Int) -> Int { index % eventLoops.count }
+
+    /// How many `event`s were counted so far, on every loop or on `loop`.
+    subscript(_ event: Event, loop loop: Int? = nil) -> Int {
+        let loops = loop.map { $0...$0 } ?? 0...(eventLoops.count - 1)
+        return loops.reduce(0) { $0 + counts[$1 * Event.allCases.count + event.rawValue].load(ordering: .relaxed) }
+    }
+
+    /// Counts one `event` (of `loop`, by default the first), from any thread.
+    func count(_ event: Event, loop: Int = 0) {
+        counts[loop * Event.allCases.count + event.rawValue].wrappingAdd(1, ordering: .relaxed)
+    }
+
+    /// Records a latency in `series` and counts `event` (if any); on `eventLoops[loop]`.
+    func record(_ event: Event?, latency nanoseconds: UInt64, in series: Series = .main, loop: Int) {
+        slot(loop, series.rawValue).pointee.record(nanoseconds: nanoseconds)
+        if series == .main { slot(loop, Self.histogramsPerLoop - 1).pointee.record(nanoseconds: nanoseconds) }
+        if let event { count(event, loop: loop) }
+    }
+
+    /// The histogram of `series`, of `loop` or merged over the loops (each read on its loop).
+    func histogram(_ series: Series = .main, loop: Int? = nil) async throws -> LatencyHistogram {
+        var merged = LatencyHistogram()
+        for index in loop.map({ [$0] }) ?? Array(eventLoops.indices) {
+            merged.add(try await eventLoops[index].submit { self.slot(index, series.rawValue).pointee }.get())
+        }
+        return merged
+    }
+
+    /// The main latencies recorded since the last call, merged over the loops (and starts a
+    /// new interval); loops that cannot answer are left out.
+    func takeInterval() async -> LatencyHistogram {
+        var merged = LatencyHistogram()
+        for index in eventLoops.indices {
+            let part = try? await eventLoops[index].submit {
+                let interval = self.slot(index, Self.histogramsPerLoop - 1)
+                defer { interval.pointee = LatencyHistogram() }
+                return interval.pointee
+            }.get()
+            if let part { merged.add(part) }
+        }
+        return merged
+    }
+
+    /// Histogram `number` of `loop` (a series, or the interval after them).
+    private func slot(_ loop: Int, _ number: Int) -> UnsafeMutablePointer<LatencyHistogram> {
+        histograms + loop * Self.histogramsPerLoop + number
+    }
 
     var firstError: String? { errors.withLock { $0.failure ?? $0.other } }
 

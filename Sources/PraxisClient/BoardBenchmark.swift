@@ -48,7 +48,7 @@ public enum BoardBenchmark {
                 let deadline = MonotonicClock.seconds(since: start) + configuration.drainTimeout
                 try await BenchHarness.drain(since: start, deadline: deadline) { recorder[.delivery] >= expected }
             }
-            let latency = try await recorder.loops.merged()
+            let latency = try await recorder.histogram()
             let writeLatency = try await writer.recorder.histogram()
             let deliveries = recorder[.delivery]
             await recorder.closeAll(subscribers)
@@ -108,13 +108,7 @@ public enum BoardBenchmark {
     static func openWriter(
         _ configuration: BenchConfiguration, eventLoop writerLoop: any EventLoop, tag: String
     ) async throws -> (http: [BenchHTTPConnection], hostID: String) {
-        var http: [BenchHTTPConnection] = []
-        do {
-            let setup = try await BenchHTTPConnection.connect(host: configuration.target.host, port: configuration.target.port, eventLoop: writerLoop)
-            http.append(setup)
-        } catch {
-            throw BenchError(description: "cannot reach the data API at \(configuration.target.host):\(configuration.target.port): \(error)")
-        }
+        var http = [try await BenchSetup.connect(configuration, eventLoop: writerLoop, what: "the data API")]
         do {
             let hostID = try await createHost(http[0], serviceKey: configuration.serviceKey, tag: tag)
             while http.count < configuration.writerConnections {
@@ -138,8 +132,8 @@ public enum BoardBenchmark {
             state: "subscribed"
         ) { index in
             let loop = recorder.loop(index)
-            let subscriber = BoardSubscriber(recorder: loop, book: book, topic: topic, errors: recorder)
-            let connection = try await target.connect(group: loop.eventLoop) { subscriber.received($0) }
+            let subscriber = BoardSubscriber(recorder: recorder, loop: loop, book: book, topic: topic)
+            let connection = try await target.connect(group: recorder.eventLoops[loop]) { subscriber.received($0) }
             do {
                 try await subscriber.join(
                     connection, text: joinText, heartbeatInterval: configuration.heartbeatInterval, timeout: configuration.joinTimeout
@@ -149,7 +143,7 @@ public enum BoardBenchmark {
                 await connection.close()
                 throw error
             }
-            loop.count(.connection)
+            recorder.count(.connection, loop: loop)
             recorder.watch(connection)
             return connection
         }
@@ -157,18 +151,8 @@ public enum BoardBenchmark {
 
     /// Signs up one user (the service key serves as apikey) and gives it a profile; returns its id.
     static func createHost(_ http: BenchHTTPConnection, serviceKey: String, tag: String) async throws -> String {
-        let userID: String
-        do {
-            userID = try await BenchSetup.signUp(http, key: serviceKey, email: "bench-host-\(tag)@praxis.test", password: "bench-\(tag)-password").id
-        } catch {
-            throw BenchError(description: "\(error)")
-        }
-        let profile = try await http.request(
-            method: .POST, uri: "/rest/v1/profiles",
-            headers: [("apikey", serviceKey), ("Authorization", "Bearer \(serviceKey)"), ("Prefer", "return=minimal")],
-            body: #"{"user_id":"\#(userID)","first_name":"Bench","last_name":"Host","training_level":"Benchmark"}"#
-        )
-        guard profile.status == 201 else { throw BenchError(description: "creating the host's profile failed: \(profile.summary)") }
+        let userID = try await BenchSetup.signUp(http, key: serviceKey, email: "bench-host-\(tag)@praxis.test", password: "bench-\(tag)-password").id
+        try await BenchSetup.createProfiles(http, serviceKey: serviceKey, users: [userID], lastName: "Host", what: "the host's profile")
         return userID
     }
 }

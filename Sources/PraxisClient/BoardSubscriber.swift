@@ -1,24 +1,18 @@
 import NIOCore
 
 /// One realtime connection of the board benchmark. Everything but `init` runs on the
-/// connection's event loop (the recorder's).
-final class BoardSubscriber: @unchecked Sendable {
-    private let recorder: LoopRecorder
+/// connection's event loop (its recorder loop's).
+final class BoardSubscriber: BenchPeer, @unchecked Sendable {
     private let book: BoardRoomBook
     private let topic: [UInt8]
-    private let errors: BenchRecorder
-    private var connection: WebSocketClientConnection?
     private var joinPromise: EventLoopPromise<Void>?
     private var joinReplied = false
     private var lastOffset: Int64 = -1
-    private var nextRef = 2
-    private var heartbeat: RepeatedTask?
 
-    init(recorder: LoopRecorder, book: BoardRoomBook, topic: String, errors: BenchRecorder) {
-        self.recorder = recorder
+    init(recorder: BenchRecorder, loop: Int, book: BoardRoomBook, topic: String) {
         self.book = book
         self.topic = Array(topic.utf8)
-        self.errors = errors
+        super.init(recorder: recorder, loop: loop, firstRef: 2)
     }
 
     /// The phx_join realtime-py sends for `channel(topic).on_postgres_changes("*", table="practice_rooms")`.
@@ -35,26 +29,17 @@ final class BoardSubscriber: @unchecked Sendable {
         let loop = connection.eventLoop
         return loop.flatSubmit {
             let promise = loop.makePromise(of: Void.self)
-            self.connection = connection
             self.joinPromise = promise
             connection.send(text: text)
             let deadline = loop.scheduleTask(in: .milliseconds(Int64(timeout * 1000))) {
                 self.failJoin("no join reply and subscribed message within \(Int(timeout)) s")
             }
             promise.futureResult.whenComplete { _ in deadline.cancel() }
-            let interval = TimeAmount.milliseconds(Int64(heartbeatInterval * 1000))
-            self.heartbeat = loop.scheduleRepeatedTask(
-                initialDelay: .milliseconds(Int64.random(in: 0...Int64(heartbeatInterval * 1000))), delay: interval
-            ) { _ in
-                let ref = self.nextRef
-                self.nextRef += 1
-                self.connection?.send(text: #"{"topic":"phoenix","event":"heartbeat","payload":{},"ref":"\#(ref)"}"#)
-            }
+            let interval = Int64(heartbeatInterval * 1000)
+            self.attach(connection, heartbeat: .milliseconds(interval), after: .milliseconds(Int64.random(in: 0...interval)))
             connection.closeFuture.whenComplete { _ in
-                self.heartbeat?.cancel()
-                self.heartbeat = nil
+                self.detach()
                 self.failJoin("the connection closed during the join")
-                self.connection = nil
             }
             return promise.futureResult
         }
@@ -81,13 +66,13 @@ final class BoardSubscriber: @unchecked Sendable {
 
     private func change(_ bytes: UnsafeRawBufferPointer, now: UInt64) {
         guard let change = BoardMessage.change(bytes), change.offset >= 0 else {
-            recorder.count(.malformed)
-            errors.error("malformed postgres_changes message: \(Self.excerpt(bytes))")
+            count(.malformed)
+            recorder.error("malformed postgres_changes message: \(Self.excerpt(bytes))")
             return
         }
         if change.offset <= lastOffset {
-            recorder.count(.orderViolation)
-            errors.error("offset \(change.offset) arrived after offset \(lastOffset) on one connection")
+            count(.orderViolation)
+            recorder.error("offset \(change.offset) arrived after offset \(lastOffset) on one connection")
         } else {
             lastOffset = change.offset
         }
@@ -101,15 +86,15 @@ final class BoardSubscriber: @unchecked Sendable {
             found = (false, nil)
         }
         guard found.ours else {
-            recorder.count(.foreign)
+            count(.foreign)
             return
         }
         guard let sent = found.sent else {
-            recorder.count(.malformed)
-            errors.error("a change of this run's room without a send time: \(Self.excerpt(bytes))")
+            count(.malformed)
+            recorder.error("a change of this run's room without a send time: \(Self.excerpt(bytes))")
             return
         }
-        recorder.record(.delivery, latency: now &- sent)
+        recorder.record(.delivery, latency: now &- sent, loop: loop)
     }
 
     private func control(_ bytes: UnsafeRawBufferPointer, event: Range<Int>?) {
@@ -147,19 +132,14 @@ final class BoardSubscriber: @unchecked Sendable {
                 channelError("channel error: \(Self.excerpt(bytes))")
             }
         } else if event == nil {
-            recorder.count(.malformed)
-            errors.error("a message without an event: \(Self.excerpt(bytes))")
+            count(.malformed)
+            recorder.error("a message without an event: \(Self.excerpt(bytes))")
         }
         // presence_state and presence_diff: nothing to do.
     }
 
     private func channelError(_ text: String) {
-        recorder.count(.channelError)
-        errors.error(text)
-    }
-
-    private static func excerpt(_ bytes: UnsafeRawBufferPointer) -> String {
-        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<min(bytes.count, 300)]), as: UTF8.self)
-        return bytes.count > 300 ? text + "…" : text
+        count(.channelError)
+        recorder.error(text)
     }
 }

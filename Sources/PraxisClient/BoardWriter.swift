@@ -19,7 +19,7 @@ final class BoardWriter: @unchecked Sendable {
     private let answerTimeout: Double
     private let errors: BenchRecorder
     /// The writer's counts (requests, inserts, updates, write failures) and its request latencies.
-    let recorder: LoopRecorder
+    let recorder: BenchRecorder
     private let loop: any EventLoop
 
     private let inFlightCount = Atomic<Int>(0)
@@ -44,7 +44,7 @@ final class BoardWriter: @unchecked Sendable {
         self.connections = connections
         self.book = book
         self.hostID = hostID
-        self.headers = [("apikey", serviceKey), ("Authorization", "Bearer \(serviceKey)"), ("Prefer", "return=minimal")]
+        self.headers = BenchSetup.serviceHeaders(serviceKey)
         self.rate = rate
         self.duration = duration
         self.total = total
@@ -52,7 +52,7 @@ final class BoardWriter: @unchecked Sendable {
         self.answerTimeout = answerTimeout
         self.errors = errors
         self.loop = connections[0].eventLoop
-        recorder = LoopRecorder(eventLoop: connections[0].eventLoop)
+        recorder = BenchRecorder([connections[0].eventLoop])
     }
 
     /// Changes the data API confirmed.
@@ -156,7 +156,7 @@ final class BoardWriter: @unchecked Sendable {
         inFlightCount.store(inFlight, ordering: .relaxed)
         guard !finished else { return }
         let now = MonotonicClock.now()
-        recorder.record(nil, latency: now &- sent)
+        recorder.record(nil, latency: now &- sent, loop: 0)
         switch result {
         case .success(let response):
             if isUpdate {

@@ -25,8 +25,8 @@ public enum FanoutBenchmark {
             count: configuration.count, concurrency: configuration.concurrency, recorder: recorder, progress: progress
         ) { index in
             let loop = recorder.loop(index)
-            let connection = try await target.connect(group: loop.eventLoop) { Self.received($0, by: loop) }
-            loop.count(.connection)
+            let connection = try await target.connect(group: recorder.eventLoops[loop]) { Self.received($0, by: recorder, loop: loop) }
+            recorder.count(.connection, loop: loop)
             recorder.watch(connection)
             return connection
         }
@@ -61,8 +61,8 @@ public enum FanoutBenchmark {
             try await BenchHarness.drain(since: start, deadline: publishSeconds + configuration.drainTimeout) { recorder[.delivery] >= expected }
             return publishSeconds
         }
-        let latency = try await recorder.loops.merged()
-        let loops = try await loopFigures(recorder.loops)
+        let latency = try await recorder.histogram()
+        let loops = try await loopFigures(recorder)
         let deliveries = recorder[.delivery]
         await recorder.closeAll(subscribers + [publisherConnection])
         return report(
@@ -108,19 +108,19 @@ public enum FanoutBenchmark {
     }
 
     /// Each client event loop's share.
-    static func loopFigures(_ recorders: [LoopRecorder]) async throws -> [(connections: Int, deliveries: Int, p99: Double)] {
+    static func loopFigures(_ recorder: BenchRecorder) async throws -> [(connections: Int, deliveries: Int, p99: Double)] {
         var loops: [(connections: Int, deliveries: Int, p99: Double)] = []
-        for recorder in recorders {
-            loops.append((recorder[.connection], recorder[.delivery], try await recorder.histogram().summary.p99))
+        for loop in recorder.eventLoops.indices {
+            loops.append((recorder[.connection, loop: loop], recorder[.delivery, loop: loop], try await recorder.histogram(loop: loop).summary.p99))
         }
         return loops
     }
 
     /// Each message a subscriber receives, on its loop: the latency from the payload's send time.
-    static func received(_ message: WebSocketClientMessage, by recorder: LoopRecorder) {
+    static func received(_ message: WebSocketClientMessage, by recorder: BenchRecorder, loop: Int) {
         let now = MonotonicClock.now()
-        guard let sent = BenchPayload.timestamp(of: message.data) else { return recorder.count(.malformed) }
-        recorder.record(.delivery, latency: now &- sent)
+        guard let sent = BenchPayload.timestamp(of: message.data) else { return recorder.count(.malformed, loop: loop) }
+        recorder.record(.delivery, latency: now &- sent, loop: loop)
     }
 }
 

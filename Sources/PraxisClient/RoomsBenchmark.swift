@@ -2,24 +2,21 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import PraxisDomain
+import Synchronization
 
 /// The practice-room benchmark: K rooms, each with its host and guest on their own realtime
 /// connection, joined to `realtime:room:<id>`, put into role-play, then both peers send turns
 /// at a fixed total rate. Measures the acknowledged-turn latency (send → ok reply, which the
 /// server sends only once the turn is durable), turn deliveries to both peers, and at the end
-/// the round-end persistence time (end_round → ok, sent by every room at once).
+/// the round-end persistence time (end_round → ok, sent by every room at once). With
+/// `roomLifetime` set, rooms come and go at a steady rate instead (RoomsBenchmark+Steady).
 public enum RoomsBenchmark {
     /// Signs up `configuration.users` users (at least 2), gives them profiles and creates the
     /// rooms (room i: host i mod users/2, guest the same of the other half); the rooms' ids and the users.
     static func createUsersAndRooms(
         _ configuration: BenchConfiguration, eventLoop: any EventLoop
     ) async throws -> (ids: [String], users: [(id: String, token: String)]) {
-        let http: BenchHTTPConnection
-        do {
-            http = try await BenchHTTPConnection.connect(host: configuration.target.host, port: configuration.target.port, eventLoop: eventLoop)
-        } catch {
-            throw BenchError(description: "cannot reach the server at \(configuration.target.host):\(configuration.target.port): \(error)")
-        }
+        let http = try await BenchSetup.connect(configuration, eventLoop: eventLoop, what: "the server")
         let tag = String(UInt32.random(in: 0x1000_0000...UInt32.max), radix: 16)
         let userCount = max(2, configuration.users)
         var users: [(id: String, token: String)] = []
@@ -29,12 +26,7 @@ public enum RoomsBenchmark {
                 password: "bench-rooms-password"
             ))
         }
-        let service = [("apikey", configuration.serviceKey), ("Authorization", "Bearer \(configuration.serviceKey)")]
-        let profiles = users.map { #"{"user_id":"\#($0.id)","first_name":"Bench","last_name":"Peer","training_level":"Benchmark"}"# }
-        let profileAnswer = try await http.request(
-            method: .POST, uri: "/rest/v1/profiles", headers: service + [("Prefer", "return=minimal")], body: "[" + profiles.joined(separator: ",") + "]"
-        )
-        guard profileAnswer.status == 201 else { throw BenchError(description: "creating profiles failed: \(profileAnswer.summary)") }
+        try await BenchSetup.createProfiles(http, serviceKey: configuration.serviceKey, users: users.map(\.id), lastName: "Peer", what: "profiles")
         let half = userCount / 2
         var roomIDs: [String] = []
         var roomRows: [String] = []
@@ -48,7 +40,9 @@ public enum RoomsBenchmark {
         }
         for chunk in stride(from: 0, to: roomRows.count, by: 500) {
             let body = "[" + roomRows[chunk..<min(chunk + 500, roomRows.count)].joined(separator: ",") + "]"
-            let answer = try await http.request(method: .POST, uri: "/rest/v1/practice_rooms", headers: service + [("Prefer", "return=minimal")], body: body)
+            let answer = try await http.request(
+                method: .POST, uri: "/rest/v1/practice_rooms", headers: BenchSetup.serviceHeaders(configuration.serviceKey), body: body
+            )
             guard answer.status == 201 else { throw BenchError(description: "creating rooms failed: \(answer.summary)") }
         }
         await http.close()
@@ -66,135 +60,188 @@ public enum RoomsBenchmark {
         try await guest.command("start_roleplay", #"{"client_id":"p"}"#).get()
     }
 
-    /// Every host sends end_round at once; how many were answered ok.
-    static func endRounds(_ peers: [RoomPeer]) async -> Int {
-        await withTaskGroup(of: Bool.self) { tasks in
-            for peer in peers where peer.name.hasPrefix("h") {
-                tasks.addTask {
-                    (try? await peer.command("end_round", #"{"client_id":"e"}"#, measured: true).get()) != nil
-                }
-            }
-            var count = 0
-            for await ok in tasks where ok { count += 1 }
-            return count
+    /// One room: its two peers, and whether it has ended (its connections' closes from then on
+    /// are expected, while the run's other rooms go on).
+    struct Room: Sendable {
+        var host: RoomPeer
+        var guest: RoomPeer
+        var ended: Ended
+
+        final class Ended: Sendable {
+            let value = Atomic<Bool>(false)
+        }
+
+        /// Closes the room's peers, their closes expected.
+        func close() {
+            ended.value.store(true, ordering: .relaxed)
+            host.close()
+            guest.close()
         }
     }
 
-    /// Peers: connect, join, and put every room into role-play (host and guest of room i on
-    /// alternate loops); rooms whose set-up fails are counted (`setupFailure`) and left out.
-    static func prepareRooms(
-        _ configuration: BenchConfiguration, ids: [String], peerUsers: [(id: String, token: String)], recorder: BenchRecorder,
-        progress: @escaping @Sendable (String) -> Void
-    ) async -> [RoomPeer] {
+    /// What the rooms of a run share.
+    struct Context: Sendable {
+        var configuration: BenchConfiguration
+        var ids: [String]
+        var users: [(id: String, token: String)]
+        var recorder: BenchRecorder
+    }
+
+    /// Connects and joins room `index` (its id `ids[index]`, its host and guest users as
+    /// `createUsersAndRooms` chose them) on slot `slot`'s two loops and puts it into role-play;
+    /// nil (counted as a set-up failure) when that fails.
+    static func prepareRoom(_ context: Context, index: Int, slot: Int) async -> Room? {
+        let (configuration, recorder) = (context.configuration, context.recorder)
         let target = BenchTarget.realtime(host: configuration.target.host, port: configuration.target.port, key: configuration.clientKey)
-        let half = peerUsers.count / 2
-        let text = String(repeating: "Can you tell me more about the pain, when it started and what makes it worse? ", count: 4).prefix(configuration.turnSize)
-        return await BenchHarness.withProgress(progress, line: { "preparing rooms: \(recorder[.ready])/\(configuration.count) in role-play" }) {
-            await BenchHarness.bounded(count: configuration.count, concurrency: configuration.concurrency) { index -> [RoomPeer]? in
-                let host = RoomPeer(recorder: recorder.loop(2 * index), roomID: ids[index], name: "h\(index)", text: String(text), errors: recorder)
-                let guest = RoomPeer(recorder: recorder.loop(2 * index + 1), roomID: ids[index], name: "g\(index)", text: String(text), errors: recorder)
-                do {
-                    for (peer, token) in [(host, peerUsers[index % half].token), (guest, peerUsers[half + index % half].token)] {
-                        let connection = try await target.connect(group: peer.recorder.eventLoop) { peer.received($0) }
-                        recorder.watch(connection)
-                        try await peer.join(connection, token: token).get()
-                    }
-                    try await putIntoRolePlay(host: host, guest: guest)
-                    recorder.count(.ready)
-                    return [host, guest]
-                } catch {
-                    recorder.count(.setupFailure)
-                    recorder.error("room \(index) set-up: \(error)")
-                    host.close()
-                    guest.close()
-                    return nil
+        let half = context.users.count / 2
+        let phrase = "Can you tell me more about the pain, when it started and what makes it worse? "
+        let text = String(String(repeating: phrase, count: 4).prefix(configuration.turnSize))
+        let id = context.ids[index]
+        let host = RoomPeer(recorder: recorder, loop: recorder.loop(2 * slot), roomID: id, name: "h\(index)", text: text)
+        let guest = RoomPeer(recorder: recorder, loop: recorder.loop(2 * slot + 1), roomID: id, name: "g\(index)", text: text)
+        let room = Room(host: host, guest: guest, ended: Room.Ended())
+        do {
+            for (peer, token) in [(host, context.users[index % half].token), (guest, context.users[half + index % half].token)] {
+                let connection = try await target.connect(group: peer.eventLoop) { peer.received($0) }
+                connection.closeFuture.whenComplete { [ended = room.ended] _ in
+                    if !ended.value.load(ordering: .relaxed) { recorder.count(.unexpectedClose) }
                 }
-            }.flatMap { $0 }
+                try await peer.join(connection, token: token).get()
+            }
+            try await putIntoRolePlay(host: host, guest: guest)
+            recorder.count(.ready)
+            return room
+        } catch {
+            recorder.count(.setupFailure)
+            recorder.error("room \(index) set-up: \(error)")
+            room.close()
+            return nil
         }
     }
 
-    /// Runs the benchmark (`count` rooms); `progress` gets a status line once a second.
+    /// Runs the benchmark (`count` rooms, or room slots with `roomLifetime`); `progress` gets a
+    /// status line once a second.
     public static func run(_ configuration: BenchConfiguration, progress: @escaping @Sendable (String) -> Void) async throws -> BenchReport {
-        if configuration.roomLifetime != nil { return try await runSteady(configuration, progress: progress) }
+        let lifetime = configuration.roomLifetime
         return try await BenchHarness.withLoops(configuration.threads) { group, _ in
             let setupStart = MonotonicClock.now()
-            // 1. Users, profiles and rooms through the HTTP API.
-            let (ids, peerUsers) = try await createUsersAndRooms(configuration, eventLoop: group.next())
-            progress("\(peerUsers.count) users and \(configuration.count) rooms created")
-            // 2. Peers: connect, join, and put every room into role-play.
+            // 1. Users, profiles and rooms through the HTTP API (steady: every slot's rooms).
+            var creating = configuration
+            if let lifetime {
+                creating.count = steadyRoomCount(rooms: configuration.count, duration: configuration.duration, lifetime: lifetime)
+            }
+            let (ids, users) = try await createUsersAndRooms(creating, eventLoop: group.next())
+            let slots = lifetime.map { " for \(configuration.count) slots of \($0) s rooms" } ?? ""
+            progress("\(users.count) users and \(ids.count) rooms created\(slots)")
+            // 2. Peers: connect, join, and put every (first) room into role-play.
             let recorder = BenchRecorder(group)
-            let peers = await prepareRooms(configuration, ids: ids, peerUsers: peerUsers, recorder: recorder, progress: progress)
+            let context = Context(configuration: configuration, ids: ids, users: users, recorder: recorder)
+            let rooms = await BenchHarness.withProgress(progress, line: {
+                "preparing rooms: \(recorder[.ready])/\(configuration.count) in role-play"
+            }) {
+                var rooms = [Room?](repeating: nil, count: configuration.count)
+                let prepared = await BenchHarness.bounded(count: configuration.count, concurrency: configuration.concurrency) { slot in
+                    await prepareRoom(context, index: slot, slot: slot).map { (slot, $0) }
+                }
+                for (slot, room) in prepared { rooms[slot] = room }
+                return rooms
+            }
+            let ready = rooms.count { $0 != nil }
             let setupSeconds = MonotonicClock.seconds(since: setupStart)
-            progress("\(peers.count / 2)/\(configuration.count) rooms in role-play after \(fixed(setupSeconds, 1)) s")
+            progress("\(ready)/\(configuration.count) \(lifetime == nil ? "" : "first ")rooms in role-play after \(fixed(setupSeconds, 1)) s")
             // 3. Turns at the total rate, spread evenly over the peers.
             let probe = ServerProbe(host: configuration.target.host, port: configuration.target.port, pid: configuration.serverPID, eventLoop: group.next())
             let before = await probe.sample()
-            let phase = await sendTurns(configuration, peers: peers, recorder: recorder, probe: probe, before: before, progress: progress)
-            let intervals = await phase.result?.value ?? []
+            let phase = await turnPhase(context, rooms: rooms, probe: probe, before: before, progress: progress)
             let after = await probe.sample()
-            let (sent, acked, deliveries) = (recorder[.sent], recorder[.acked], recorder[.delivery])
-            // 4. Every room ends its round at once: the round-end persistence time.
-            progress("ending \(peers.count / 2) rounds")
-            let ended = await endRounds(peers)
-            let ack = try await recorder.loops.merged(.main).summary
-            let end = try await recorder.loops.merged(.secondary).summary
+            // 4. Without a lifetime every room ends its round at once: the round-end persistence time.
+            if lifetime == nil {
+                progress("ending \(ready) rounds")
+                await endRounds(phase.result.live)
+            }
             await recorder.closeAll([])  // the peers' closes are expected from here on
-            for peer in peers { peer.close() }
-            var report = BenchReport()
-            report.add([
-                "benchmark": "rooms", "url": configuration.realtime.url, "rooms": configuration.count, "rooms_ready": peers.count / 2,
-                "peers": peers.count, "rate": configuration.rate, "duration": configuration.duration, "users": configuration.users,
-                "setup_seconds": setupSeconds, "turns_sent": sent, "turns_acked": acked, "turns_per_second": BenchHarness.rate(acked, configuration.duration),
-                "deliveries": deliveries, "expected_deliveries": 2 * acked, "rounds_ended": ended, "intervals": JSONValue.array(intervals),
-            ])
-            report.latency("ack", ack)
-            report.latency("round_end", end, ["p50", "p99", "max"])
-            summarise(
-                &report, configuration, recorder: recorder, turns: (sent, acked, deliveries, ended, peers.count / 2), cpu: phase.cpu, before: before, after: after,
-                setupSeconds: setupSeconds, ack: ack, end: end
-            )
-            return report
+            for room in phase.result.live { room.close() }
+            if lifetime != nil {
+                progress("\(recorder[.ready]) rooms in role-play over the run, \(recorder[.roundEnd]) rounds ended at the steady rate")
+            }
+            return try await report(context, ready: ready, setupSeconds: setupSeconds, phase: phase, before: before, after: after)
         }
     }
 
-    /// Every peer sends turns for `duration` seconds (with interval reports when asked), then
-    /// the drain; the phase's result is the task of the interval reports.
-    static func sendTurns(
-        _ configuration: BenchConfiguration, peers: [RoomPeer], recorder: BenchRecorder, probe: ServerProbe, before: ServerProbe.Sample,
-        progress: @escaping @Sendable (String) -> Void
-    ) async -> BenchHarness.Phase<Task<[JSONValue], Never>?> {
-        _ = await recorder.loops.takeInterval()
-        let interval = Double(max(peers.count, 1)) / Double(configuration.rate)
+    /// The timed phase: every peer sends turns for `duration` seconds (steady: every slot's
+    /// rooms, `runSlot`), with interval reports when asked, then the drain; its result is the
+    /// intervals and the rooms still live.
+    static func turnPhase(
+        _ context: Context, rooms: [Room?], probe: ServerProbe, before: ServerProbe.Sample, progress: @escaping @Sendable (String) -> Void
+    ) async -> BenchHarness.Phase<(intervals: [JSONValue], live: [Room])> {
+        let (configuration, recorder) = (context.configuration, context.recorder)
+        let steady = configuration.roomLifetime != nil
+        _ = await recorder.takeInterval()
+        let peers = steady ? 2 * configuration.count : max(2 * rooms.count { $0 != nil }, 1)
+        let turnInterval = Double(peers) / Double(configuration.rate)
         return await BenchHarness.timed(serverPID: configuration.serverPID, progress: progress, line: { start in
-            "t=\(Int(MonotonicClock.seconds(since: start)))s turns sent=\(recorder[.sent]) acked=\(recorder[.acked]) "
-                + "(\(BenchHarness.perSecond(recorder[.acked], since: start))/s) deliveries=\(recorder[.delivery]) errors=\(recorder[.errorReply])"
-        }) { start -> Task<[JSONValue], Never>? in
+            let turns = "t=\(Int(MonotonicClock.seconds(since: start)))s turns sent=\(recorder[.sent]) acked=\(recorder[.acked]) "
+            return turns
+                + (steady
+                    ? "rooms opened=\(recorder[.ready]) ended=\(recorder[.roundEnd])"
+                    : "(\(BenchHarness.perSecond(recorder[.acked], since: start))/s) deliveries=\(recorder[.delivery])")
+                + " errors=\(recorder[.errorReply])"
+        }) { start -> (intervals: [JSONValue], live: [Room]) in
             let stopAt = start + UInt64(configuration.duration * 1e9)
-            for peer in peers { peer.startTurns(interval: interval, until: stopAt) }
             let reporter: Task<[JSONValue], Never>? = configuration.reportEvery.map { every in
                 Task {
                     await BenchHarness.intervals(
-                        every: every, start: start, duration: configuration.duration, recorders: recorder.loops, probe: probe, before: before,
+                        every: every, start: start, duration: configuration.duration, recorder: recorder, probe: probe, before: before,
                         progress: progress
                     )
                 }
             }
-            try? await Task.sleep(for: .milliseconds(Int64(configuration.duration * 1000)))
-            let deadline = MonotonicClock.seconds(since: start) + configuration.drainTimeout
-            try? await BenchHarness.drain(since: start, deadline: deadline) {
-                recorder[.acked] >= recorder[.sent] && recorder[.delivery] >= 2 * recorder[.acked]
+            var live = rooms.compactMap { $0 }
+            if steady {
+                live = await runSlots(context, rooms: rooms, start: start, stopAt: stopAt, turnInterval: turnInterval)
+                try? await BenchHarness.drain(since: start, deadline: configuration.duration + 30) { recorder[.acked] >= recorder[.sent] }
+            } else {
+                for room in live {
+                    room.host.startTurns(interval: turnInterval, until: stopAt)
+                    room.guest.startTurns(interval: turnInterval, until: stopAt)
+                }
+                try? await Task.sleep(for: .milliseconds(Int64(configuration.duration * 1000)))
+                let deadline = MonotonicClock.seconds(since: start) + configuration.drainTimeout
+                try? await BenchHarness.drain(since: start, deadline: deadline) {
+                    recorder[.acked] >= recorder[.sent] && recorder[.delivery] >= 2 * recorder[.acked]
+                }
             }
-            return reporter
+            return (await reporter?.value ?? [], live)
         }
     }
 
-    /// The error, CPU and WAL figures, and the summary lines.
-    static func summarise(
-        _ report: inout BenchReport, _ configuration: BenchConfiguration, recorder: BenchRecorder,
-        turns: (sent: Int, acked: Int, deliveries: Int, ended: Int, ready: Int), cpu: BenchHarness.CPUUsage,
-        before: ServerProbe.Sample, after: ServerProbe.Sample, setupSeconds: Double, ack: LatencySummary, end: LatencySummary
-    ) {
-        let (sent, acked, ready) = (turns.sent, turns.acked, turns.ready)
+    /// Every host sends end_round at once (each answer measured as a round end).
+    static func endRounds(_ rooms: [Room]) async {
+        await withTaskGroup(of: Void.self) { tasks in
+            for room in rooms {
+                tasks.addTask { _ = try? await room.host.command("end_round", #"{"client_id":"e"}"#, measured: true).get() }
+            }
+        }
+    }
+
+    /// The report: turns, latencies, errors, CPU and WAL figures, and the summary lines.
+    static func report(
+        _ context: Context, ready: Int, setupSeconds: Double, phase: BenchHarness.Phase<(intervals: [JSONValue], live: [Room])>,
+        before: ServerProbe.Sample, after: ServerProbe.Sample
+    ) async throws -> BenchReport {
+        let (configuration, recorder, cpu) = (context.configuration, context.recorder, phase.cpu)
+        let (sent, acked, deliveries, ended) = (recorder[.sent], recorder[.acked], recorder[.delivery], recorder[.roundEnd])
+        let ack = try await recorder.histogram(.main).summary
+        let end = try await recorder.histogram(.secondary).summary
+        var report = BenchReport()
+        report.add([
+            "benchmark": "rooms", "url": configuration.realtime.url, "rooms": configuration.count, "rooms_ready": ready,
+            "peers": 2 * recorder[.ready], "rate": configuration.rate, "duration": configuration.duration, "users": configuration.users,
+            "setup_seconds": setupSeconds, "turns_sent": sent, "turns_acked": acked, "turns_per_second": BenchHarness.rate(acked, configuration.duration),
+            "deliveries": deliveries, "expected_deliveries": 2 * acked, "rounds_ended": ended, "intervals": JSONValue.array(phase.result.intervals),
+        ])
+        report.latency("ack", ack)
+        report.latency("round_end", end, ["p50", "p99", "max"])
         let counts = (replies: recorder[.errorReply], order: recorder[.orderViolation], closes: recorder[.unexpectedClose], setup: recorder[.setupFailure])
         let errors = counts.replies + counts.order + counts.closes + counts.setup + max(0, sent - acked)
         let perTurn = cpu.server.flatMap { acked > 0 ? $0 * 1000 / Double(acked) : nil }
@@ -216,8 +263,8 @@ public enum RoomsBenchmark {
                 + "(\(fixed(BenchHarness.rate(acked, configuration.duration), 0))/s, target \(configuration.rate)/s)"
         )
         report.latencyLine(ack, label: "ack latency ms")
-        report.line("deliveries", "\(turns.deliveries) of \(2 * acked) expected (both peers)")
-        report.line("round end ms", "\(turns.ended) rounds ended \(configuration.roomLifetime == nil ? "at once" : "at the steady rate"): p50 \(fixed(end.p50)), p99 \(fixed(end.p99)), max \(fixed(end.max))")
+        report.line("deliveries", "\(deliveries) of \(2 * acked) expected (both peers)")
+        report.line("round end ms", "\(ended) rounds ended \(configuration.roomLifetime == nil ? "at once" : "at the steady rate"): p50 \(fixed(end.p50)), p99 \(fixed(end.p99)), max \(fixed(end.max))")
         report.errors(
             errors, "error replies \(counts.replies), order violations \(counts.order), unexpected closes \(counts.closes), set-up failures \(counts.setup)",
             first: recorder.firstError
@@ -231,5 +278,6 @@ public enum RoomsBenchmark {
                     + "after: WAL file \(mib(after.walBytes)) MiB, database \(mib(after.databaseBytes)) MiB"
             )
         }
+        return report
     }
 }

@@ -48,18 +48,26 @@ struct ScriptActorSpec: Sendable {
 struct ScriptStep: Sendable {
     /// "4", or "5.2" inside a parallel step.
     var number: String
+    /// The step's `do`: http, join, push, …
+    var kindName: String
     var name: String?
     var actor: String?
     var kind: Kind
+    /// The realtime steps' `topic`.
+    var topic = ""
+    /// `save`: variable name → dotted path into the step's result.
+    var save: [String: String] = [:]
+    /// `timeout_ms`, the bound on what the step waits for (0 for steps that wait for nothing).
+    var timeoutMs = 0
 
     enum Kind: Sendable {
-        case http(method: String, path: String, body: JSONValue?, headers: [String: String], expect: HTTPExpectation, save: [String: String], timeoutMs: Int)
-        case join(topic: String, config: JSONValue?, expect: ReplyExpectation, save: [String: String], timeoutMs: Int)
-        case push(topic: String, event: String, payload: JSONValue, expect: ReplyExpectation, save: [String: String], timeoutMs: Int)
-        case turns(topic: String, texts: [String], delayMs: Int, save: [String: String], timeoutMs: Int)
-        case wait(topic: String, event: String, match: JSONValue?, timeoutMs: Int, save: [String: String])
+        case http(method: String, path: String, body: JSONValue?, headers: [String: String], expect: HTTPExpectation)
+        case join(config: JSONValue?, expect: ReplyExpectation)
+        case push(event: String, payload: JSONValue, expect: ReplyExpectation)
+        case turns(texts: [String], delayMs: Int)
+        case wait(event: String, match: JSONValue?)
         case disconnect
-        case reconnect(resume: Bool, timeoutMs: Int)
+        case reconnect(resume: Bool)
         case sleep(ms: Int)
         case parallel([ScriptStep])
         case assert(ScriptAssertion)
@@ -76,32 +84,16 @@ struct ScriptStep: Sendable {
         var response: JSONValue?
     }
 
-    var kindName: String {
-        switch kind {
-        case .http: "http"
-        case .join: "join"
-        case .push: "push"
-        case .turns: "turns"
-        case .wait: "wait"
-        case .disconnect: "disconnect"
-        case .reconnect: "reconnect"
-        case .sleep: "sleep"
-        case .parallel: "parallel"
-        case .assert: "assert"
-        }
-    }
-
     /// What the progress line shows after the kind: the name, else the gist.
     var label: String {
         if let name { return name }
         switch kind {
-        case .http(let method, let path, _, _, _, _, _): return "\(method) \(path)"
-        case .join(let topic, _, _, _, _): return topic
-        case .push(_, let event, _, _, _, _): return event
-        case .turns(_, let texts, _, _, _): return texts.count == 1 ? "1 turn" : "\(texts.count) turns"
-        case .wait(_, let event, _, _, _): return event
+        case .http(let method, let path, _, _, _): return "\(method) \(path)"
+        case .join: return topic
+        case .push(let event, _, _), .wait(let event, _): return event
+        case .turns(let texts, _): return texts.count == 1 ? "1 turn" : "\(texts.count) turns"
         case .disconnect: return ""
-        case .reconnect(let resume, _): return resume ? "resume" : ""
+        case .reconnect(let resume): return resume ? "resume" : ""
         case .sleep(let ms): return "\(ms) ms"
         case .parallel(let steps): return "\(steps.count) steps"
         case .assert(let assertion): return assertion.name
@@ -216,18 +208,29 @@ extension Script: Decodable {
         return ScriptActorSpec(name: name, email: email, password: password, signup: signup, data: data, profile: profile)
     }
 
-    private static let kinds = ["http", "join", "push", "turns", "wait", "disconnect", "reconnect", "sleep", "parallel", "assert"]
+    /// The kinds of step, and the fields each takes besides do, name and actor (in the order
+    /// "allowed:" lists them).
+    private static let kinds: KeyValuePairs<String, [String]> = [
+        "http": ["method", "path", "body", "headers", "expect", "save", "timeout_ms"],
+        "join": ["topic", "config", "expect", "save", "timeout_ms"],
+        "push": ["topic", "event", "payload", "expect", "save", "timeout_ms"],
+        "turns": ["topic", "texts", "delay_ms", "save", "timeout_ms"],
+        "wait": ["topic", "event", "match", "timeout_ms", "save"],
+        "disconnect": [],
+        "reconnect": ["resume", "timeout_ms"],
+        "sleep": ["ms"],
+        "parallel": ["steps"],
+        "assert": ["that"],
+    ]
 
     private static func step(_ value: JSONValue, number: String, actors: Set<String>, nested: Bool) throws(ScriptFormatError) -> ScriptStep {
         guard case .object(let raw) = value else { throw ScriptFormatError("step \(number): must be an object, not \(value.kindName)") }
-        guard let kindValue = raw["do"] else {
-            throw ScriptFormatError("step \(number): missing field do (one of \(kinds.joined(separator: ", ")))")
-        }
-        guard let kind = kindValue.stringValue, kinds.contains(kind) else {
-            throw ScriptFormatError("step \(number): do must be one of \(kinds.joined(separator: ", ")), not \(kindValue.truncated(60))")
+        let names = kinds.map(\.key).joined(separator: ", ")
+        guard let kindValue = raw["do"] else { throw ScriptFormatError("step \(number): missing field do (one of \(names))") }
+        guard let kind = kindValue.stringValue, let allowed = kinds.first(where: { $0.key == kind })?.value else {
+            throw ScriptFormatError("step \(number): do must be one of \(names), not \(kindValue.truncated(60))")
         }
         let fields = try Fields(value, at: "step \(number) (\(kind))")
-        let name = try fields.optionalString("name")
         let actor = try fields.optionalString("actor")
         if let actor, !actors.contains(actor) {
             throw fields.error("unknown actor \(actor) (the script's actors: \(actors.sorted().joined(separator: ", ")))")
@@ -239,36 +242,31 @@ extension Script: Decodable {
             if kind == "parallel" || kind == "assert" { throw fields.error("a \(kind) step cannot be inside a parallel step") }
             if actor == nil { throw fields.error("steps inside a parallel step need an actor") }
         }
-        let stepKind = try self.kind(kind, fields: fields, number: number, actors: actors)
-        return ScriptStep(number: number, name: name, actor: actor, kind: stepKind)
+        try fields.allow(["do", "name", "actor"] + allowed)
+        var step = ScriptStep(
+            number: number, kindName: kind, name: try fields.optionalString("name"), actor: actor,
+            kind: try self.kind(kind, fields: fields, number: number, actors: actors)
+        )
+        if allowed.contains("topic") { step.topic = try fields.string("topic") }
+        step.save = try fields.saves()
+        if allowed.contains("timeout_ms") { step.timeoutMs = try fields.milliseconds("timeout_ms", default: kind == "http" ? 10_000 : 5000) }
+        return step
     }
 
-    private static let commonFields = ["do", "name", "actor"]
-
-    /// The kind-specific fields of a step whose `do` is `kind`.
+    /// The kind-specific fields of a step whose `do` is `kind` (its fields allowed).
     private static func kind(_ kind: String, fields: Fields, number: String, actors: Set<String>) throws(ScriptFormatError) -> ScriptStep.Kind {
-        let common = commonFields
         switch kind {
         case "http":
             return try http(fields: fields, number: number)
         case "join":
-            try fields.allow(common + ["topic", "config", "expect", "save", "timeout_ms"])
             let config = fields.fields["config"]
             if let config, config.objectValue == nil { throw fields.error("config must be an object") }
-            return .join(
-                topic: try fields.string("topic"), config: config, expect: try fields.replyExpectation(), save: try fields.saves(),
-                timeoutMs: try fields.milliseconds("timeout_ms", default: 5000)
-            )
+            return .join(config: config, expect: try fields.replyExpectation())
         case "push":
-            try fields.allow(common + ["topic", "event", "payload", "expect", "save", "timeout_ms"])
             let payload = fields.fields["payload"] ?? .object([:])
             guard payload.objectValue != nil else { throw fields.error("payload must be an object") }
-            return .push(
-                topic: try fields.string("topic"), event: try fields.string("event"), payload: payload, expect: try fields.replyExpectation(),
-                save: try fields.saves(), timeoutMs: try fields.milliseconds("timeout_ms", default: 5000)
-            )
+            return .push(event: try fields.string("event"), payload: payload, expect: try fields.replyExpectation())
         case "turns":
-            try fields.allow(common + ["topic", "texts", "delay_ms", "save", "timeout_ms"])
             guard case .array(let items)? = fields.fields["texts"] else {
                 throw fields.error(fields.fields["texts"] == nil ? "missing field texts" : "texts must be an array of strings")
             }
@@ -280,29 +278,18 @@ extension Script: Decodable {
             guard !texts.isEmpty else { throw fields.error("texts is empty") }
             let delay = try fields.milliseconds("delay_ms", default: 0, allowZero: true)
             guard delay <= 10_000 else { throw fields.error("delay_ms must be at most 10000") }
-            return .turns(
-                topic: try fields.string("topic"), texts: texts, delayMs: delay, save: try fields.saves(),
-                timeoutMs: try fields.milliseconds("timeout_ms", default: 5000)
-            )
+            return .turns(texts: texts, delayMs: delay)
         case "wait":
-            try fields.allow(common + ["topic", "event", "match", "timeout_ms", "save"])
-            return .wait(
-                topic: try fields.string("topic"), event: try fields.string("event"), match: fields.fields["match"],
-                timeoutMs: try fields.milliseconds("timeout_ms", default: 5000), save: try fields.saves()
-            )
+            return .wait(event: try fields.string("event"), match: fields.fields["match"])
         case "disconnect":
-            try fields.allow(common)
             return .disconnect
         case "reconnect":
-            try fields.allow(common + ["resume", "timeout_ms"])
-            return .reconnect(resume: try fields.optionalBool("resume") ?? true, timeoutMs: try fields.milliseconds("timeout_ms", default: 5000))
+            return .reconnect(resume: try fields.optionalBool("resume") ?? true)
         case "sleep":
-            try fields.allow(common + ["ms"])
             guard let ms = try fields.optionalNumber("ms") else { throw fields.error("missing field ms") }
             guard let whole = Int(exactly: ms), (0...10_000).contains(whole) else { throw fields.error("ms must be a whole number from 0 to 10000") }
             return .sleep(ms: whole)
         case "parallel":
-            try fields.allow(common + ["steps"])
             guard case .array(let items)? = fields.fields["steps"] else {
                 throw fields.error(fields.fields["steps"] == nil ? "missing field steps" : "steps must be an array")
             }
@@ -316,7 +303,6 @@ extension Script: Decodable {
             }
             return .parallel(inner)
         default:  // "assert"
-            try fields.allow(common + ["that"])
             guard let that = fields.fields["that"] else { throw fields.error("missing field that") }
             return .assert(try assertion(that, fields: fields, actors: actors))
         }
@@ -324,8 +310,6 @@ extension Script: Decodable {
 
     /// The fields of an http step.
     private static func http(fields: Fields, number: String) throws(ScriptFormatError) -> ScriptStep.Kind {
-        let common = commonFields
-        try fields.allow(common + ["method", "path", "body", "headers", "expect", "save", "timeout_ms"])
         let method = try fields.string("method").uppercased()
         guard ["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"].contains(method) else {
             throw fields.error("method must be GET, HEAD, POST, PATCH, PUT, DELETE or OPTIONS, not \(method)")
@@ -352,10 +336,7 @@ extension Script: Decodable {
             }
             expect.body = expectFields.fields["body"]
         }
-        return .http(
-            method: method, path: path, body: fields.fields["body"], headers: headers, expect: expect, save: try fields.saves(),
-            timeoutMs: try fields.milliseconds("timeout_ms", default: 10_000)
-        )
+        return .http(method: method, path: path, body: fields.fields["body"], headers: headers, expect: expect)
     }
 
     private static func assertion(_ value: JSONValue, fields: Fields, actors: Set<String>) throws(ScriptFormatError) -> ScriptAssertion {
@@ -455,7 +436,7 @@ extension Script: Decodable {
                 }
             }
         }
-        for name in step.saveNames {
+        for name in step.save.keys {
             guard isIdentifier(name) else {
                 throw ScriptFormatError("step \(step.number) (\(step.kindName)): save: \"\(name)\" is not a variable name (letters, digits, _)")
             }
@@ -465,15 +446,6 @@ extension Script: Decodable {
 }
 
 extension ScriptStep {
-    var saveNames: [String] {
-        switch kind {
-        case .http(_, _, _, _, _, let save, _), .join(_, _, _, let save, _), .push(_, _, _, _, let save, _), .turns(_, _, _, let save, _),
-            .wait(_, _, _, _, let save):
-            Array(save.keys)
-        default: []
-        }
-    }
-
     /// Every string of the step that may hold `${…}`.
     var templateStrings: [String] {
         func strings(_ value: JSONValue?) -> [String] {
@@ -498,15 +470,17 @@ extension ScriptStep {
             case .received(_, let topic, let event, let match, _): [topic, event] + strings(match)
             }
         }
+        let own: [String]
         switch kind {
-        case .http(_, let path, let body, let headers, let expect, _, _): return [path] + strings(body) + Array(headers.values) + strings(expect.body)
-        case .join(let topic, let config, let expect, _, _): return [topic] + strings(config) + strings(expect.response)
-        case .push(let topic, let event, let payload, let expect, _, _): return [topic, event] + strings(payload) + strings(expect.response)
-        case .turns(let topic, let texts, _, _, _): return [topic] + texts
-        case .wait(let topic, let event, let match, _, _): return [topic, event] + strings(match)
-        case .assert(let assertion): return assertionStrings(assertion)
-        case .disconnect, .reconnect, .sleep, .parallel: return []
+        case .http(_, let path, let body, let headers, let expect): own = [path] + strings(body) + Array(headers.values) + strings(expect.body)
+        case .join(let config, let expect): own = strings(config) + strings(expect.response)
+        case .push(let event, let payload, let expect): own = [event] + strings(payload) + strings(expect.response)
+        case .turns(let texts, _): own = texts
+        case .wait(let event, let match): own = [event] + strings(match)
+        case .assert(let assertion): own = assertionStrings(assertion)
+        case .disconnect, .reconnect, .sleep, .parallel: own = []
         }
+        return (topic.isEmpty ? [] : [topic]) + own
     }
 }
 

@@ -244,40 +244,41 @@ final class ScriptRun: Sendable {
 
     private func perform(_ step: ScriptStep) async throws {
         switch step.kind {
-        case .http(let method, let rawPath, let rawBody, let rawHeaders, let expect, let save, let timeoutMs):
-            try await performHTTP(step, method: method, rawPath: rawPath, rawBody: rawBody, rawHeaders: rawHeaders, expect: expect, save: save, timeoutMs: timeoutMs)
+        case .http(let method, let rawPath, let rawBody, let rawHeaders, let expect):
+            try await performHTTP(step, method: method, rawPath: rawPath, rawBody: rawBody, rawHeaders: rawHeaders, expect: expect)
 
-        case .join(let rawTopic, let rawConfig, let expect, let save, let timeoutMs):
-            let topic = try text(rawTopic)
-            let actor = session(step)
-            let limit = try budget(timeoutMs)
-            try await actor.ensureConnected(timeout: limit)
+        case .join(let rawConfig, let expect):
+            let (actor, topic) = (session(step), try text(step.topic))
+            try await actor.ensureConnected(timeout: try budget(step.timeoutMs))
             let payload: JSONValue = .object(["config": try rawConfig.map(resolve) ?? .object([:]), "access_token": .string(actor.token)])
-            let reply = try await actor.push(topic: topic, event: "phx_join", payload: payload, timeout: try budget(timeoutMs))
+            let reply = try await actor.push(topic: topic, event: "phx_join", payload: payload, timeout: try budget(step.timeoutMs))
             if reply["status"]?.stringValue == "ok" { actor.joined(topic: topic, payload: payload) }
             try check(reply, expect)
-            try store(save, from: reply)
+            try store(step.save, from: reply)
 
-        case .push(let rawTopic, let rawEvent, let rawPayload, let expect, let save, let timeoutMs):
+        case .push(let rawEvent, let rawPayload, let expect):
             let actor = session(step)
-            try await actor.ensureConnected(timeout: try budget(timeoutMs))
-            let reply = try await actor.push(topic: try text(rawTopic), event: try text(rawEvent), payload: try resolve(rawPayload), timeout: try budget(timeoutMs))
+            try await actor.ensureConnected(timeout: try budget(step.timeoutMs))
+            let reply = try await actor.push(
+                topic: try text(step.topic), event: try text(rawEvent), payload: try resolve(rawPayload), timeout: try budget(step.timeoutMs)
+            )
             try check(reply, expect)
-            try store(save, from: reply)
+            try store(step.save, from: reply)
 
-        case .turns(let rawTopic, let rawTexts, let delayMs, let save, let timeoutMs):
-            try await performTurns(step, rawTopic: rawTopic, rawTexts: rawTexts, delayMs: delayMs, save: save, timeoutMs: timeoutMs)
+        case .turns(let rawTexts, let delayMs):
+            try await performTurns(step, rawTexts: rawTexts, delayMs: delayMs)
 
-        case .wait(let rawTopic, let rawEvent, let rawMatch, let timeoutMs, let save):
+        case .wait(let rawEvent, let rawMatch):
             let match = try rawMatch.map(resolve)
-            let found = try await session(step).take(topic: try text(rawTopic), event: try text(rawEvent), match: match, timeout: try budget(timeoutMs))
-            try store(save, from: found)
+            let topic = try text(step.topic)
+            let found = try await session(step).take(topic: topic, event: try text(rawEvent), match: match, timeout: try budget(step.timeoutMs))
+            try store(step.save, from: found)
 
         case .disconnect:
             session(step).drop(reason: "disconnect")
 
-        case .reconnect(let resume, let timeoutMs):
-            try await performReconnect(step, resume: resume, timeoutMs: timeoutMs)
+        case .reconnect(let resume):
+            try await performReconnect(step, resume: resume)
 
         case .sleep(let ms):
             try await pause(ms)
@@ -292,8 +293,7 @@ final class ScriptRun: Sendable {
     }
 
     private func performHTTP(
-        _ step: ScriptStep, method: String, rawPath: String, rawBody: JSONValue?, rawHeaders: [String: String],
-        expect: ScriptStep.HTTPExpectation, save: [String: String], timeoutMs: Int
+        _ step: ScriptStep, method: String, rawPath: String, rawBody: JSONValue?, rawHeaders: [String: String], expect: ScriptStep.HTTPExpectation
     ) async throws {
         let path = try text(rawPath)
         let body = try rawBody.map(resolve)
@@ -304,30 +304,24 @@ final class ScriptRun: Sendable {
         {
             headers["Prefer"] = "return=representation"
         }
-        let answer = try await session(step).http(method: method, path: path, headers: headers, body: body, bearer: true, timeout: try budget(timeoutMs))
+        let answer = try await session(step).http(method: method, path: path, headers: headers, body: body, bearer: true, timeout: try budget(step.timeoutMs))
         var wanted: [String: JSONValue] = [:]
         if let status = expect.status { wanted["status"] = .int(Int64(status)) }
         if let expected = expect.body { wanted["body"] = try resolve(expected) }
-        let arrived: JSONValue = .object(["status": .int(Int64(answer.status)), "body": answer.body])
-        if let difference = arrived.mismatch(with: .object(wanted)) {
-            throw ScriptStepFailure(
-                "the answer is not the one expected: \(difference)", expected: JSONValue.object(wanted).truncated(), arrived: arrived.truncated()
-            )
-        }
-        try store(save, from: answer.value)
+        try requireMatch(.object(["status": .int(Int64(answer.status)), "body": answer.body]), wanted, "answer")
+        try store(step.save, from: answer.value)
     }
 
-    private func performTurns(_ step: ScriptStep, rawTopic: String, rawTexts: [String], delayMs: Int, save: [String: String], timeoutMs: Int) async throws {
-        let actor = session(step)
-        let topic = try text(rawTopic)
-        try await actor.ensureConnected(timeout: try budget(timeoutMs))
+    private func performTurns(_ step: ScriptStep, rawTexts: [String], delayMs: Int) async throws {
+        let (actor, topic) = (session(step), try text(step.topic))
+        try await actor.ensureConnected(timeout: try budget(step.timeoutMs))
         var sent: [JSONValue] = []
         for (index, raw) in rawTexts.enumerated() {
             if index > 0, delayMs > 0 { try await pause(delayMs) }
             let turnText = try text(raw)
             let id = actor.nextTurnID(run: runID)
             let payload: JSONValue = .object(["client_turn_id": .string(id), "text": .string(turnText)])
-            let reply = try await actor.push(topic: topic, event: "turn", payload: payload, timeout: try budget(timeoutMs))
+            let reply = try await actor.push(topic: topic, event: "turn", payload: payload, timeout: try budget(step.timeoutMs))
             guard reply["status"]?.stringValue == "ok" else {
                 throw ScriptStepFailure(
                     "turn \(index + 1) of \(rawTexts.count) (\(id)) was not acked ok", expected: #"{"status":"ok"}"#, arrived: reply.truncated()
@@ -338,12 +332,12 @@ final class ScriptRun: Sendable {
             turn["offset"] = reply.value(atPath: "response.offset") ?? .null
             sent.append(.object(turn))
         }
-        try store(save, from: .object(["turns": .array(sent)]))
+        try store(step.save, from: .object(["turns": .array(sent)]))
     }
 
-    private func performReconnect(_ step: ScriptStep, resume: Bool, timeoutMs: Int) async throws {
+    private func performReconnect(_ step: ScriptStep, resume: Bool) async throws {
         let actor = session(step)
-        try await actor.connect(timeout: try budget(timeoutMs))
+        try await actor.connect(timeout: try budget(step.timeoutMs))
         for (topic, payload) in actor.joinedTopics {
             var sent = payload
             var resumed = false
@@ -358,7 +352,7 @@ final class ScriptRun: Sendable {
                 sent = .object(fields)
                 resumed = true
             }
-            let reply = try await actor.push(topic: topic, event: "phx_join", payload: sent, timeout: try budget(timeoutMs))
+            let reply = try await actor.push(topic: topic, event: "phx_join", payload: sent, timeout: try budget(step.timeoutMs))
             var wanted: [String: JSONValue] = ["status": .string("ok")]
             if resumed { wanted["response"] = .object(["recovered": .bool(true)]) }
             guard reply.contains(.object(wanted)) else {
@@ -398,12 +392,17 @@ final class ScriptRun: Sendable {
         guard passed else { throw ScriptStepFailure("a step inside failed") }
     }
 
-    private func check(_ reply: JSONValue, _ expect: ScriptStep.ReplyExpectation) throws {
-        var wanted: [String: JSONValue] = ["status": .string(expect.status)]
-        if let response = expect.response { wanted["response"] = try resolve(response) }
-        if let difference = reply.mismatch(with: .object(wanted)) {
+    private func check(_ reply: JSONValue, _ expectation: ScriptStep.ReplyExpectation) throws {
+        var wanted: [String: JSONValue] = ["status": .string(expectation.status)]
+        if let response = expectation.response { wanted["response"] = try resolve(response) }
+        try requireMatch(reply, wanted, "reply")
+    }
+
+    /// Fails unless `arrived` matches `wanted` (`what` arrived: the answer, the reply).
+    private func requireMatch(_ arrived: JSONValue, _ wanted: [String: JSONValue], _ what: String) throws {
+        if let difference = arrived.mismatch(with: .object(wanted)) {
             throw ScriptStepFailure(
-                "the reply is not the one expected: \(difference)", expected: JSONValue.object(wanted).truncated(), arrived: reply.truncated()
+                "the \(what) is not the one expected: \(difference)", expected: JSONValue.object(wanted).truncated(), arrived: arrived.truncated()
             )
         }
     }
@@ -469,7 +468,7 @@ final class ScriptRun: Sendable {
             switch piece {
             case .literal(let literal): out += literal
             case .reference(let reference):
-                if case .string(let value) = try lookup(reference) { out += value } else { out += try lookup(reference).scriptText }
+                if case .string(let value) = try lookup(reference) { out += value } else { out += try lookup(reference).jsonString }
             }
         }
         return out

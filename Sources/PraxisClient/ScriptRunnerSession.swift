@@ -151,7 +151,7 @@ final class ScriptSession: Sendable {
         let response: BenchHTTPResponse
         do {
             response = try await connection.request(
-                method: HTTPMethod(rawValue: method), uri: path, headers: all, body: body?.scriptText, timeout: amount
+                method: HTTPMethod(rawValue: method), uri: path, headers: all, body: body?.jsonString, timeout: amount
             )
             await connection.close()
         } catch {
@@ -302,7 +302,7 @@ final class ScriptSession: Sendable {
             let message: JSONValue = .object([
                 "topic": .string(topic), "event": .string(event), "payload": payload, "ref": .string(ref), "join_ref": joinRef,
             ])
-            connection.send(text: message.scriptText)
+            connection.send(text: message.jsonString)
             return (connection, ref)
         }
         let reply = try await poll(timeout) {

@@ -74,9 +74,7 @@ extension Bench {
         func validate() throws {
             try BenchLimits.check(rooms, in: 1...(BenchLimits.maxConnections / 2), flag: "--rooms")
             try BenchLimits.check(rate, in: 1...(BenchLimits.maxChangeRate * 10), flag: "--rate")
-            guard duration > 0, duration <= Double(BenchLimits.maxDuration) else {
-                throw ValidationError("invalid value '\(duration)' for '--duration': must be more than 0 and at most \(BenchLimits.maxDuration)")
-            }
+            try BenchLimits.checkDuration(duration)
             try BenchLimits.check(users, in: 2...1000, flag: "--users")
             try BenchLimits.check(concurrency, in: 1...BenchLimits.maxConcurrency, flag: "--concurrency")
             try BenchLimits.check(turnSize, in: 1...4000, flag: "--turn-size")

@@ -41,6 +41,13 @@ enum BenchLimits {
         }
     }
 
+    /// Refuses a `--duration` that is not more than 0 and at most `maxDuration` (exit status 2).
+    static func checkDuration(_ duration: Double) throws {
+        guard duration > 0, duration <= Double(maxDuration) else {
+            throw ValidationError("invalid value '\(duration)' for '--duration': must be more than 0 and at most \(maxDuration)")
+        }
+    }
+
     /// Refuses `value` outside `range`, naming the flag (exit status 2).
     static func check(_ value: Int, in range: ClosedRange<Int>, flag: String) throws {
         guard range.contains(value) else {
@@ -188,9 +195,7 @@ extension Bench {
             guard (BenchPayload.minimumSize...BenchLimits.maxSize).contains(size) else {
                 throw ValidationError("invalid value '\(size)' for '--size': must be \(BenchPayload.minimumSize)...\(BenchLimits.maxSize)")
             }
-            guard duration > 0, duration <= Double(BenchLimits.maxDuration) else {
-                throw ValidationError("invalid value '\(duration)' for '--duration': must be more than 0 and at most \(BenchLimits.maxDuration)")
-            }
+            try BenchLimits.checkDuration(duration)
         }
 
         func run() async throws {
@@ -359,9 +364,7 @@ extension Bench {
         func validate() throws {
             try BenchLimits.check(subscribers, in: 1...BenchLimits.maxConnections, flag: "--subscribers")
             try BenchLimits.check(rate, in: 1...BenchLimits.maxChangeRate, flag: "--rate")
-            guard duration > 0, duration <= Double(BenchLimits.maxDuration) else {
-                throw ValidationError("invalid value '\(duration)' for '--duration': must be more than 0 and at most \(BenchLimits.maxDuration)")
-            }
+            try BenchLimits.checkDuration(duration)
             try BenchLimits.check(writerConnections, in: 1...BenchLimits.maxWriterConnections, flag: "--writer-connections")
             try BenchLimits.check(maxInFlight, in: 1...BenchLimits.maxInFlight, flag: "--max-in-flight")
             try BenchLimits.check(concurrency, in: 1...BenchLimits.maxConcurrency, flag: "--concurrency")

@@ -8,11 +8,11 @@ import Testing
 struct ScriptJSONTests {
     @Test("prints compact JSON with sorted keys; integral numbers without a fraction", arguments: [
         (#"{"b": [1, 2.5, -0, 1e2], "a": null, "c": {"y": true, "x": false}}"#, #"{"a":null,"b":[1,2.5,0,100],"c":{"x":false,"y":true}}"#),
-        (#""tab\there \"q\" back\\slash \u0008 \u001f é 😀 \/""#, #""tab\there \"q\" back\\slash \u0008 \u001f é 😀 /""#),
+        (#""tab\there \"q\" back\\slash \u0008 \u001f é 😀 \/""#, #""tab\there \"q\" back\\slash \b \u001f é 😀 /""#),
         (#"[12345678901234, 0.1, 1.5e300, "\ud83d\ude00"]"#, #"[12345678901234,0.1,1.5e+300,"😀"]"#),
     ])
     func printing(text: String, printed: String) throws {
-        #expect(try JSONValue.parse(text).scriptText == printed)
+        #expect(try JSONValue.parse(text).jsonString == printed)
     }
 
     @Test("names line and column of a syntax error", arguments: [
@@ -39,7 +39,7 @@ struct ScriptJSONTests {
         #expect(try JSONValue.parse("7").intValue == 7)
         #expect(try JSONValue.parse("7.5").intValue == nil)
         #expect(JSONValue.string("7").intValue == nil)
-        #expect(JSONValue.int(42).scriptText == "42")
+        #expect(JSONValue.int(42).jsonString == "42")
     }
 
     @Test("paths follow keys, indices and length")
