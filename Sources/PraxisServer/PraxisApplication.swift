@@ -156,7 +156,8 @@ public final class PraxisApplication: Sendable {
             path: configuration.databasePath, synchronousFull: configuration.synchronousFull, checkpointInterval: configuration.checkpointInterval,
             walRestartBytes: configuration.walRestartBytes, walMaxBytes: configuration.walMaxBytes,
             journalSizeLimitBytes: configuration.journalSizeLimitBytes, checkpointReaderWait: configuration.checkpointReaderWait,
-            changeLogMaxEntries: configuration.changeLogMaxEntries, changeLogMaxBytes: configuration.changeLogMaxBytes
+            changeLogMaxEntries: configuration.changeLogMaxEntries, changeLogMaxBytes: configuration.changeLogMaxBytes,
+            dataWriteMaxBatch: configuration.dataWriteMaxBatch
         )
         return try await OpenedStore.open(configuration.database, sqlite: store)
     }

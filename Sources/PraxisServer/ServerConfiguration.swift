@@ -38,6 +38,8 @@ public struct ServerConfiguration: Sendable {
     public var changeLogMaxEntries: Int = StoreConfiguration.Defaults.changeLogMaxEntries
     /// Most bytes of stored records the change log keeps. Default 64 MiB.
     public var changeLogMaxBytes: Int = StoreConfiguration.Defaults.changeLogMaxBytes
+    /// Most data-API writes one SQLite transaction holds (group commit). Default 256.
+    public var dataWriteMaxBatch: Int = StoreConfiguration.Defaults.dataWriteMaxBatch
     /// The JWT signing secret; nil (default) uses the one kept in the database.
     public var jwtSecret: String?
     /// HTTP limits (body size, CORS).

@@ -91,9 +91,8 @@ extension Store {
         }
         let conflictKey = try ConflictTarget(table: table, columns: request.query.onConflict, caller: caller)
         return try await run {
-            try await self.pool.write { db in
+            try await self.dataWrites.write { db in
                 let changes = ChangeCollector()
-                defer { self.publishAfterCommit(db, changes) }
                 var keys: [Value] = []
                 for var row in prepared {
                     if let resolution = request.preferences.resolution,
@@ -132,7 +131,9 @@ extension Store {
                     try changes.capture(db, table: table.name, kind: .insert, record: try Self.storedRow(db, table: table, key: key), oldRecord: nil)
                     try Self.audit(db, table: table, action: "insert", key: key, details: row, context: context)
                 }
-                return try context.checkShape(DataResult(rows: try Self.fetchByKeys(db, table: table, keys: keys, plan: plan), columns: plan.outputColumns, total: nil))
+                let result = try context.checkShape(DataResult(rows: try Self.fetchByKeys(db, table: table, keys: keys, plan: plan), columns: plan.outputColumns, total: nil))
+                self.publishAfterCommit(db, changes)
+                return result
             }
         }
     }
@@ -152,9 +153,8 @@ extension Store {
         }
         let patch = converted
         return try await run {
-            try await self.pool.write { db in
+            try await self.dataWrites.write { db in
                 let changes = ChangeCollector()
-                defer { self.publishAfterCommit(db, changes) }
                 var builder = SQLBuilder()
                 let whereSQL = try plan.whereClause(&builder, extra: AccessPolicy.updatable(table.name, by: caller))
                 let rows = try Self.fetch(db, table: table, whereSQL: whereSQL, builder: builder, plan: nil)
@@ -164,7 +164,9 @@ extension Store {
                         keys.append(key)
                     }
                 }
-                return try context.checkShape(DataResult(rows: try Self.fetchByKeys(db, table: table, keys: keys, plan: plan), columns: plan.outputColumns, total: nil))
+                let result = try context.checkShape(DataResult(rows: try Self.fetchByKeys(db, table: table, keys: keys, plan: plan), columns: plan.outputColumns, total: nil))
+                self.publishAfterCommit(db, changes)
+                return result
             }
         }
     }
@@ -177,7 +179,7 @@ extension Store {
         let plan = try ReadPlan(table: table, query: query, caller: caller)
         if let status = AccessPolicy.softDeleteStatus[table.name] {
             return try await run {
-                try await self.pool.write { db in
+                try await self.dataWrites.write { db in
                     var builder = SQLBuilder()
                     let whereSQL = try plan.whereClause(&builder, extra: AccessPolicy.archivable(table.name, by: caller))
                     let rows = try Self.fetch(db, table: table, whereSQL: whereSQL, builder: builder, plan: nil)
@@ -194,9 +196,8 @@ extension Store {
             }
         }
         return try await run {
-            try await self.pool.write { db in
+            try await self.dataWrites.write { db in
                 let changes = ChangeCollector()
-                defer { self.publishAfterCommit(db, changes) }
                 var builder = SQLBuilder()
                 let whereSQL = try plan.whereClause(&builder, extra: AccessPolicy.deletable(table.name, by: caller))
                 let rows = try Self.fetch(db, table: table, whereSQL: whereSQL, builder: builder, plan: nil)
@@ -214,7 +215,9 @@ extension Store {
                     )
                     try changes.capture(db, table: table.name, kind: .delete, record: nil, oldRecord: old)
                 }
-                return try context.checkShape(DataResult(rows: rows, columns: plan.outputColumns, total: nil))
+                let result = try context.checkShape(DataResult(rows: rows, columns: plan.outputColumns, total: nil))
+                self.publishAfterCommit(db, changes)
+                return result
             }
         }
     }

@@ -29,12 +29,15 @@ public final class Store: Sendable {
     /// What the change log keeps (loaded from the log at the first logged write; only the
     /// writer touches it; nil again after a rolled-back write, to be reloaded).
     let changeLogRetention = Mutex<ChangeLogRetention?>(nil)
+    /// The data API's writes, group-committed (``DataWriteBatcher``).
+    let dataWrites: DataWriteBatcher
 
     private init(pool: DatabasePool, configuration: StoreConfiguration, checkpointer: Checkpointer?, walMeter: WALMeter) {
         self.databasePool = pool
         self.configuration = configuration
         self.checkpointer = checkpointer
         self.walMeter = walMeter
+        self.dataWrites = DataWriteBatcher(pool: pool, maxBatch: configuration.dataWriteMaxBatch)
     }
 
     /// Stops background checkpoints and closes every connection.

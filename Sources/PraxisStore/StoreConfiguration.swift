@@ -9,6 +9,7 @@ public struct StoreConfiguration: Sendable {
         public static let checkpointReaderWait: Double = 0.1
         public static let changeLogMaxEntries = 100_000
         public static let changeLogMaxBytes = 64 << 20
+        public static let dataWriteMaxBatch = 256
     }
 
     /// Path of the SQLite file. Default `./praxis.sqlite`.
@@ -58,14 +59,22 @@ public struct StoreConfiguration: Sendable {
     /// transcript, so a count alone does not bound the file). Default 64 MiB.
     public var changeLogMaxBytes: Int
 
+    /// Most data-API writes (requests) one transaction holds: the writes waiting while a
+    /// transaction is written go into the next one together, each in its own savepoint, so
+    /// one fsync covers them all (group commit). 1: every write its own transaction.
+    /// Default 256.
+    public var dataWriteMaxBatch: Int
+
     public init(
         path: String = "./praxis.sqlite", busyTimeoutSeconds: Double = 5, maximumReaderCount: Int = 8, synchronousFull: Bool = true,
         checkpointInterval: Double? = Defaults.checkpointInterval, walRestartBytes: Int? = Defaults.walRestartBytes,
         walMaxBytes: Int? = Defaults.walMaxBytes, journalSizeLimitBytes: Int = Defaults.journalSizeLimitBytes, checkpointReaderWait: Double = Defaults.checkpointReaderWait,
-        changeLogMaxEntries: Int = Defaults.changeLogMaxEntries, changeLogMaxBytes: Int = Defaults.changeLogMaxBytes
+        changeLogMaxEntries: Int = Defaults.changeLogMaxEntries, changeLogMaxBytes: Int = Defaults.changeLogMaxBytes,
+        dataWriteMaxBatch: Int = Defaults.dataWriteMaxBatch
     ) {
         self.changeLogMaxEntries = changeLogMaxEntries
         self.changeLogMaxBytes = changeLogMaxBytes
+        self.dataWriteMaxBatch = dataWriteMaxBatch
         self.checkpointInterval = checkpointInterval
         self.synchronousFull = synchronousFull
         self.path = path

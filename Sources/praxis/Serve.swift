@@ -147,6 +147,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Most bytes of stored records the change log keeps, whichever limit comes first (env PRAXIS_DB_CHANGE_LOG_BYTES). Default 67108864.")
     var dbChangeLogBytes: Int?
 
+    @Option(help: "Most data-API writes one SQLite transaction holds: concurrent writes are group-committed, each in its own savepoint, one fsync for all; 1: a transaction per write (env PRAXIS_DB_DATA_WRITE_BATCH). Default 256.")
+    var dbDataWriteBatch: Int?
+
     @Option(help: "Seconds a dropped room peer keeps its seat, and after the scheduled time before a no-show (env PRAXIS_ROOM_GRACE). Default 60.")
     var roomGrace: Double?
 
@@ -347,10 +350,12 @@ struct Serve: AsyncParsableCommand {
         try resolveChangeLog(&configuration)
     }
 
-    /// The change log's limits (`--db-change-log-entries`, `--db-change-log-bytes`).
+    /// The change log's limits (`--db-change-log-entries`, `--db-change-log-bytes`) and the
+    /// data API's group commit (`--db-data-write-batch`).
     private func resolveChangeLog(_ configuration: inout ServerConfiguration) throws {
         let positive: (String) -> Int? = { Int($0).flatMap { $0 >= 1 ? $0 : nil } }
-        for (flag, value) in [("--db-change-log-entries", dbChangeLogEntries), ("--db-change-log-bytes", dbChangeLogBytes)] {
+        let pairs = [("--db-change-log-entries", dbChangeLogEntries), ("--db-change-log-bytes", dbChangeLogBytes), ("--db-data-write-batch", dbDataWriteBatch)]
+        for (flag, value) in pairs {
             if let value, value < 1 { throw ValidationError("invalid value '\(value)' for '\(flag)': must be at least 1") }
         }
         configuration.changeLogMaxEntries = try Environment.resolve(
@@ -358,6 +363,9 @@ struct Serve: AsyncParsableCommand {
         )
         configuration.changeLogMaxBytes = try Environment.resolve(
             dbChangeLogBytes, "PRAXIS_DB_CHANGE_LOG_BYTES", default: StoreConfiguration.Defaults.changeLogMaxBytes, parse: positive
+        )
+        configuration.dataWriteMaxBatch = try Environment.resolve(
+            dbDataWriteBatch, "PRAXIS_DB_DATA_WRITE_BATCH", default: StoreConfiguration.Defaults.dataWriteMaxBatch, parse: positive
         )
     }
 
