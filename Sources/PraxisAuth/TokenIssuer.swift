@@ -1,6 +1,7 @@
 public import Foundation
 import JWTKit
 import Crypto
+import Synchronization
 
 /// Signs and verifies the server's HS256 JWTs with the database's secret.
 public final class TokenIssuer: Sendable {
@@ -8,13 +9,22 @@ public final class TokenIssuer: Sendable {
     private let hmacKey: SymmetricKey
     /// Where the auth side says that sessions ended; token holders (realtime channels) listen.
     public let sessionEvents = SessionEvents()
+    /// Tokens that passed every check but expiry, with their claims: a token's signature,
+    /// header and claims are checked once (HMAC, base64, JSON), then only its expiry
+    /// (the secret cannot change under an issuer). Emptied when it reaches
+    /// `verifiedTokenLimit` entries.
+    private let verified = Mutex<[String: TokenClaims]>([:])
+    /// Most tokens `verified` keeps (a token is a few hundred bytes). Default 1024.
+    public let verifiedTokenLimit: Int
 
     /// Shortest accepted secret, in bytes (HS256 wants a key at least as long as its hash).
     public static let minimumSecretBytes = 32
 
     /// - Parameter secret: the HMAC secret (kept in the database unless given by flag),
     ///   at least ``minimumSecretBytes`` bytes.
-    public init(secret: String) async throws(TokenError) {
+    /// - Parameter verifiedTokenLimit: most verified tokens remembered (0: none).
+    public init(secret: String, verifiedTokenLimit: Int = 1024) async throws(TokenError) {
+        self.verifiedTokenLimit = max(0, verifiedTokenLimit)
         guard secret.utf8.count >= Self.minimumSecretBytes else { throw .secretTooShort }
         let keys = JWTKeyCollection()
         await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
@@ -41,6 +51,22 @@ public final class TokenIssuer: Sendable {
     /// `sub` and the `session_id` of its login session (whether that session is still open
     /// is the store's to say).
     public func verifyNow(_ token: String, now: Date = Date()) throws(TokenError) -> TokenClaims {
+        if let claims = verified.withLock({ $0[token] }) {
+            guard now.timeIntervalSince1970 < TimeInterval(claims.exp) else { throw .expired }
+            return claims
+        }
+        let claims = try verifyUncached(token, now: now)
+        if verifiedTokenLimit > 0 {
+            verified.withLock { tokens in
+                if tokens.count >= verifiedTokenLimit { tokens.removeAll(keepingCapacity: true) }
+                tokens[token] = claims
+            }
+        }
+        return claims
+    }
+
+    /// Every check of ``verifyNow(_:now:)``, without the remembered tokens.
+    func verifyUncached(_ token: String, now: Date) throws(TokenError) -> TokenClaims {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3,
             let headerData = Self.base64URLDecode(parts[0]),

@@ -13,10 +13,9 @@ final class ChangeCollector {
         guard ChangeRecord.publishedTables.contains(table) else { return }
         let now = Timestamp.now()
         let (stored, storedOld) = (StoredRow.encode(record), StoredRow.encode(oldRecord))
-        try db.execute(
-            sql: "INSERT INTO realtime_changes (table_name, type, record, old_record, commit_timestamp) VALUES (?, ?, ?, ?, ?)",
-            arguments: [table, kind.rawValue, stored, storedOld, now]
-        )
+        try db.cachedStatement(
+            sql: "INSERT INTO realtime_changes (table_name, type, record, old_record, commit_timestamp) VALUES (?, ?, ?, ?, ?)"
+        ).execute(arguments: [table, kind.rawValue, stored, storedOld, now])
         sizes.append((stored?.utf8.count ?? 0) + (storedOld?.utf8.count ?? 0))
         records.append(
             ChangeRecord(offset: db.lastInsertedRowID, table: table, kind: kind, record: record, oldRecord: oldRecord, commitTimestamp: now)

@@ -353,7 +353,8 @@ extension Store {
     static func storedRow(_ db: Database, table: TableSchema, key: Value) throws -> PraxisDomain.Row? {
         var builder = SQLBuilder()
         let sql = "SELECT \(table.columnNames.map(SQLBuilder.quote).joined(separator: ", ")) FROM \(SQLBuilder.quote(table.name)) WHERE \(SQLBuilder.quote(table.primaryKey)) = \(builder.bind(key))"
-        return try GRDB.Row.fetchOne(db, sql: sql, arguments: builder.statementArguments)?.domainRow
+        // One text per table: prepared once per connection (GRDB's statement cache).
+        return try GRDB.Row.fetchOne(db.cachedStatement(sql: sql), arguments: builder.statementArguments)?.domainRow
     }
 
     /// Admins' writes are recorded in audit_logs, in the same transaction.
@@ -372,8 +373,9 @@ extension Store {
         object["columns"] = .array(details.keys.sorted().map { JSONValue.string($0) })
         object["values"] = .object(changes)
         let target: DatabaseValue = key.text.flatMap { UUID(uuidString: $0) } != nil ? key.databaseValue : .null
-        try db.execute(
-            sql: "INSERT INTO audit_logs (id, admin_id, action, target_entity_id, details, ip_address, timestamp) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        try db.cachedStatement(
+            sql: "INSERT INTO audit_logs (id, admin_id, action, target_entity_id, details, ip_address, timestamp) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        ).execute(
             arguments: [
                 UUID().uuidString.lowercased(), admin, "\(table.name).\(action)", target,
                 JSONValue.object(object).jsonString, String(context.ipAddress.prefix(50)), Timestamp.now(),

@@ -32,6 +32,23 @@ struct TokenIssuerTests {
         #expect(throws: TokenError.expired) { try issuer.verifyNow(expired) }
     }
 
+    /// A token verified once is remembered, but its expiry is still checked at every use,
+    /// and another issuer (another secret) never sees it.
+    @Test func aRememberedTokenStillExpires() async throws {
+        let issuer = try await TokenIssuer(secret: "secret-one-that-is-long-enough-for-hs256", verifiedTokenLimit: 2)
+        let now = Date()
+        let token = try await issuer.sign(TokenClaims(role: "authenticated", sub: "u", sessionID: "s", issuedAt: now, expiresAt: now.addingTimeInterval(60)))
+        #expect(try issuer.verifyNow(token, now: now).sub == "u")
+        #expect(try issuer.verifyNow(token, now: now.addingTimeInterval(30)).sub == "u")
+        #expect(throws: TokenError.expired) { try issuer.verifyNow(token, now: now.addingTimeInterval(61)) }
+        let other = try await TokenIssuer(secret: "secret-two-that-is-long-enough-for-hs256")
+        #expect(throws: TokenError.invalid) { try other.verifyNow(token, now: now) }
+        // Past the limit the memory starts over; every token still verifies.
+        let keys = try await issuer.apiKeys()
+        for key in [keys.anon, keys.serviceRole, token, keys.anon] { _ = try issuer.verifyNow(key, now: now) }
+        #expect(throws: TokenError.invalid) { try issuer.verifyNow(String(token.dropLast(2)) + "AA", now: now) }
+    }
+
     /// A token signed like ours, with this header and these claims.
     static func forge(header: String, claims: String, secret: String) -> String {
         func b64(_ data: Data) -> String {
