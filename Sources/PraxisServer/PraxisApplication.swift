@@ -157,7 +157,7 @@ public final class PraxisApplication: Sendable {
             walRestartBytes: configuration.walRestartBytes, walMaxBytes: configuration.walMaxBytes,
             journalSizeLimitBytes: configuration.journalSizeLimitBytes, checkpointReaderWait: configuration.checkpointReaderWait,
             changeLogMaxEntries: configuration.changeLogMaxEntries, changeLogMaxBytes: configuration.changeLogMaxBytes,
-            dataWriteMaxBatch: configuration.dataWriteMaxBatch
+            dataWriteMaxBatch: configuration.dataWriteMaxBatch, postgresPoolSize: configuration.postgresPoolSize
         )
         return try await OpenedStore.open(configuration.database, sqlite: store)
     }

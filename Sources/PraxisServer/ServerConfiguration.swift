@@ -40,6 +40,8 @@ public struct ServerConfiguration: Sendable {
     public var changeLogMaxBytes: Int = StoreConfiguration.Defaults.changeLogMaxBytes
     /// Most data-API writes one SQLite transaction holds (group commit). Default 256.
     public var dataWriteMaxBatch: Int = StoreConfiguration.Defaults.dataWriteMaxBatch
+    /// PostgreSQL: most connections of the server's pool. Default 8.
+    public var postgresPoolSize: Int = StoreConfiguration.Defaults.postgresPoolSize
     /// The JWT signing secret; nil (default) uses the one kept in the database.
     public var jwtSecret: String?
     /// HTTP limits (body size, CORS).

@@ -12,7 +12,7 @@ package enum OpenedStore: Sendable {
 
     /// Opens `location`: a SQLite file (``Store/open(_:migrate:)`` with `sqlite`'s settings,
     /// its path replaced), or a PostgreSQL pool migrated first (within `connectTimeout`),
-    /// whose change log keeps what `sqlite` says.
+    /// of at most `sqlite.postgresPoolSize` connections, whose change log keeps what `sqlite` says.
     package static func open(
         _ location: DatabaseLocation, sqlite configuration: StoreConfiguration, connectTimeout: Duration = .seconds(30),
         logger: Logger = Logger(label: "praxis.postgres")
@@ -25,7 +25,7 @@ package enum OpenedStore: Sendable {
             return .sqlite(try await Self.offLoop { try Store.open(opened) })
         case .postgres(let postgres):
             let database = PostgresDatabase(
-                postgres, changeLogMaxEntries: configuration.changeLogMaxEntries, changeLogMaxBytes: configuration.changeLogMaxBytes, logger: logger
+                postgres, maximumConnections: configuration.postgresPoolSize, changeLogMaxEntries: configuration.changeLogMaxEntries, changeLogMaxBytes: configuration.changeLogMaxBytes, logger: logger
             )
             do {
                 _ = try await database.migrate(within: connectTimeout)

@@ -10,6 +10,7 @@ public struct StoreConfiguration: Sendable {
         public static let changeLogMaxEntries = 100_000
         public static let changeLogMaxBytes = 64 << 20
         public static let dataWriteMaxBatch = 256
+        public static let postgresPoolSize = 8
     }
 
     /// Path of the SQLite file. Default `./praxis.sqlite`.
@@ -65,13 +66,18 @@ public struct StoreConfiguration: Sendable {
     /// Default 256.
     public var dataWriteMaxBatch: Int
 
+    /// PostgreSQL only: most connections the server's pool opens (requests beyond wait for
+    /// one). Default 8.
+    public var postgresPoolSize: Int
+
     public init(
         path: String = "./praxis.sqlite", busyTimeoutSeconds: Double = 5, maximumReaderCount: Int = 8, synchronousFull: Bool = true,
         checkpointInterval: Double? = Defaults.checkpointInterval, walRestartBytes: Int? = Defaults.walRestartBytes,
         walMaxBytes: Int? = Defaults.walMaxBytes, journalSizeLimitBytes: Int = Defaults.journalSizeLimitBytes, checkpointReaderWait: Double = Defaults.checkpointReaderWait,
         changeLogMaxEntries: Int = Defaults.changeLogMaxEntries, changeLogMaxBytes: Int = Defaults.changeLogMaxBytes,
-        dataWriteMaxBatch: Int = Defaults.dataWriteMaxBatch
+        dataWriteMaxBatch: Int = Defaults.dataWriteMaxBatch, postgresPoolSize: Int = Defaults.postgresPoolSize
     ) {
+        self.postgresPoolSize = postgresPoolSize
         self.changeLogMaxEntries = changeLogMaxEntries
         self.changeLogMaxBytes = changeLogMaxBytes
         self.dataWriteMaxBatch = dataWriteMaxBatch

@@ -150,6 +150,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Most data-API writes one SQLite transaction holds: concurrent writes are group-committed, each in its own savepoint, one fsync for all; 1: a transaction per write (env PRAXIS_DB_DATA_WRITE_BATCH). Default 256.")
     var dbDataWriteBatch: Int?
 
+    @Option(help: "PostgreSQL: most connections the server's pool opens; requests beyond wait for one (env PRAXIS_DB_POOL_SIZE). Default 8.")
+    var dbPoolSize: Int?
+
     @Option(help: "Seconds a dropped room peer keeps its seat, and after the scheduled time before a no-show (env PRAXIS_ROOM_GRACE). Default 60.")
     var roomGrace: Double?
 
@@ -351,10 +354,10 @@ struct Serve: AsyncParsableCommand {
     }
 
     /// The change log's limits (`--db-change-log-entries`, `--db-change-log-bytes`) and the
-    /// data API's group commit (`--db-data-write-batch`).
+    /// data API's group commit (`--db-data-write-batch`), the PostgreSQL pool (`--db-pool-size`).
     private func resolveChangeLog(_ configuration: inout ServerConfiguration) throws {
         let positive: (String) -> Int? = { Int($0).flatMap { $0 >= 1 ? $0 : nil } }
-        let pairs = [("--db-change-log-entries", dbChangeLogEntries), ("--db-change-log-bytes", dbChangeLogBytes), ("--db-data-write-batch", dbDataWriteBatch)]
+        let pairs = [("--db-change-log-entries", dbChangeLogEntries), ("--db-change-log-bytes", dbChangeLogBytes), ("--db-data-write-batch", dbDataWriteBatch), ("--db-pool-size", dbPoolSize)]
         for (flag, value) in pairs {
             if let value, value < 1 { throw ValidationError("invalid value '\(value)' for '\(flag)': must be at least 1") }
         }
@@ -366,6 +369,9 @@ struct Serve: AsyncParsableCommand {
         )
         configuration.dataWriteMaxBatch = try Environment.resolve(
             dbDataWriteBatch, "PRAXIS_DB_DATA_WRITE_BATCH", default: StoreConfiguration.Defaults.dataWriteMaxBatch, parse: positive
+        )
+        configuration.postgresPoolSize = try Environment.resolve(
+            dbPoolSize, "PRAXIS_DB_POOL_SIZE", default: StoreConfiguration.Defaults.postgresPoolSize, parse: positive
         )
     }
 

@@ -8,11 +8,14 @@ import hashlib
 import hmac
 import json
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
 
 from realtime import RealtimePostgresChangesListenEvent as Listen
 
 from conftest import BIN, start_server
-from helpers import make_room, new_client, user_with_profile
+from helpers import make_room, new_client, room_fields, user_with_profile
 from realtime_helpers import Sink, close_all, realtime_client, run, subscribe
 
 
@@ -95,3 +98,31 @@ def test_serve_on_postgres_loads_the_demo_data_once(pg_cluster):
         assert int(pg_cluster.query(url, "SELECT count(*) FROM case_briefs")) == cases
     finally:
         again.stop()
+
+
+def test_the_pool_size_bounds_the_servers_connections_and_writes_beyond_it_wait(pg_cluster):
+    url = pg_cluster.fresh_database()
+    server = start_server(url, "--db-pool-size", "2")
+    try:
+        host = user_with_profile(server, "host")
+        headers = {"apikey": server.anon_key, "Authorization": f"Bearer {host.access_token}", "Prefer": "return=representation"}
+
+        def insert(index: int) -> int:
+            response = httpx.post(f"{server.url}/rest/v1/practice_rooms", json=room_fields(room_url=f"pool-{index}"),
+                                  headers=headers, timeout=30)
+            return response.status_code
+
+        with ThreadPoolExecutor(max_workers=24) as pool:
+            statuses = list(pool.map(insert, range(48)))
+        assert statuses == [201] * 48, "every write beyond the pool waits for a connection, none fails"
+        assert pg_cluster.query(url, "SELECT count(*) FROM practice_rooms WHERE room_url LIKE 'pool-%'") == "48"
+        opened = pg_cluster.query(
+            url, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        assert 1 <= int(opened) <= 2, f"{opened} connections for a pool of 2"
+    finally:
+        assert server.stop() == 0
+
+
+def test_a_pool_of_no_connections_is_refused_naming_the_flag(pg_cluster):
+    out = praxis("serve", "--port", "0", "--db", pg_cluster.fresh_database(), "--db-pool-size", "0", check=False)
+    assert out.returncode == 2 and "--db-pool-size" in out.stderr

@@ -21,7 +21,7 @@ package final class PostgresDatabase: Sendable {
     /// at most `changeLogMaxEntries` changes and `changeLogMaxBytes` bytes of records
     /// (defaults as SQLite's, ``StoreConfiguration/Defaults``).
     package init(
-        _ location: PostgresLocation, maximumConnections: Int = 8,
+        _ location: PostgresLocation, maximumConnections: Int = StoreConfiguration.Defaults.postgresPoolSize,
         changeLogMaxEntries: Int = StoreConfiguration.Defaults.changeLogMaxEntries,
         changeLogMaxBytes: Int = StoreConfiguration.Defaults.changeLogMaxBytes,
         logger: Logger = Logger(label: "praxis.postgres")
