@@ -9,9 +9,10 @@ import Synchronization
 /// transaction that holds every write waiting at the time, so one fsync covers many
 /// requests: a write that fails rolls back to its savepoint alone, its neighbours go on.
 /// Every caller is answered only after the transaction's COMMIT returned, with `synchronous
-/// = FULL` after the fsync. When the transaction itself is lost (SQLite rolled it back
-/// whole, or COMMIT failed), every write of the batch fails with that error: none of them
-/// is answered as stored.
+/// = FULL` after the fsync. When the transaction itself is lost (COMMIT refused, as for a
+/// deferred foreign key one write broke, or SQLite rolled it back whole), nothing of it was
+/// stored: each of its writes then runs again alone, in its own transaction, so only a bad
+/// write fails, as if every write had always had its own transaction.
 ///
 /// Metrics: `praxis_data_commit_seconds` (each transaction, fsync included) and
 /// `praxis_data_batch_writes` (writes per transaction).
@@ -92,7 +93,8 @@ final class DataWriteBatcher: Sendable {
                                     return .commit
                                 }
                             } catch {
-                                // SQLite rolled the whole transaction back (a full disk, an I/O error).
+                                // SQLite rolled the whole transaction back (a full disk, an I/O error):
+                                // every write runs again alone (below).
                                 guard db.isInsideTransaction else { throw error }
                                 failures[index] = error
                             }
@@ -103,7 +105,20 @@ final class DataWriteBatcher: Sendable {
                 commitTimer.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
                 batchSize.record(batch.count)
             } catch {
-                for index in failures.indices where failures[index] == nil { failures[index] = error }
+                // Nothing of the batch was stored: each write again, alone.
+                for (index, job) in batch.enumerated() {
+                    do {
+                        try pool.writeWithoutTransaction { db in
+                            try db.inTransaction(.immediate) {
+                                try job.run(db)
+                                return .commit
+                            }
+                        }
+                        failures[index] = nil
+                    } catch {
+                        failures[index] = error
+                    }
+                }
             }
             state.withLock { $0.batchDone() }
             for (job, failure) in zip(batch, failures) { job.finish(failure) }

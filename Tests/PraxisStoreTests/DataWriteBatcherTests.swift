@@ -115,4 +115,45 @@ struct DataWriteBatcherTests {
         let published = heard.withLock { $0 }.compactMap { $0.record?["room_url"]?.text }
         #expect(Set(published) == ["first", "last"], "only committed writes reach the change feed")
     }
+
+    /// A write that breaks a deferred foreign key passes its savepoint but makes COMMIT fail:
+    /// the batch is lost, its writes run again one by one, and only that write fails.
+    @Test
+    func aWriteThatFailsTheCommitFailsAloneAndTheOthersAreStored() async throws {
+        let temporary = try TemporaryDatabase()
+        let store = try Store.open(StoreConfiguration(path: temporary.path))
+        defer { try? store.close() }
+        let ann = try await DataStoreTests.member(store, "ann@example.org")
+        let room = try await DataStoreTests.insertRooms(store, [DataStoreTests.room("target")], as: ann)
+        let roomID = try #require(room.rows.first?["id"]?.text)
+        let byID = try DataStoreTests.query(("id", "eq.\(roomID)"))
+        let heard = Mutex<[ChangeRecord]>([])
+        store.setChangeListener { records in heard.withLock { $0 += records } }
+
+        let hold = WriterHold(store)
+        async let first = Self.insert(store, ["first"], as: ann)
+        try await Self.waitUntilQueued(store, 1, inTransaction: 1)
+        async let dangling = Self.failure { () async throws(DataError) -> DataResult in
+            try await store.update(
+                Catalog.practiceRooms, query: byID,
+                patch: ["first_round_id": .string("00000000-0000-4000-8000-000000000000")], context: DataStoreTests.context(.service)
+            )
+        }
+        async let last = Self.insert(store, ["last"], as: ann)
+        try await Self.waitUntilQueued(store, 3)
+        hold.release()
+        let (a, error, c) = await (first, dangling, last)
+
+        #expect(try a.get() == ["first"] && c.get() == ["last"])
+        #expect(error?.kind == .conflict && error?.code == "23503", "the dangling round id is refused: \(String(describing: error))")
+        let stored = try await store.select(Catalog.practiceRooms, query: DataStoreTests.query(("order", "room_url")), countExact: false, context: DataStoreTests.context(ann))
+        #expect(DataStoreTests.urls(stored) == ["first", "last", "target"])
+        #expect(stored.rows.first { $0["id"]?.text == roomID }?["first_round_id"] == .null, "the refused update left no trace")
+        let published = heard.withLock { $0 }.map { "\($0.kind) \($0.record?["room_url"]?.text ?? "")" }
+        #expect(published.sorted() == ["insert first", "insert last"], "only the stored writes reach the feed, once each")
+    }
+
+    static func failure(_ body: () async throws(DataError) -> DataResult) async -> DataError? {
+        await DataStoreTests.failure(body)
+    }
 }
