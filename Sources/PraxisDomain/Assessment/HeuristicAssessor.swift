@@ -29,10 +29,13 @@ public struct HeuristicAssessor {
         /// What the behaviour is, as the notes and strengths name it ("introducing yourself").
         public let label: String
         public let phrases: [String]
+        /// Each phrase's Unicode scalars, for ``HeuristicAssessor/containsPhrase(_:_:)``.
+        let phraseScalars: [[Unicode.Scalar]]
 
         public init(_ label: String, _ phrases: [String]) {
             self.label = label
             self.phrases = phrases
+            self.phraseScalars = phrases.map { Array($0.unicodeScalars) }
         }
     }
 
@@ -40,7 +43,7 @@ public struct HeuristicAssessor {
     public static func assess(_ turns: [TranscriptTurn], caseName: String?) -> Assessment {
         let candidateTurns = turns.filter { $0.role == .candidate }.sorted { $0.seq < $1.seq }
         let sentences = candidateTurns.enumerated().flatMap { index, turn in
-            Self.sentences(of: turn.text).map { Sentence(turnIndex: index, text: $0, normalized: normalize($0)) }
+            Self.sentences(of: turn.text).map { Sentence(turnIndex: index, text: $0) }
         }
 
         var results: [CriterionResult] = []
@@ -244,7 +247,15 @@ public struct HeuristicAssessor {
     struct Sentence {
         let turnIndex: Int
         let text: String
-        let normalized: String
+        /// The text normalized (``normalize(_:)``), as Unicode scalars: made once per
+        /// sentence, not once per phrase looked for.
+        let scalars: [Unicode.Scalar]
+
+        init(turnIndex: Int, text: String) {
+            self.turnIndex = turnIndex
+            self.text = text
+            self.scalars = Array(normalize(text).unicodeScalars)
+        }
     }
 
     struct Match {
@@ -258,7 +269,7 @@ public struct HeuristicAssessor {
         var matches: [Match] = []
         for cue in cues {
             if let index = sentences.firstIndex(where: { sentence in
-                cue.phrases.contains { containsPhrase(sentence.normalized, $0) }
+                cue.phraseScalars.contains { containsPhrase(sentence.scalars, $0) }
             }) {
                 matches.append(Match(cue: cue, sentence: sentences[index], order: index))
             }
@@ -297,14 +308,17 @@ public struct HeuristicAssessor {
     /// Whether `phrase` occurs in `text` with a word boundary at each end that is a letter or
     /// digit (so "hi" is not found in "this", but "next," is found in "next, …").
     static func containsPhrase(_ text: String, _ phrase: String) -> Bool {
-        let haystack = Array(text.unicodeScalars)
-        let needle = Array(phrase.unicodeScalars)
+        containsPhrase(Array(text.unicodeScalars), Array(phrase.unicodeScalars))
+    }
+
+    /// ``containsPhrase(_:_:)-(String,String)`` on scalars made beforehand.
+    static func containsPhrase(_ haystack: [Unicode.Scalar], _ needle: [Unicode.Scalar]) -> Bool {
         guard !needle.isEmpty, needle.count <= haystack.count else { return false }
         let checkStart = isWordScalar(needle[0])
         let checkEnd = isWordScalar(needle[needle.count - 1])
         var start = 0
         while start + needle.count <= haystack.count {
-            if haystack[start] == needle[0], Array(haystack[start..<start + needle.count]) == needle {
+            if haystack[start] == needle[0], haystack[start..<start + needle.count].elementsEqual(needle) {
                 let end = start + needle.count
                 let startOK = !checkStart || start == 0 || !isWordScalar(haystack[start - 1])
                 let endOK = !checkEnd || end == haystack.count || !isWordScalar(haystack[end])
