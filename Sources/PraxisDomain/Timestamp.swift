@@ -14,13 +14,7 @@ public enum Timestamp {
 
     /// `date` formatted with microseconds in UTC.
     public static func format(_ date: Date) -> String {
-        let interval = date.timeIntervalSince1970
-        var seconds = interval.rounded(.down)
-        var micros = Int(((interval - seconds) * 1_000_000).rounded())
-        if micros >= 1_000_000 {
-            micros -= 1_000_000
-            seconds += 1
-        }
+        let (seconds, micros) = wholeSecondsAndMicros(date)
         guard let whole = Int(exactly: seconds) else { return "0000-00-00T00:00:00.000000Z" }
         let days = whole >= 0 ? whole / 86_400 : (whole - 86_399) / 86_400
         let inDay = whole - days * 86_400
@@ -52,6 +46,15 @@ public enum Timestamp {
         put(micros, at: 20, width: 6)
         bytes[26] = UInt8(ascii: "Z")
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// `date` as whole seconds since 1970 and the microseconds past them, rounded to the
+    /// nearest microsecond (999,999.6 µs rounds up into the next second).
+    static func wholeSecondsAndMicros(_ date: Date) -> (seconds: Double, micros: Int) {
+        let interval = date.timeIntervalSince1970
+        let seconds = interval.rounded(.down)
+        let micros = Int(((interval - seconds) * 1_000_000).rounded())
+        return micros >= 1_000_000 ? (seconds + 1, micros - 1_000_000) : (seconds, micros)
     }
 
     /// Parses an ISO 8601 timestamp (with or without fraction, `Z` or a numeric offset,

@@ -5,6 +5,11 @@ import Testing
 
 @Suite("Timestamp")
 struct TimestampTests {
+    @Test func microsecondsRoundIntoTheNextSecond() {
+        #expect(Timestamp.wholeSecondsAndMicros(Date(timeIntervalSince1970: 10.9999996)) == (11, 0))
+        #expect(Timestamp.wholeSecondsAndMicros(Date(timeIntervalSince1970: 10.25)) == (10, 250_000))
+    }
+
     @Test func formatsUTCWithMicroseconds() {
         let date = Date(timeIntervalSince1970: 1_795_463_412.123456)
         #expect(Timestamp.format(date) == "2026-11-23T19:50:12.123456Z")
@@ -76,13 +81,8 @@ struct TimestampTests {
         var random = SplitMix(state: 7)
         for _ in 0..<3000 {
             let date = Date(timeIntervalSince1970: Double.random(in: -11_000_000_000...250_000_000_000, using: &random))
-            let interval = date.timeIntervalSince1970
-            var seconds = interval.rounded(.down)
-            var micros = Int(((interval - seconds) * 1_000_000).rounded())
-            if micros >= 1_000_000 {
-                micros -= 1_000_000
-                seconds += 1
-            }
+            // The rounding to microseconds is format's own; the date and the digits are gmtime's.
+            let (seconds, micros) = Timestamp.wholeSecondsAndMicros(date)
             var t = time_t(seconds)
             var parts = tm()
             gmtime_r(&t, &parts)
