@@ -48,6 +48,26 @@ enum StoredRow {
         return JSONValue.object(object).jsonString
     }
 
+    /// An UPDATE's old row as the log keeps it: the columns whose values the update changed
+    /// (the rest are the new row's), so a column the update left alone (a round's transcript
+    /// under its assessment) is logged once, in `record`, not twice.
+    static func changedColumns(of oldRecord: Row, against record: Row) -> Row {
+        oldRecord.filter { record[$0.key] != $0.value }
+    }
+
+    /// The whole old row back from ``changedColumns(of:against:)``.
+    static func restore(changed: Row?, record: Row?) -> Row? {
+        guard let changed else { return nil }
+        return (record ?? [:]).merging(changed) { _, old in old }
+    }
+
+    /// The text of `oldRecord` as logged for a change of `kind`, and whether it holds only
+    /// the changed columns (`realtime_changes.old_record_changes_only`).
+    static func encodeOld(_ oldRecord: Row?, kind: ChangeRecord.Kind, record: Row?) -> (text: String?, changesOnly: Bool) {
+        guard kind == .update, let oldRecord, let record else { return (encode(oldRecord), false) }
+        return (encode(changedColumns(of: oldRecord, against: record)), true)
+    }
+
     static func decode(_ text: String?) -> Row? {
         guard let text, case .object(let object)? = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else { return nil }
         var row: Row = [:]

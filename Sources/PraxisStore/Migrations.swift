@@ -12,6 +12,7 @@ enum Migrations {
         migrator.registerMigration("v5: room events type index without turns", migrate: v5RoomEventsTypeIndex)
         migrator.registerMigration("v6: realtime broadcast log", migrate: v6RealtimeBroadcasts)
         migrator.registerMigration("v7: room journal user ids and case ids as columns", migrate: v7RoomJournalColumns)
+        migrator.registerMigration("v8: change log old records of updates as their changed columns", migrate: v8ChangedColumns)
         return migrator
     }
 
@@ -394,5 +395,12 @@ enum Migrations {
         try db.execute(sql: """
             UPDATE room_runtime SET round1_case_id = json_extract(state, '$.caseIDs[0]'), round2_case_id = json_extract(state, '$.caseIDs[1]')
             """)
+    }
+
+    /// An UPDATE's `old_record` in `realtime_changes` may hold only the columns the update
+    /// changed (`old_record_changes_only` 1; the others are `record`'s), so a large column an
+    /// update leaves alone is logged once. Older entries keep their whole old rows (0).
+    static func v8ChangedColumns(_ db: Database) throws {
+        try db.execute(sql: "ALTER TABLE realtime_changes ADD COLUMN \(Schema.booleanColumn("old_record_changes_only", default: false))")
     }
 }

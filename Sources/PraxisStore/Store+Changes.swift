@@ -12,10 +12,14 @@ final class ChangeCollector {
     func capture(_ db: Database, table: String, kind: ChangeRecord.Kind, record: PraxisDomain.Row?, oldRecord: PraxisDomain.Row?) throws {
         guard ChangeRecord.publishedTables.contains(table) else { return }
         let now = Timestamp.now()
-        let (stored, storedOld) = (StoredRow.encode(record), StoredRow.encode(oldRecord))
+        let stored = StoredRow.encode(record)
+        let (storedOld, changesOnly) = StoredRow.encodeOld(oldRecord, kind: kind, record: record)
         try db.cachedStatement(
-            sql: "INSERT INTO realtime_changes (table_name, type, record, old_record, commit_timestamp) VALUES (?, ?, ?, ?, ?)"
-        ).execute(arguments: [table, kind.rawValue, stored, storedOld, now])
+            sql: """
+                INSERT INTO realtime_changes (table_name, type, record, old_record, old_record_changes_only, commit_timestamp)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [table, kind.rawValue, stored, storedOld, changesOnly, now])
         sizes.append((stored?.utf8.count ?? 0) + (storedOld?.utf8.count ?? 0))
         records.append(
             ChangeRecord(offset: db.lastInsertedRowID, table: table, kind: kind, record: record, oldRecord: oldRecord, commitTimestamp: now)
@@ -88,9 +92,12 @@ extension Store {
             )
             let changes = rows.compactMap { row -> ChangeRecord? in
                 guard let kind = ChangeRecord.Kind(rawValue: row["type"]) else { return nil }
+                let record = StoredRow.decode(row["record"])
+                let old = StoredRow.decode(row["old_record"])
                 return ChangeRecord(
-                    offset: row["offset"], table: row["table_name"], kind: kind, record: StoredRow.decode(row["record"]),
-                    oldRecord: StoredRow.decode(row["old_record"]), commitTimestamp: row["commit_timestamp"]
+                    offset: row["offset"], table: row["table_name"], kind: kind, record: record,
+                    oldRecord: row["old_record_changes_only"] == true ? StoredRow.restore(changed: old, record: record) : old,
+                    commitTimestamp: row["commit_timestamp"]
                 )
             }
             return (changes, oldest, latest)

@@ -1,3 +1,4 @@
+import Foundation
 import PraxisDomain
 import Synchronization
 import Testing
@@ -62,5 +63,31 @@ struct SerialWorkTests {
         let assessor = HeuristicRoundAssessor(work: SerialWork(label: "test.serial-work.heuristic"))
         let queued = await assessor.assess(AssessmentInput(turns: turns, caseName: "Wrist injury"))
         #expect(queued == HeuristicAssessor.assess(turns, caseName: "Wrist injury"))
+    }
+
+    #if canImport(Glibc)
+    @Test("jobs run nicer than the process, so the event loops and the writer get the cores first")
+    func runsNicer() async {
+        let base = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+        let work = SerialWork(label: "test.serial-work.nice", niceness: 10)
+        let niceness = await work.run { getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) }
+        #expect(niceness == min(base + 10, 19))
+        let same = await SerialWork(label: "test.serial-work.same", niceness: 0).run {
+            getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+        }
+        #expect(same == base)
+    }
+    #endif
+
+    @Test("a long queue is run whole, in order, and its storage is given back as it drains")
+    func longQueue() async {
+        let work = SerialWork(label: "test.serial-work.long")
+        let order = Order()
+        await withTaskGroup(of: Void.self) { group in
+            for index in 0..<2_000 {
+                group.addTask { _ = await work.run { order.values.withLock { $0.append(index) } } }
+            }
+        }
+        #expect(order.values.withLock { $0.sorted() } == Array(0..<2_000))
     }
 }

@@ -10,7 +10,8 @@ struct JSONValueTests {
     @Test(arguments: [
         JSONValue.null, .bool(true), .bool(false), .number(0), .number(-3), .number(42), .number(1e14), .number(60.5), .number(-0.125),
         .number(1e20), .string(""), .string("plain"), .string("quote \" backslash \\ slash / tab \t nl \n cr \r bs \u{08} ff \u{0C}"),
-        .string("control \u{01}\u{1F} and é ü 漢字 😀"), .array([]), .object([:]),
+        .string("control \u{01}\u{1F} and é ü 漢字 😀"), .string("\"\\\n"), .string("\"edges\""),
+        .string(String(decoding: (0..<0x80).map { UInt8($0) }, as: UTF8.self)), .array([]), .object([:]),
         .array([.number(1), .string("a"), .null, .array([.bool(true)])]),
         .object(["b": .number(2), "a": .object(["z": .null, "y": .array([.string("x")])]), "é": .string("k"), "A": .bool(false)]),
     ])

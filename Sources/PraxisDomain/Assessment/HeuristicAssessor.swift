@@ -329,8 +329,15 @@ public struct HeuristicAssessor {
         return false
     }
 
+    /// A letter or digit: alphabetic, or with a numeric type. ASCII (most of any transcript) is
+    /// decided by range; Unicode's property tables are asked only beyond it.
     static func isWordScalar(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.properties.isAlphabetic || scalar.properties.numericType != nil
+        let value = scalar.value
+        if value < 0x80 {
+            let folded = value | 0x20
+            return (0x30...0x39).contains(value) || (0x61...0x7A).contains(folded)
+        }
+        return scalar.properties.isAlphabetic || scalar.properties.numericType != nil
     }
 
     /// The sentences of a turn: split after ".", "!", "?" or "…" followed by whitespace (not

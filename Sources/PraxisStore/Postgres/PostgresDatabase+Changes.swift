@@ -53,14 +53,15 @@ extension PostgresDatabase {
         var logged: [ChangeRecord] = []
         var sizes: [Int] = []
         for change in changes {
-            let (stored, storedOld) = (StoredRow.encode(change.record), StoredRow.encode(change.oldRecord))
+            let stored = StoredRow.encode(change.record)
+            let (storedOld, changesOnly) = StoredRow.encodeOld(change.oldRecord, kind: change.kind, record: change.record)
             let rows = try await Self.collect(connection.query(
                 Self.query(
                     """
-                    INSERT INTO realtime_changes (table_name, type, record, old_record, commit_timestamp)
-                    VALUES ($1, $2, $3::jsonb, $4::jsonb, $5::timestamptz) RETURNING "offset"::text
+                    INSERT INTO realtime_changes (table_name, type, record, old_record, old_record_changes_only, commit_timestamp)
+                    VALUES ($1, $2, $3::jsonb, $4::jsonb, $5::boolean, $6::timestamptz) RETURNING "offset"::text
                     """,
-                    [change.table, change.kind.rawValue, stored, storedOld, now]
+                    [change.table, change.kind.rawValue, stored, storedOld, changesOnly ? "true" : "false", now]
                 ),
                 logger: logger
             ))

@@ -20,18 +20,20 @@ extension PostgresDatabase: RealtimeStore {
             let latest = (bounds.first?.last ?? nil).flatMap { Int64($0) } ?? 0
             let rows = try await Self.collect(connection.query(
                 """
-                SELECT "offset"::text, table_name, type, record::text, old_record::text, \(unescaped: Self.timestampText("commit_timestamp"))
+                SELECT "offset"::text, table_name, type, record::text, old_record::text, \(unescaped: Self.timestampText("commit_timestamp")),
+                    old_record_changes_only::text
                 FROM realtime_changes WHERE "offset" > \(offset) ORDER BY realtime_changes."offset" LIMIT \(Int64(limit))
                 """,
                 logger: logger
             ))
             let changes = rows.compactMap { row -> ChangeRecord? in
-                guard row.count == 6, let offset = row[0].flatMap({ Int64($0) }), let table = row[1],
+                guard row.count == 7, let offset = row[0].flatMap({ Int64($0) }), let table = row[1],
                     let kind = row[2].flatMap(ChangeRecord.Kind.init(rawValue:))
                 else { return nil }
+                let (record, old) = (StoredRow.decode(row[3]), StoredRow.decode(row[4]))
                 return ChangeRecord(
-                    offset: offset, table: table, kind: kind, record: StoredRow.decode(row[3]), oldRecord: StoredRow.decode(row[4]),
-                    commitTimestamp: row[5] ?? ""
+                    offset: offset, table: table, kind: kind, record: record,
+                    oldRecord: row[6] == "true" ? StoredRow.restore(changed: old, record: record) : old, commitTimestamp: row[5] ?? ""
                 )
             }
             return (changes, oldest, latest)

@@ -138,4 +138,9 @@ extension PostgresMigrations {
             "UPDATE room_runtime SET round1_case_id = \(caseID(0)), round2_case_id = \(caseID(1))",
         ]
     }
+
+    /// As SQLite's v8: an UPDATE's `old_record` may hold only the columns it changed.
+    static var v8ChangedColumns: [String] {
+        ["ALTER TABLE realtime_changes ADD COLUMN old_record_changes_only boolean NOT NULL DEFAULT false"]
+    }
 }

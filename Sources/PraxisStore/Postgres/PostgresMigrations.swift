@@ -1,5 +1,5 @@
-/// The PostgreSQL schema's history, numbered as the SQLite one (`Migrations.swift`): v1..v7
-/// here are the same steps in PostgreSQL's own types. A SQLite migration added later (v8
+/// The PostgreSQL schema's history, numbered as the SQLite one (`Migrations.swift`): v1..v8
+/// here are the same steps in PostgreSQL's own types. A SQLite migration added later (v9
 /// and on) needs its PostgreSQL twin here under the same number; until then the two
 /// histories differ by that step.
 ///
@@ -35,6 +35,7 @@ enum PostgresMigrations {
             Migration(version: 5, name: "v5: room events type index without turns", statements: v5RoomEventsTypeIndex),
             Migration(version: 6, name: "v6: realtime broadcast log", statements: v6RealtimeBroadcasts),
             Migration(version: 7, name: "v7: room journal user ids and case ids as columns", statements: v7RoomJournalColumns),
+            Migration(version: 8, name: "v8: change log old records of updates as their changed columns", statements: v8ChangedColumns),
         ]
     }
 

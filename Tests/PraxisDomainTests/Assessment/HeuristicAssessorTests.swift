@@ -186,4 +186,14 @@ struct HeuristicAssessorTests {
         #expect(Rubric.criteria.count == 9)
         #expect(Rubric.clinicalMax == 15)
     }
+
+    /// The ASCII fast path answers as Unicode's properties do, for every ASCII scalar and
+    /// some beyond it.
+    @Test func wordScalarsAreLettersAndDigits() {
+        let others: [Unicode.Scalar] = ["é", "ß", "漢", "٣", "½", "—", "\u{2019}", "😀", "\u{A0}"]
+        for scalar in (0..<0x80).compactMap(Unicode.Scalar.init) + others {
+            let expected = scalar.properties.isAlphabetic || scalar.properties.numericType != nil
+            #expect(HeuristicAssessor.isWordScalar(scalar) == expected, "\(scalar.escaped(asASCII: true))")
+        }
+    }
 }

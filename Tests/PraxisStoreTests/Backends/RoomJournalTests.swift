@@ -451,4 +451,46 @@ struct RoomJournalTests {
             #expect(try await store.unassessedRounds().isEmpty)
         }
     }
+
+    /// An assessment leaves the round's transcript alone: its change is logged with the
+    /// transcript once (in `record`), its `old_record` only the columns it changed; read back
+    /// from the log (a resume), the old row is whole again, as the live feed heard it.
+    @Test("an UPDATE's old record is logged as its changed columns and read back whole", arguments: StoreBackend.available)
+    func anUpdatesOldRecordIsLoggedAsItsChangedColumns(backend: StoreBackend) async throws {
+        try await backend.withRooms { world in
+            let store = world.store
+            let fixture = try await RoomFixture.make(world)
+            let room = try await fixture.room(world)
+            let journal = world.journal()
+            let roundID = newID()
+            let text = String(repeating: "Tell me \"more\".\n", count: 40)
+            let turn = turnEvent(1, seq: 1, round: 1, clientID: "c1", speaker: fixture.host, text: text)
+            #expect(await journal.append(RoomJournalEntry(
+                roomID: room, events: [turn, event(2, "round_ended", round: 1)],
+                roundEnd: RoomRoundRecord(roundID: roundID, round: 1, candidateID: fixture.host, caseID: fixture.case1, durationSeconds: 20, newStage: 2)
+            )).succeeded)
+            let heard = HeardChanges()
+            heard.listen(to: store)
+            var entry = RoomJournalEntry(roomID: room, events: [event(3, "assessment", round: 1, payload: ["round_id": roundID])])
+            let report = FeedbackReportRecord(transcriptText: "t", summary: "s", scoreRaw: 4, strengths: "[]", areasForImprovement: "[]")
+            entry.assessment = RoomAssessmentRecord(roundID: roundID, assessmentJSON: jsonText(["mark": "first"]), report: report)
+            #expect(await journal.append(entry).succeeded)
+
+            let live = try #require(heard.all.first { $0.table == "practice_rounds" && $0.kind == .update })
+            let transcript = try #require(live.record?["transcript"])
+            guard case .text(let transcriptText) = transcript else { Issue.record("no transcript"); return }
+            #expect(transcriptText.contains("Tell me"))
+            #expect(live.oldRecord?["transcript"] == transcript, "the live feed has the whole old row")
+            #expect(live.oldRecord?["assessment"] == .null && live.record?["assessment"] != .null)
+            let stored = try #require(try await world.texts("""
+                SELECT CAST(old_record AS TEXT), CAST(old_record_changes_only AS TEXT) FROM realtime_changes
+                WHERE table_name = 'practice_rounds' AND type = 'UPDATE'
+                """).first)
+            let oldKeys = try #require(JSONSerialization.jsonObject(with: Data((stored[0] ?? "").utf8)) as? [String: Any]).keys
+            #expect(oldKeys.contains("assessment") && !oldKeys.contains("transcript") && !oldKeys.contains("id"))
+            #expect(["1", "true"].contains(stored[1]))
+            let logged = try await store.changes(after: 0, limit: 100).changes.first { $0.offset == live.offset }
+            #expect(logged == live, "read back from the log: the same change, its old row whole")
+        }
+    }
 }

@@ -104,8 +104,8 @@ extension PostgresTests {
             ("INSERT INTO auth_refresh_tokens (token_hash, session_id, parent_hash, revoked, created_at) VALUES ('h1', ?, NULL, 1, ?)", [session, t1]),
             ("INSERT INTO auth_email_verifications (token_hash, user_id, expires_at, created_at) VALUES ('v1', ?, ?, ?)", [host, t2, t1]),
             ("""
-             INSERT INTO realtime_changes ("offset", table_name, type, record, old_record, commit_timestamp)
-             VALUES (41, 'practice_rooms', 'UPDATE', '{"stage":3}', '{"stage":2}', ?)
+             INSERT INTO realtime_changes ("offset", table_name, type, record, old_record, old_record_changes_only, commit_timestamp)
+             VALUES (41, 'practice_rooms', 'UPDATE', '{"stage":3}', '{"stage":2}', 1, ?)
              """, [t1]),
             ("INSERT INTO realtime_broadcasts (id, topic, payload, sent_at) VALUES (9, 'room:x', '{\"k\":1}', 1767322445)", []),
             ("""

@@ -6,7 +6,7 @@ extension PostgresTests {
         static let expectedNames = [
             "v1: seed schemas", "v2: auth sessions", "v3: realtime change log", "v4: room journal",
             "v5: room events type index without turns", "v6: realtime broadcast log",
-            "v7: room journal user ids and case ids as columns",
+            "v7: room journal user ids and case ids as columns", "v8: change log old records of updates as their changed columns",
         ]
 
         @Test func applyOnAnEmptyDatabaseThenNothingTheSecondTime() async throws {
