@@ -96,12 +96,12 @@ public final class WebSocketEndpoints: Sendable {
         return PerMessageDeflate.negotiate(offers: head.headers["sec-websocket-extensions"])
     }
 
-    /// After the 101: NIO's frame decoder, then our handler. Frames are written as
-    /// ready-made bytes (encode once), so there is no frame encoder.
+    /// After the 101: our handler, which reads the bytes itself (`FrameDecoder`, streaming,
+    /// so a frame is checked as it arrives). Frames are written as ready-made bytes (encode
+    /// once), so there is no frame encoder.
     func installHandler(channel: any Channel, head: HTTPRequestHead) throws {
         guard let application = routes[Self.path(of: head.uri)] else { throw NIOWebSocketUpgradeError.unsupportedWebSocketTarget }
         let sync = channel.pipeline.syncOperations
-        try sync.addHandler(ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: max(configuration.maxMessageBytes, 126))))
         let connection = WebSocketConnection(
             eventLoop: channel.eventLoop, deflate: negotiatedDeflate(head), remoteIP: channel.remoteAddress?.ipAddress ?? "unknown"
         )

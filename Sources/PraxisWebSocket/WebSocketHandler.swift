@@ -1,15 +1,15 @@
 import NIOCore
-import NIOWebSocket
 
-/// The server side of one WebSocket connection, after the upgrade: applies RFC 6455's
-/// rules the NIO codec leaves open (masking, reserved bits and opcodes, fragmentation,
-/// UTF-8, close handshake, sizes), permessage-deflate, liveness, rate limits and
-/// backpressure, and hands complete messages to the application.
+/// The server side of one WebSocket connection, after the upgrade: parses frames as their
+/// bytes arrive (`FrameDecoder`), applies RFC 6455's rules (masking, reserved bits and
+/// opcodes, fragmentation, UTF-8 checked as the bytes arrive, close handshake, sizes),
+/// permessage-deflate, liveness, rate limits and backpressure, and hands complete messages
+/// to the application.
 ///
-/// Sits after NIO's `WebSocketFrameDecoder`; writes ready-made frame bytes (see
-/// `WebSocketFrameWriter`), so the same bytes can go to many connections.
+/// Reads the connection's bytes; writes ready-made frame bytes (see `WebSocketFrameWriter`),
+/// so the same bytes can go to many connections.
 final class WebSocketHandler: ChannelDuplexHandler, LoopTimerTarget {
-    typealias InboundIn = WebSocketFrame
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -19,10 +19,26 @@ final class WebSocketHandler: ChannelDuplexHandler, LoopTimerTarget {
     private var request: HTTPRequestHeadBox?
     let connection: WebSocketConnection
 
+    private var decoder = FrameDecoder()
     private var rules: FrameRules
     private var closeMachine = CloseStateMachine()
     private var messageHandler: (any WebSocketMessageHandler)?
     private var context: ChannelHandlerContext?
+    private var allocator = ByteBufferAllocator()
+
+    /// The frame whose payload is arriving in pieces (between the decoder's `.start` and `.end`).
+    private enum Streaming {
+        /// A control frame's payload, collected (at most 125 bytes).
+        case control(FrameRules.Opcode, ByteBuffer)
+        /// A data frame, its payload going onto `fragments`.
+        case data(final: Bool)
+        /// A data frame after our close: its payload is dropped.
+        case discarded
+    }
+
+    private var streaming: Streaming?
+    /// The first buffer of a message whose frames arrive in pieces (it grows as they come).
+    private static let initialStreamingCapacity = 64 << 10
 
     /// The data message being reassembled.
     private var fragments: ByteBuffer?
@@ -65,6 +81,7 @@ final class WebSocketHandler: ChannelDuplexHandler, LoopTimerTarget {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        allocator = context.channel.allocator
         writable = context.channel.isWritable
         let local = LoopLocal.of(context.eventLoop)
         flusher = local.flusher
@@ -100,6 +117,7 @@ final class WebSocketHandler: ChannelDuplexHandler, LoopTimerTarget {
         closeTimer?.cancel()
         slowConsumerTimer?.cancel()
         fragments = nil
+        streaming = nil
         inflater = nil
         if let handler = messageHandler {
             messageHandler = nil
@@ -120,25 +138,102 @@ final class WebSocketHandler: ChannelDuplexHandler, LoopTimerTarget {
     // MARK: Reading
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = unwrapInboundIn(data)
-        lastHeard = .now()
+        var input = unwrapInboundIn(data)
         inRead = true
-        guard closeMachine.state != .closed else { return }
+        while closeMachine.state != .closed, let event = decoder.next(from: &input) {
+            switch event {
+            case .frame(let header, let payload):
+                lastHeard = .now()
+                frameArrived(header, payload: payload)
+            case .start(let header):
+                frameStarted(header)
+            case .payload(let bytes):
+                payloadArrived(bytes)
+            case .end:
+                lastHeard = .now()
+                frameEnded()
+            case .invalid(let reason):
+                fail(code: CloseCode.protocolError, reason: reason)
+            }
+        }
+    }
 
-        let decision = rules.frame(
-            fin: frame.fin, opcode: UInt8(webSocketOpcode: frame.opcode), rsv1: frame.rsv1, rsv2: frame.rsv2, rsv3: frame.rsv3,
-            masked: frame.maskKey != nil, length: frame.length
+    private func decide(_ header: FrameDecoder.Header) -> FrameRules.Decision {
+        rules.frame(
+            fin: header.fin, opcode: header.opcode, rsv1: header.rsv1, rsv2: header.rsv2, rsv3: header.rsv3,
+            masked: header.maskKey != nil, length: header.length
         )
-        switch decision {
+    }
+
+    /// A whole frame (the fast path: small frames, one read).
+    private func frameArrived(_ header: FrameDecoder.Header, payload: MaskedBytes) {
+        switch decide(header) {
         case .fail(let code, let reason):
             fail(code: code, reason: reason)
         case .control(let opcode):
             guard spendToken() else { return }
-            handleControl(opcode, payload: frame.unmaskedData)
+            handleControl(opcode, payload: payload.unmasked(allocator: allocator))
         case .data(let text, let compressed, let final):
             // After our close, data is discarded (§5.5.1).
             guard closeMachine.acceptsData else { return }
-            handleData(frame.unmaskedData, text: text, compressed: compressed, final: final)
+            if final, fragments == nil {
+                deliverSingleFrame(payload.unmasked(allocator: allocator), text: text, compressed: compressed)
+                return
+            }
+            beginMessageIfNeeded(text: text, compressed: compressed, capacity: payload.count * 2)
+            guard appendPayload(payload), final else { return }
+            finishMessage()
+        }
+    }
+
+    /// A frame whose payload arrives in pieces: control frames (at most 125 bytes) are
+    /// collected; data goes onto the message's buffer as it comes, text UTF-8-checked.
+    private func frameStarted(_ header: FrameDecoder.Header) {
+        switch decide(header) {
+        case .fail(let code, let reason):
+            fail(code: code, reason: reason)
+        case .control(let opcode):
+            streaming = .control(opcode, allocator.buffer(capacity: header.length))
+        case .data(let text, let compressed, let final):
+            guard closeMachine.acceptsData else {
+                streaming = .discarded
+                return
+            }
+            beginMessageIfNeeded(text: text, compressed: compressed, capacity: min(header.length, Self.initialStreamingCapacity))
+            streaming = .data(final: final)
+        }
+    }
+
+    private func payloadArrived(_ bytes: MaskedBytes) {
+        switch streaming {
+        case .control(let opcode, var payload):
+            streaming = nil  // `payload` stays the buffer's only owner: no copy on write.
+            bytes.unmask(appendingTo: &payload)
+            streaming = .control(opcode, payload)
+        case .data:
+            guard closeMachine.acceptsData else {
+                streaming = .discarded
+                fragments = nil
+                return
+            }
+            _ = appendPayload(bytes)
+        case .discarded, nil:
+            break
+        }
+    }
+
+    private func frameEnded() {
+        let frame = streaming
+        streaming = nil
+        switch frame {
+        case .control(let opcode, let payload):
+            guard spendToken() else { return }
+            handleControl(opcode, payload: payload)
+        case .data(let final):
+            guard final else { return }
+            if closeMachine.acceptsData { finishMessage() } else { fragments = nil }
+        case .discarded, nil:
+            break
         }
     }
 
@@ -165,31 +260,55 @@ final class WebSocketHandler: ChannelDuplexHandler, LoopTimerTarget {
         }
     }
 
-    private func handleData(_ payload: ByteBuffer, text: Bool, compressed: Bool, final: Bool) {
-        if fragments == nil {
-            fragmentsText = text
-            fragmentsCompressed = compressed
-        }
+    private func deliverSingleFrame(_ payload: ByteBuffer, text: Bool, compressed: Bool) {
+        fragmentsText = text
+        fragmentsCompressed = compressed
         if text, !compressed {
-            let failure = payload.withUnsafeReadableBytes { rules.checkText($0, final: final) }
+            let failure = payload.withUnsafeReadableBytes { rules.checkText($0, final: true) }
             if case .fail(let code, let reason) = failure {
                 fail(code: code, reason: reason)
                 return
             }
         }
-        var payload = payload
-        if final, fragments == nil {
-            deliver(payload)
-            return
+        deliver(payload)
+    }
+
+    private func beginMessageIfNeeded(text: Bool, compressed: Bool, capacity: Int) {
+        guard fragments == nil else { return }
+        fragmentsText = text
+        fragmentsCompressed = compressed
+        fragments = allocator.buffer(capacity: capacity)
+    }
+
+    /// Unmasks payload onto the message's buffer; an uncompressed text message's new bytes
+    /// are UTF-8-checked there and then. False when that failed the connection.
+    private func appendPayload(_ bytes: MaskedBytes) -> Bool {
+        guard var message = fragments else { return false }
+        fragments = nil  // `message` stays the buffer's only owner: no copy on write.
+        let start = message.writerIndex - message.readerIndex
+        bytes.unmask(appendingTo: &message)
+        if fragmentsText, !fragmentsCompressed {
+            let failure = message.withUnsafeReadableBytes { rules.checkText(UnsafeRawBufferPointer(rebasing: $0[start...]), final: false) }
+            if case .fail(let code, let reason) = failure {
+                fail(code: code, reason: reason)
+                return false
+            }
         }
-        if fragments == nil {
-            fragments = context?.channel.allocator.buffer(capacity: payload.readableBytes * 2) ?? ByteBuffer()
+        fragments = message
+        return true
+    }
+
+    /// The message's last frame is complete: a cut-off character fails it, else it is delivered.
+    private func finishMessage() {
+        guard let message = fragments else { return }
+        fragments = nil
+        if fragmentsText, !fragmentsCompressed {
+            if case .fail(let code, let reason) = rules.checkText(UnsafeRawBufferPointer(start: nil, count: 0), final: true) {
+                fail(code: code, reason: reason)
+                return
+            }
         }
-        fragments!.writeBuffer(&payload)
-        if final, let message = fragments {
-            fragments = nil
-            deliver(message)
-        }
+        deliver(message)
     }
 
     private func deliver(_ message: ByteBuffer) {
@@ -199,7 +318,7 @@ final class WebSocketHandler: ChannelDuplexHandler, LoopTimerTarget {
             let inflater = self.inflater ?? Inflater(resetAfterEachMessage: connection.deflate?.clientNoContextTakeover ?? true)
             self.inflater = inflater
             do {
-                message = try inflater.inflate(message, limit: configuration.maxMessageBytes, allocator: context?.channel.allocator ?? ByteBufferAllocator())
+                message = try inflater.inflate(message, limit: configuration.maxMessageBytes, allocator: allocator)
             } catch .tooLarge {
                 fail(code: CloseCode.messageTooBig, reason: "message over \(configuration.maxMessageBytes) bytes once inflated")
                 return
@@ -237,16 +356,7 @@ final class WebSocketHandler: ChannelDuplexHandler, LoopTimerTarget {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        switch error {
-        case NIOWebSocketError.invalidFrameLength:
-            fail(code: CloseCode.messageTooBig, reason: "frame over \(configuration.maxMessageBytes) bytes")
-        case NIOWebSocketError.fragmentedControlFrame:
-            fail(code: CloseCode.protocolError, reason: "fragmented control frame")
-        case NIOWebSocketError.multiByteControlFrameLength:
-            fail(code: CloseCode.protocolError, reason: "control frame over 125 bytes")
-        default:
-            context.close(promise: nil)
-        }
+        context.close(promise: nil)
     }
 
     // MARK: Closing
@@ -257,6 +367,7 @@ final class WebSocketHandler: ChannelDuplexHandler, LoopTimerTarget {
 
     private func fail(code: UInt16, reason: String) {
         fragments = nil
+        streaming = nil
         perform(closeMachine.fail(code: code, reason: reason))
     }
 

@@ -6,7 +6,7 @@ import Testing
 
 @testable import PraxisWebSocket
 
-/// The transport handler driven frame by frame on an EmbeddedChannel.
+/// The transport handler driven by the bytes of client frames on an EmbeddedChannel.
 @Suite("WebSocketHandler")
 struct WebSocketHandlerTests {
     final class Recorder: WebSocketApplication, @unchecked Sendable {
@@ -47,11 +47,8 @@ struct WebSocketHandlerTests {
         return channel
     }
 
-    func frame(_ opcode: WebSocketOpcode, _ bytes: [UInt8], fin: Bool = true, masked: Bool = true) -> WebSocketFrame {
-        var buffer = ByteBuffer(bytes: bytes)
-        let key: WebSocketMaskingKey? = masked ? WebSocketMaskingKey([1, 2, 3, 4]) : nil
-        if let key { buffer.webSocketMask(key) }
-        return WebSocketFrame(fin: fin, opcode: opcode, maskKey: key, data: buffer)
+    func frame(_ opcode: WebSocketOpcode, _ bytes: [UInt8], fin: Bool = true, masked: Bool = true, rsv1: Bool = false) -> ByteBuffer {
+        ClientFrame(opcode: UInt8(webSocketOpcode: opcode), payload: bytes, fin: fin, rsv1: rsv1, mask: masked ? [1, 2, 3, 4] : nil).buffer
     }
 
     /// The frames the server wrote: (opcode byte, payload).
@@ -144,10 +141,7 @@ struct WebSocketHandlerTests {
         let channel = try makeChannel(recorder, deflate: PerMessageDeflate())
         let text = String(repeating: "compress me ", count: 50)
         let compressed = try DeflateCodec.compress(ByteBuffer(string: text))
-        var payload = compressed
-        let key = WebSocketMaskingKey([5, 6, 7, 8])!
-        payload.webSocketMask(key)
-        try channel.writeInbound(WebSocketFrame(fin: true, rsv1: true, opcode: .text, maskKey: key, data: payload))
+        try channel.writeInbound(frame(.text, Array(buffer: compressed), rsv1: true))
         #expect(recorder.texts == [text])
         // The echo goes back compressed (RSV1 set).
         let frames = try written(channel)

@@ -705,6 +705,40 @@ def test_8_1_invalid_utf8_fails_fast_before_final_fragment(ws, frames):
     expect_close(ws, 1007, timeout=3)
 
 
+@pytest.mark.parametrize("bad", [b"\xf4\x90\x80\x80", b"\xf4\x90"], ids=["6.4.3", "6.4.4"])
+def test_8_1_invalid_utf8_fails_fast_inside_one_frame(ws, bad):
+    """Autobahn 6.4.3/6.4.4: one text frame in chops. The valid first chop is not failed; the chop with the
+    invalid bytes (6.4.4: only up to the byte that makes it invalid) closes 1007 before the frame is complete."""
+    payload = KOSME + b"\xf4\x90\x80\x80" + b"edited"
+    frame = build_frame(OP_TEXT, payload)
+    start = len(frame) - len(payload)
+    ws.send_raw(frame[:start + len(KOSME)])
+    ws.assert_silent(0.2)
+    ws.send_raw(frame[start + len(KOSME):start + len(KOSME) + len(bad)], tolerant=True)
+    expect_close(ws, 1007, timeout=3)
+
+
+@pytest.mark.parametrize("size,bad_at", [(200, 1), (1 << 20, 65535)], ids=["small-frame", "1MiB-frame"])
+def test_8_1_invalid_utf8_in_the_first_part_of_a_frame_closes_1007_before_the_rest(ws, size, bad_at):
+    """The header and the first part of the payload, with an invalid byte at its end; the rest is never sent.
+    The server fails at that byte (for a 1 MiB frame: after 64 KiB of it, without waiting for or buffering the rest)."""
+    payload = bytearray(b"a" * size)
+    payload[bad_at] = 0xFF
+    frame = build_frame(OP_TEXT, bytes(payload))
+    ws.send_raw(frame[:len(frame) - size + bad_at + 1], tolerant=True)
+    expect_close(ws, 1007, timeout=3)
+
+
+def test_8_1_frame_in_chops_ending_inside_a_character_closes_1007_at_its_end(ws):
+    """Autobahn 6.6 within one frame sent in two writes: not failed while the character may still complete,
+    1007 once the frame ends inside it."""
+    frame = build_frame(OP_TEXT, KOSME + b"\xe1\xbd")
+    ws.send_raw(frame[:-1])
+    ws.assert_silent(0.2)
+    ws.send_raw(frame[-1:], tolerant=True)
+    expect_close(ws, 1007, timeout=3)
+
+
 def test_8_1_truncated_character_at_end_of_fragmented_message_closes_1007(ws):
     """Autobahn 6.6 across fragments: valid fragments, but the final one ends inside a character."""
     ws.send_raw(build_frame(OP_TEXT, KOSME, fin=False) + build_frame(OP_CONT, b"\xe1\xbd"))
