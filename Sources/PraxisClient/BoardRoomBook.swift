@@ -13,8 +13,7 @@ final class BoardRoomBook: @unchecked Sendable {
     private let updateSent: UnsafeMutablePointer<Atomic<UInt64>>
 
     init(capacity: Int) {
-        var tag = String(UInt32.random(in: 0x1000_0000...UInt32.max), radix: 16)
-        while tag.utf8.count < 8 { tag = "0" + tag }
+        let tag = String(UInt32.random(in: 0x1000_0000...UInt32.max), radix: 16)  // 8 hex digits
         runTag = tag
         runTagBytes = Array(tag.utf8)
         self.capacity = capacity
@@ -76,9 +75,7 @@ final class BoardRoomBook: @unchecked Sendable {
     private static let urlPrefix = Array("https://praxis.test/bench/".utf8)
 
     private func hasRunTag(_ bytes: UnsafeRawBufferPointer, at start: Int) -> Bool {
-        guard start + runTagBytes.count <= bytes.count else { return false }
-        for (offset, byte) in runTagBytes.enumerated() where bytes[start + offset] != byte { return false }
-        return true
+        start + runTagBytes.count <= bytes.count && BoardMessage.equal(bytes, start..<(start + runTagBytes.count), runTagBytes)
     }
 
     private static func hexValue(_ byte: UInt8) -> Int? {

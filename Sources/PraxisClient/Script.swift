@@ -127,12 +127,7 @@ enum ScriptCondition: Sendable {
 
 // MARK: - Loading
 
-extension Script: Decodable {
-    /// Decodes the JSON tree, then checks it as `Script.load` does.
-    public init(from decoder: any Decoder) throws {
-        try self.init(json: try JSONValue(from: decoder))
-    }
-
+extension Script {
     /// Parses and checks a script's text.
     public static func load(text: String) throws(ScriptFormatError) -> Script {
         let json: JSONValue

@@ -91,7 +91,7 @@ final class ScriptSession: Sendable {
     /// Signs up or in (unless anonymous) and upserts the profile. Returns a line for the log.
     func setUp(runID: String, timeout: Duration) async throws -> String {
         guard let rawEmail = spec.email, let password = spec.password else { return "anonymous (anon key)" }
-        let email = rawEmail.replacingAll("{run}", with: runID)
+        let email = rawEmail.replacing("{run}", with: runID)
         var body: [String: JSONValue] = ["email": .string(email), "password": .string(password)]
         if let data = spec.data { body["data"] = data }
         let path = spec.signup ? "/auth/v1/signup" : "/auth/v1/token?grant_type=password"
@@ -393,19 +393,5 @@ extension Duration {
     var milliseconds: Int64 {
         let (seconds, attoseconds) = components
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    }
-}
-
-extension String {
-    func replacingAll(_ target: String, with replacement: String) -> String {
-        guard !target.isEmpty else { return self }
-        var result = ""
-        var rest = Substring(self)
-        while let range = rest.firstRange(of: target) {
-            result += rest[..<range.lowerBound]
-            result += replacement
-            rest = rest[range.upperBound...]
-        }
-        return result + rest
     }
 }

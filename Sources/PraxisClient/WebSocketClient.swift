@@ -13,9 +13,9 @@ public enum WebSocketClient {
     /// - Parameters:
     ///   - group: the event loop group (or one event loop) the connection lives on.
     ///   - timeout: bound on the TCP connect and, separately, on the upgrade.
-    ///   - maxFrameSize: largest frame accepted from the server.
+    ///   - maxFrameSize: largest frame, and message, accepted from the server.
     ///   - onMessage: called on the connection's event loop with each complete text or
-    ///     binary message (fragments are reassembled).
+    ///     binary message (NIO's frame aggregator reassembles fragments).
     /// - Throws: `WebSocketClientError`, or NIO's error when the TCP connect fails.
     public static func connect(
         host: String, port: Int, path: String, group: any EventLoopGroup,
@@ -51,7 +51,10 @@ public enum WebSocketClient {
         let upgrader = NIOTypedWebSocketClientUpgrader<WebSocketClientConnection>(maxFrameSize: maxFrameSize) { channel, _ in
             channel.eventLoop.makeCompletedFuture {
                 let handler = WebSocketClientHandler(onMessage: onMessage, closed: channel.eventLoop.makePromise())
-                try channel.pipeline.syncOperations.addHandler(handler)
+                let aggregator = NIOWebSocketFrameAggregator(
+                    minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: .max, maxAccumulatedFrameSize: maxFrameSize
+                )
+                try channel.pipeline.syncOperations.addHandlers(aggregator, handler)
                 return WebSocketClientConnection(channel: channel, handler: handler)
             }
         }

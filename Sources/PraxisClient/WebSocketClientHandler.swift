@@ -1,7 +1,7 @@
 import NIOCore
 import NIOWebSocket
 
-/// The client side of a connection after the upgrade: reassembles messages, answers
+/// The client side of a connection after the upgrade: passes on messages, answers
 /// pings, runs the closing handshake (RFC 6455 §5.5.1, §7) and reports how it ended.
 final class WebSocketClientHandler: ChannelInboundHandler {
     typealias InboundIn = WebSocketFrame
@@ -20,8 +20,6 @@ final class WebSocketClientHandler: ChannelInboundHandler {
     private var state = State.open
     private var initiatedLocally = false
     private var peerCode: UInt16?
-    private var fragments: ByteBuffer?
-    private var fragmentsText = false
     private var context: ChannelHandlerContext?
     private var dropTimer: Scheduled<Void>?
 
@@ -56,23 +54,8 @@ final class WebSocketClientHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         switch frame.opcode {
-        case .text, .binary:
-            if frame.fin {
-                onMessage(WebSocketClientMessage(data: frame.unmaskedData, isText: frame.opcode == .text))
-            } else {
-                fragments = frame.unmaskedData
-                fragmentsText = frame.opcode == .text
-            }
-        case .continuation:
-            guard var message = fragments else { return }
-            var part = frame.unmaskedData
-            message.writeBuffer(&part)
-            if frame.fin {
-                fragments = nil
-                onMessage(WebSocketClientMessage(data: message, isText: fragmentsText))
-            } else {
-                fragments = message
-            }
+        case .text, .binary:  // whole messages: NIO's aggregator before this handler joins fragments
+            onMessage(WebSocketClientMessage(data: frame.unmaskedData, isText: frame.opcode == .text))
         case .ping:
             guard state == .open else { return }
             send(opcode: .pong, payload: frame.unmaskedData, context: context)

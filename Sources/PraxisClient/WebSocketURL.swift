@@ -1,15 +1,16 @@
-/// A parsed `ws://host[:port][/path]` address. Only plain `ws://` is spoken (no TLS).
+/// A parsed `ws://host[:port][/path]` address (`http://` is read as `ws://`: the same host
+/// and port). Only plain `ws://` is spoken (no TLS).
 public struct WebSocketURL: Sendable, Equatable {
     public var host: String
     public var port: Int
     /// The path with its query, or nil when the URL names no path (or just "/").
     public var path: String?
 
-    /// Parses `ws://host[:port][/path]`; IPv6 hosts in brackets (`ws://[::1]:8080`).
+    /// Parses `ws://host[:port][/path]` or `http://…`; IPv6 hosts in brackets (`ws://[::1]:8080`).
     /// Returns nil for other schemes, a missing host or a bad port.
     public init?(_ text: String) {
-        guard text.lowercased().hasPrefix("ws://") else { return nil }
-        var rest = Substring(text.dropFirst(5))
+        guard let scheme = ["ws://", "http://"].first(where: { text.lowercased().hasPrefix($0) }) else { return nil }
+        var rest = Substring(text.dropFirst(scheme.count))
         let slash = rest.firstIndex(of: "/")
         let authority = slash.map { rest[..<$0] } ?? rest
         rest = slash.map { rest[$0...] } ?? ""

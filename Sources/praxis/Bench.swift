@@ -88,10 +88,8 @@ struct BenchOptions: ParsableArguments {
         }
     }
 
-    /// `--url` parsed; `http://` is read as `ws://` (same host and port).
-    var parsedURL: WebSocketURL? {
-        url.lowercased().hasPrefix("http://") ? WebSocketURL("ws://" + url.dropFirst("http://".count)) : WebSocketURL(url)
-    }
+    /// `--url` parsed (`http://` is read as `ws://`).
+    var parsedURL: WebSocketURL? { WebSocketURL(url) }
 
     /// The endpoint: the URL's path when it has one, else `defaultPath`.
     func target(defaultPath: String) -> BenchTarget {

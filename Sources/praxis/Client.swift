@@ -76,12 +76,7 @@ extension Client {
         }
 
         /// `http://host:port` (or `ws://`), without a path.
-        var parsedURL: WebSocketURL? {
-            let lowered = url.lowercased()
-            let text = lowered.hasPrefix("http://") ? "ws://" + url.dropFirst("http://".count) : url
-            guard let parsed = WebSocketURL(text), parsed.path == nil else { return nil }
-            return parsed
-        }
+        var parsedURL: WebSocketURL? { WebSocketURL(url).flatMap { $0.path == nil ? $0 : nil } }
 
         func run() async throws {
             let key = try await resolveAnonKey()

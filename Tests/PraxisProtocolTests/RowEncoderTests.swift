@@ -59,7 +59,7 @@ struct ColumnValuesTests {
 
 @Suite("StrictJSON")
 struct StrictJSONTests {
-    @Test(arguments: [#"{}"#, #"[]"#, #" {"a": [1, -2.5e3, true, false, null, "x\u00e9\n"]} "#, #""s""#, "0", "-0.1"])
+    @Test(arguments: [#"{}"#, #"[]"#, #" {"a": [1, -2.5e3, true, false, null, "x\u00e9\n"]} "#, #""s""#, "0", "-0.1", #"{"a":1,"a":2}"#, #""\ud800""#])
     func acceptsJSON(text: String) {
         #expect(StrictJSON.isValid(Array(text.utf8)))
     }
