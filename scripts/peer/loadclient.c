@@ -96,7 +96,9 @@ static double percentile_ms(double p) {
     return (double)lat_max_ns / 1e6;
 }
 
-static double server_cpu(void) {
+// The server's user and system CPU seconds (utime, stime: every thread, live or gone).
+static double server_cpu_split(double *user) {
+    *user = 0;
     if (!opt.server_pid) return 0;
     char path[64], buf[2048];
     snprintf(path, sizeof path, "/proc/%d/stat", opt.server_pid);
@@ -110,8 +112,13 @@ static double server_cpu(void) {
     unsigned long long ut = 0, stime = 0;
     // after ')': state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime(14) stime(15)
     if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &stime) != 2) return -1;
+    *user = (double)ut / (double)sysconf(_SC_CLK_TCK);
     return (double)(ut + stime) / (double)sysconf(_SC_CLK_TCK);
 }
+
+static double user0, user1;
+static double server_cpu(void) { return server_cpu_split(&user0); }
+static double server_cpu_end(void) { return server_cpu_split(&user1); }
 
 static long server_rss_kib(void) {
     if (!opt.server_pid) return 0;
@@ -372,13 +379,14 @@ static void print_json(double cpu, double seconds, long rss0, long rss1, uint64_
     double client_cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
     uint64_t missing = expected > st.received ? expected - st.received : 0;
     uint64_t errors = st.connect_failures + st.upgrade_failures + st.unexpected_closes + st.protocol_errors + st.malformed + st.send_blocked;
-    double per = 0;
-    if (opt.mode == M_CONNECT) per = st.opened ? cpu * 1e6 / (double)st.opened : 0;
-    else if (st.received) per = cpu * 1e6 / (double)st.received;
+    double per = 0, per_user = 0, user = user1 - user0;
+    uint64_t units = opt.mode == M_CONNECT || opt.mode == M_IDLE ? st.opened : st.received;
+    if (units) { per = cpu * 1e6 / (double)units; per_user = user * 1e6 / (double)units; }
     printf("{\"mode\": \"%s\", \"path\": \"%s\", \"connections\": %d, \"opened\": %llu, \"rate\": %g, \"duration\": %g, \"size\": %d, "
            "\"sent\": %llu, \"expected\": %llu, \"received\": %llu, \"own_copies\": %llu, \"missing\": %llu, "
            "\"latency_p50_ms\": %.3f, \"latency_p99_ms\": %.3f, \"latency_max_ms\": %.3f, "
-           "\"server_cpu_seconds\": %.2f, \"server_cpu_us_per_unit\": %.3f, \"seconds\": %.3f, "
+           "\"server_cpu_seconds\": %.2f, \"server_user_cpu_seconds\": %.2f, \"server_cpu_us_per_unit\": %.3f, "
+           "\"server_user_cpu_us_per_unit\": %.3f, \"seconds\": %.3f, "
            "\"server_rss_before_kib\": %ld, \"server_rss_after_kib\": %ld, \"server_rss_kib_per_connection\": %.3f, "
            "\"closed_cleanly\": %llu, \"client_cpu_seconds\": %.2f, \"errors\": %llu, "
            "\"connect_failures\": %llu, \"upgrade_failures\": %llu, \"unexpected_closes\": %llu, "
@@ -387,7 +395,7 @@ static void print_json(double cpu, double seconds, long rss0, long rss1, uint64_
            (unsigned long long)st.sent, (unsigned long long)expected, (unsigned long long)st.received,
            (unsigned long long)st.own_copies, (unsigned long long)missing,
            percentile_ms(0.50), percentile_ms(0.99), (double)lat_max_ns / 1e6,
-           cpu, per, seconds, rss0, rss1,
+           cpu, user, per, per_user, seconds, rss0, rss1,
            st.opened ? (double)(rss1 - rss0) / (double)st.opened : 0.0,
            (unsigned long long)st.closed_cleanly, client_cpu, (unsigned long long)errors,
            (unsigned long long)st.connect_failures, (unsigned long long)st.upgrade_failures,
@@ -462,7 +470,7 @@ int main(int argc, char **argv) {
         cpu0 = server_cpu();
         run_connect();
         seconds = (double)(now_ns() - t0) / 1e9;
-        cpu1 = server_cpu();
+        cpu1 = server_cpu_end();
         print_json(cpu1 - cpu0, seconds, 0, 0, 0);
         return 0;
     }
@@ -473,7 +481,7 @@ int main(int argc, char **argv) {
         uint64_t until = now_ns() + (uint64_t)(opt.hold * 1e9);
         while (now_ns() < until && !timed_out()) poll_once(50);
         rss1 = server_rss_kib();
-        cpu1 = server_cpu();
+        cpu1 = server_cpu_end();
         print_json(cpu1 - cpu0, (double)(now_ns() - t0) / 1e9, rss0, rss1, 0);
         return 0;
     }
@@ -525,7 +533,7 @@ int main(int argc, char **argv) {
     } else expected = st.sent;
     uint64_t until = now_ns() + (uint64_t)(opt.drain * 1e9);
     while (st.received < expected && now_ns() < until && !timed_out()) poll_once(5);
-    cpu1 = server_cpu();
+    cpu1 = server_cpu_end();
     print_json(cpu1 - cpu0, seconds, 0, 0, expected);
     return 0;
 }
