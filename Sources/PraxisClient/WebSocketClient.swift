@@ -43,6 +43,13 @@ public enum WebSocketClient {
         return HTTPRequestHead(version: .http1_1, method: .GET, uri: path.isEmpty ? "/" : path, headers: headers)
     }
 
+    /// The handlers after the upgrade: NIO's frame aggregator (whole messages of at most
+    /// `maxFrameSize` bytes), then `handler`.
+    static func addHandlers(_ handler: WebSocketClientHandler, maxFrameSize: Int, to pipeline: ChannelPipeline.SynchronousOperations) throws {
+        let aggregator = NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: .max, maxAccumulatedFrameSize: maxFrameSize)
+        try pipeline.addHandlers(aggregator, handler)
+    }
+
     /// Installs the HTTP client and the upgrader; the returned future is the upgrade's.
     private static func configure(
         channel: any Channel, head: HTTPRequestHead, timeout: TimeAmount, maxFrameSize: Int,
@@ -51,10 +58,7 @@ public enum WebSocketClient {
         let upgrader = NIOTypedWebSocketClientUpgrader<WebSocketClientConnection>(maxFrameSize: maxFrameSize) { channel, _ in
             channel.eventLoop.makeCompletedFuture {
                 let handler = WebSocketClientHandler(onMessage: onMessage, closed: channel.eventLoop.makePromise())
-                let aggregator = NIOWebSocketFrameAggregator(
-                    minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: .max, maxAccumulatedFrameSize: maxFrameSize
-                )
-                try channel.pipeline.syncOperations.addHandlers(aggregator, handler)
+                try addHandlers(handler, maxFrameSize: maxFrameSize, to: channel.pipeline.syncOperations)
                 return WebSocketClientConnection(channel: channel, handler: handler)
             }
         }
