@@ -25,6 +25,8 @@ struct WebSocketClientHandlerTests {
                 closed: channel.eventLoop.makePromise()
             )
             try WebSocketClient.addHandlers(handler, maxFrameSize: maxFrameSize, to: channel.pipeline.syncOperations)
+            // An embedded channel is inactive until connected: connect it, so a close is seen.
+            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         }
 
         func receive(_ text: String, opcode: WebSocketOpcode, fin: Bool) throws {
@@ -50,6 +52,7 @@ struct WebSocketClientHandlerTests {
     @Test("a message over the size bound closes the connection instead of arriving")
     func tooLarge() throws {
         let pipeline = try Pipeline(maxFrameSize: 8)
+        #expect(pipeline.channel.isActive)
         try pipeline.receive("12345", opcode: .text, fin: false)
         try pipeline.receive("67890", opcode: .continuation, fin: true)
         #expect(pipeline.received.isEmpty)
