@@ -42,6 +42,7 @@ public final class HTTPServer: Sendable {
     ) async throws -> HTTPServer {
         let quiesce = ServerQuiescingHelper(group: group)
         let log = ThrottledLogger(logger: logger)
+        let receiveAllocator = configuration.receiveAllocator
         let gate = ConnectionGate(maxTotal: configuration.effectiveMaxConnections, maxPerIP: configuration.maxConnectionsPerIP)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -53,8 +54,10 @@ public final class HTTPServer: Sendable {
                     try sync.addHandler(quiesce.makeServerChannelHandler(channel: channel))
                 }
             }
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 16)
+            // No child channel options: the bootstrap applies those through a chain of futures,
+            // a tenth of the user-space CPU of a connect-and-close; TCP_NODELAY comes from the
+            // listener (NIO sets it there; Linux copies it to each accepted socket), the read
+            // settings are set below, synchronously, for admitted connections only.
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let ip = channel.remoteAddress?.ipAddress ?? "unknown"
@@ -70,6 +73,9 @@ public final class HTTPServer: Sendable {
                         try channel.pipeline.syncOperations.addHandler(RefusedConnectionHandler(admission: admission))
                         return
                     }
+                    let options = channel.syncOptions
+                    try options?.setOption(.maxMessagesPerRead, value: 16)
+                    try options?.setOption(.recvAllocator, value: receiveAllocator)
                     let ticket = NIOLoopBound(ConnectionTicket(gate: gate, ip: ip), eventLoop: channel.eventLoop)
                     channel.closeFuture.whenComplete { _ in ticket.value.release() }
                     try configure(

@@ -24,6 +24,16 @@ public struct HTTPServerConfiguration: Sendable {
     /// and are closed, so the process never runs out of descriptors for its database.
     /// nil (default): the open-file limit minus `reservedDescriptors`.
     public var maxConnections: Int?
+    /// The size of a connection's first receive buffer, in bytes (rounded down to a power of
+    /// two, 64…65536). NIO keeps each connection's last receive buffer for its next read, so an
+    /// idle connection holds the largest buffer its reads needed: the buffer doubles (up to
+    /// 64 KiB) while reads fill it and is reused as long as it is big enough. Default 512: an
+    /// upgrade request or a realtime message fits, and an idle WebSocket keeps 0.5 KiB instead
+    /// of NIO's default 2 KiB.
+    public var readBufferBytes: Int
+
+    /// The range `readBufferBytes` must lie in.
+    public static let readBufferRange = 64...65536
 
     /// Descriptors kept for everything but client connections (SQLite files, the listener,
     /// event loops, logs) when `maxConnections` is derived from the open-file limit.
@@ -32,7 +42,7 @@ public struct HTTPServerConfiguration: Sendable {
     public init(
         maxBodyBytes: Int = 1 << 20, corsAllowedOrigins: [String] = ["*"], headerTimeout: Duration = .seconds(10),
         bodyTimeout: Duration = .seconds(30), idleTimeout: Duration = .seconds(60), maxConnectionsPerIP: Int = 256,
-        maxConnections: Int? = nil
+        maxConnections: Int? = nil, readBufferBytes: Int = 512
     ) {
         self.maxBodyBytes = maxBodyBytes
         self.corsAllowedOrigins = corsAllowedOrigins
@@ -41,6 +51,7 @@ public struct HTTPServerConfiguration: Sendable {
         self.idleTimeout = idleTimeout
         self.maxConnectionsPerIP = maxConnectionsPerIP
         self.maxConnections = maxConnections
+        self.readBufferBytes = readBufferBytes
     }
 
     /// `maxConnections`, or the open-file limit minus `reservedDescriptors` (at least 1).

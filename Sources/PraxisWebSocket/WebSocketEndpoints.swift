@@ -44,17 +44,16 @@ public final class WebSocketEndpoints: Sendable {
         }
         guard let application = routes[Self.path(of: uri)] else { return reject(.notFound, "no WebSocket endpoint at \(Self.path(of: uri))") }
         guard method == .GET else { return reject(.badRequest, "a WebSocket upgrade is a GET request") }
-        guard headers[canonicalForm: "upgrade"].contains(where: { $0.lowercased() == "websocket" }),
-            headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "upgrade" })
+        guard HeaderText.containsToken(headers["upgrade"], "websocket"), HeaderText.containsToken(headers["connection"], "upgrade")
         else {
             return reject(.badRequest, "expected a WebSocket upgrade (Upgrade: websocket, Connection: Upgrade)")
         }
         let versions = headers["sec-websocket-version"]
-        guard versions.count == 1, versions[0].trimmingCharacters(in: .whitespaces) == "13" else {
+        guard versions.count == 1, HeaderText.trimmed(versions[0]) == "13" else {
             return reject(.upgradeRequired, "unsupported WebSocket version; this server speaks 13", ["Sec-WebSocket-Version": "13"])
         }
         let keys = headers["sec-websocket-key"]
-        guard keys.count == 1, let key = Data(base64Encoded: keys[0].trimmingCharacters(in: .whitespaces)), key.count == 16 else {
+        guard keys.count == 1, let key = Data(base64Encoded: String(HeaderText.trimmed(keys[0]))), key.count == 16 else {
             return reject(.badRequest, "Sec-WebSocket-Key must be the base64 of 16 bytes")
         }
         if !configuration.allowedOrigins.isEmpty, let origin = headers.first(name: "origin"),
@@ -115,6 +114,6 @@ public final class WebSocketEndpoints: Sendable {
     }
 
     static func path(of uri: String) -> String {
-        uri.firstIndex(of: "?").map { String(uri[..<$0]) } ?? uri
+        String(HeaderText.path(of: uri))
     }
 }

@@ -27,7 +27,7 @@ final class WebSocketUpgrader: HTTPServerProtocolUpgrader, Sendable {
         channel: any Channel, upgradeRequest: HTTPRequestHead, initialResponseHeaders: HTTPHeaders
     ) -> EventLoopFuture<HTTPHeaders> {
         guard let extra = endpoints.shouldUpgrade(channel: channel, head: upgradeRequest),
-            let key = upgradeRequest.headers.first(name: "sec-websocket-key")?.trimmingCharacters(in: .whitespaces)
+            let key = upgradeRequest.headers.first(name: "sec-websocket-key").map({ String(HeaderText.trimmed($0)) })
         else {
             return channel.eventLoop.makeFailedFuture(NIOWebSocketUpgradeError.unsupportedWebSocketTarget)
         }

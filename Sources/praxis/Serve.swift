@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Metrics
 import Prometheus
+import PraxisHTTP
 import PraxisServer
 import PraxisAssessment
 import PraxisStore
@@ -50,6 +51,9 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Most HTTP connections per client IP (an upgraded WebSocket counts under --ws-max-connections-per-ip instead); more get 503 (env PRAXIS_HTTP_MAX_CONNECTIONS_PER_IP). Default 256.")
     var httpMaxConnectionsPerIp: Int?
+
+    @Option(help: "Bytes of a connection's first receive buffer, 64...65536 (rounded down to a power of two; it doubles while reads fill it, and an idle connection keeps the largest it needed) (env PRAXIS_READ_BUFFER_BYTES). Default 512.")
+    var readBufferBytes: Int?
 
     @Option(help: "Most client connections, HTTP and WebSocket; more get 503 and are closed at once (env PRAXIS_MAX_CONNECTIONS). Default: the open-file limit minus 128.")
     var maxConnections: Int?
@@ -258,6 +262,9 @@ struct Serve: AsyncParsableCommand {
         ] {
             if let value, !(value > 0) { throw ValidationError("invalid value '\(value)' for '\(name)': must be more than 0 seconds") }
         }
+        if let readBufferBytes, !HTTPServerConfiguration.readBufferRange.contains(readBufferBytes) {
+            throw ValidationError("invalid value '\(readBufferBytes)' for '--read-buffer-bytes': must be 64...65536")
+        }
         if let passwordHashCost, !(10...20).contains(passwordHashCost) {
             throw ValidationError("invalid value '\(passwordHashCost)' for '--password-hash-cost': must be 10...20")
         }
@@ -415,6 +422,9 @@ struct Serve: AsyncParsableCommand {
         http.maxConnections = try Environment.resolve(
             maxConnections.map { Optional($0) }, "PRAXIS_MAX_CONNECTIONS", default: http.maxConnections
         ) { positive($0).map { Optional($0) } }
+        http.readBufferBytes = try Environment.resolve(readBufferBytes, "PRAXIS_READ_BUFFER_BYTES", default: http.readBufferBytes) {
+            Int($0).flatMap { HTTPServerConfiguration.readBufferRange.contains($0) ? $0 : nil }
+        }
         configuration.http = http
     }
 
