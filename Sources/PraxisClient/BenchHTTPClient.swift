@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import PraxisDomain
 
 /// One answer of `BenchHTTPConnection`.
 struct BenchHTTPResponse: Sendable {
@@ -10,22 +11,16 @@ struct BenchHTTPResponse: Sendable {
 
     var bodyText: String { String(buffer: body) }
 
+    /// The body as JSON: null when it is empty, the text itself when it is not JSON.
+    var json: JSONValue {
+        let text = bodyText
+        return text.isEmpty ? .null : (try? JSONValue.parse(text)) ?? .string(text)
+    }
+
     /// A short description for error reports: `HTTP 409: {"code":"23505",…}`.
     var summary: String {
         let text = bodyText
         return "HTTP \(status): " + (text.count > 300 ? String(text.prefix(300)) + "…" : text)
-    }
-}
-
-/// Why a request of `BenchHTTPConnection` got no answer.
-enum BenchHTTPError: Error, CustomStringConvertible {
-    /// The connection ended before the answer came (a request's timeout closes it too).
-    case connectionClosed
-
-    var description: String {
-        switch self {
-        case .connectionClosed: "the HTTP connection closed before the answer (or no answer in time)"
-        }
     }
 }
 
@@ -122,6 +117,9 @@ final class BenchHTTPConnection: Sendable {
 final class BenchHTTPResponseHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPClientResponsePart
 
+    /// Why a request got no answer: the connection ended before it came (a request's
+    /// timeout closes it too).
+    static let closed = BenchError(description: "the HTTP connection closed before the answer (or no answer in time)")
     private var pending = CircularBuffer<EventLoopPromise<BenchHTTPResponse>>()
     private var head: HTTPResponseHead?
     private var body: ByteBuffer?
@@ -133,7 +131,7 @@ final class BenchHTTPResponseHandler: ChannelInboundHandler {
     /// failed) when the connection has ended.
     func enqueue(_ promise: EventLoopPromise<BenchHTTPResponse>) -> Bool {
         guard isOpen else {
-            promise.fail(BenchHTTPError.connectionClosed)
+            promise.fail(Self.closed)
             return false
         }
         pending.append(promise)
@@ -160,7 +158,7 @@ final class BenchHTTPResponseHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         isOpen = false
-        while !pending.isEmpty { pending.removeFirst().fail(BenchHTTPError.connectionClosed) }
+        while !pending.isEmpty { pending.removeFirst().fail(Self.closed) }
         context.fireChannelInactive()
     }
 

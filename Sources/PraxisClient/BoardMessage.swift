@@ -128,13 +128,7 @@ enum BoardMessage {
     }
 
     static func equal(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ text: [UInt8]) -> Bool {
-        guard range.count == text.count else { return false }
-        var index = 0
-        for position in range {
-            if bytes[position] != text[index] { return false }
-            index += 1
-        }
-        return true
+        range.count == text.count && bytes[range].elementsEqual(text)
     }
 
     static func text(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> String {

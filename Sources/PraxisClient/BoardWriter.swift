@@ -4,19 +4,16 @@ import Synchronization
 
 /// Makes the room changes through the data API from one event loop: a 1 ms tick sends
 /// what is due (INSERT of a new public room, then a PATCH of a room whose INSERT was
-/// answered, alternately), at most `maxInFlight` requests in flight over a few pipelined
-/// keep-alive connections. Stops sending after `duration` seconds; the future completes
-/// when every request was answered (or after `answerTimeout` more seconds).
+/// answered, alternately) at the configured rate, at most `maxInFlight` requests in flight
+/// over a few pipelined keep-alive connections. Stops sending after `duration` seconds (or
+/// `total` changes); the future completes when every request was answered (or after the
+/// drain timeout).
 final class BoardWriter: @unchecked Sendable {
     private let connections: [BenchHTTPConnection]
     private let book: BoardRoomBook
     private let hostID: String
     private let headers: [(String, String)]
-    private let rate: Int
-    private let duration: Double
-    private let total: Int
-    private let maxInFlight: Int
-    private let answerTimeout: Double
+    private let configuration: BenchConfiguration
     private let errors: BenchRecorder
     /// The writer's counts (requests, inserts, updates, write failures) and its request latencies.
     let recorder: BenchRecorder
@@ -37,19 +34,13 @@ final class BoardWriter: @unchecked Sendable {
     private var finished = false
     private var lastAnswer: UInt64 = 0
 
-    init(
-        connections: [BenchHTTPConnection], book: BoardRoomBook, hostID: String, serviceKey: String, rate: Int, duration: Double,
-        total: Int, maxInFlight: Int, answerTimeout: Double, errors: BenchRecorder
-    ) {
+    /// A writer of `configuration`'s changes over `connections`, its errors kept by `errors`.
+    init(_ configuration: BenchConfiguration, connections: [BenchHTTPConnection], book: BoardRoomBook, hostID: String, errors: BenchRecorder) {
         self.connections = connections
         self.book = book
         self.hostID = hostID
-        self.headers = BenchSetup.serviceHeaders(serviceKey)
-        self.rate = rate
-        self.duration = duration
-        self.total = total
-        self.maxInFlight = maxInFlight
-        self.answerTimeout = answerTimeout
+        self.headers = BenchSetup.serviceHeaders(configuration.serviceKey)
+        self.configuration = configuration
         self.errors = errors
         self.loop = connections[0].eventLoop
         recorder = BenchRecorder([connections[0].eventLoop])
@@ -77,13 +68,14 @@ final class BoardWriter: @unchecked Sendable {
     private func tick(task: RepeatedTask, done: EventLoopPromise<Void>) {
         let now = MonotonicClock.now()
         let elapsed = Double(now &- start) / 1e9
+        let (total, answerTimeout) = (configuration.total, configuration.drainTimeout)
         if stoppedAt == nil, !finished {
-            if elapsed >= duration || issued >= total {
+            if elapsed >= configuration.duration || issued >= total {
                 stoppedAt = now
             } else {
-                let due = min(total, Int(elapsed * Double(rate)) + 1)
+                let due = min(total, Int(elapsed * Double(configuration.rate)) + 1)
                 var written = [Bool](repeating: false, count: connections.count)
-                while issued < due, inFlight < maxInFlight {
+                while issued < due, inFlight < configuration.maxInFlight {
                     guard let index = issue() else {
                         errors.error("every data-API connection of the writer has closed")
                         stoppedAt = now
