@@ -52,7 +52,6 @@ final class ScriptSession: Sendable {
         var disconnected = false
         /// Why the current connection ended when the script did not end it.
         var lost: String?
-        var heartbeat: RepeatedTask?
         /// The current connection's messages (replies are in `replies`).
         var inbox: [ScriptInboxMessage] = []
         var replies: [String: JSONValue] = [:]
@@ -158,19 +157,10 @@ final class ScriptSession: Sendable {
             await connection.close()
             throw ScriptStepFailure("\(method) \(path): no answer within \(timeout.milliseconds) ms (\(error))")
         }
-        let text = response.bodyText
-        state.withLock { $0.everything.append(text) }
+        state.withLock { $0.everything.append(response.bodyText) }
         var answerHeaders: [String: String] = [:]
         for (name, value) in response.headers { answerHeaders[name.lowercased()] = value }
-        let parsed: JSONValue
-        if text.isEmpty {
-            parsed = .null
-        } else if let json = try? JSONValue.parse(text) {
-            parsed = json
-        } else {
-            parsed = .string(text)
-        }
-        return HTTPAnswer(status: response.status, headers: answerHeaders, body: parsed)
+        return HTTPAnswer(status: response.status, headers: answerHeaders, body: response.json)
     }
 
     // MARK: Realtime
@@ -202,7 +192,9 @@ final class ScriptSession: Sendable {
         } catch {
             throw ScriptStepFailure("\(name) cannot open the realtime WebSocket: \(error)")
         }
-        let heartbeat = connection.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(20), delay: .seconds(20)) { _ in
+        // Heartbeats while this is the actor's connection.
+        connection.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(20), delay: .seconds(20)) { [self] task in
+            guard state.withLock({ $0.connection === connection }) else { return task.cancel() }
             connection.send(text: #"{"topic":"phoenix","event":"heartbeat","payload":{},"ref":"heartbeat"}"#)
         }
         connection.closeFuture.whenComplete { [self] outcome in
@@ -210,13 +202,10 @@ final class ScriptSession: Sendable {
                 guard state.connectionNumber == number, state.connection != nil else { return }
                 let code = (try? outcome.get())?.code.map { " (close code \($0))" } ?? ""
                 state.lost = "the server closed \(name)'s WebSocket\(code)"
-                state.heartbeat?.cancel()
-                state.heartbeat = nil
             }
         }
         state.withLock { state in
             state.connection = connection
-            state.heartbeat = heartbeat
             state.disconnected = false
             state.lost = nil
             state.inbox = []
@@ -239,13 +228,11 @@ final class ScriptSession: Sendable {
         await detach()?.close(timeout: .seconds(1))
     }
 
-    /// Takes the connection out of the state (its heartbeat stopped), changing the state with `also`.
+    /// Takes the connection out of the state (its heartbeats stop), changing the state with `also`.
     private func detach(_ also: (inout State) -> Void = { _ in }) -> WebSocketClientConnection? {
         state.withLock { state in
             let connection = state.connection
             state.connection = nil
-            state.heartbeat?.cancel()
-            state.heartbeat = nil
             also(&state)
             return connection
         }
