@@ -65,7 +65,6 @@ enum BoardMessage {
 
     enum Patterns {
         static let event = Array(#""event":""#.utf8)
-        static let topic = Array(#""topic":""#.utf8)
         static let ref = Array(#""ref":""#.utf8)
         static let status = Array(#""status":""#.utf8)
         static let data = Array(#""data":{"#.utf8)
@@ -83,7 +82,6 @@ enum BoardMessage {
         static let phxError = Array("phx_error".utf8)
         static let phxClose = Array("phx_close".utf8)
         static let ok = Array("ok".utf8)
-        static let phoenix = Array("phoenix".utf8)
     }
 
     /// The index just after the first occurrence of `pattern` at or after `from`.

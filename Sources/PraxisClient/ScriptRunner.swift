@@ -297,8 +297,11 @@ final class ScriptRun: Sendable {
         var wanted: [String: JSONValue] = [:]
         if let status = expect.status { wanted["status"] = .int(Int64(status)) }
         if let expected = expect.body { wanted["body"] = try resolve(expected) }
-        try requireMatch(.object(["status": .int(Int64(answer.status)), "body": answer.body]), wanted, "answer")
-        try store(step.save, from: answer.value)
+        let (status, json) = (JSONValue.int(answer.status), answer.json)
+        try requireMatch(.object(["status": status, "body": json]), wanted, "answer")
+        // What `save` paths see: the header names in lower case.
+        let named = Dictionary(answer.headers.map { ($0.name.lowercased(), JSONValue.string($0.value)) }) { _, last in last }
+        try store(step.save, from: .object(["status": status, "headers": .object(named), "body": json]))
     }
 
     /// Sends `event` on the step's topic as its actor (connecting first when there is no

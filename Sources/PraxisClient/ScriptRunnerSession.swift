@@ -95,12 +95,9 @@ final class ScriptSession: Sendable {
         if let data = spec.data { body["data"] = data }
         let path = spec.signup ? "/auth/v1/signup" : "/auth/v1/token?grant_type=password"
         let answer = try await http(method: "POST", path: path, headers: [:], body: .object(body), bearer: false, timeout: timeout)
-        guard answer.status == 200, let token = answer.body["access_token"]?.stringValue,
-            let id = answer.body.value(atPath: "user.id")?.stringValue
-        else {
-            throw ScriptStepFailure(
-                "\(spec.signup ? "sign-up" : "sign-in") of \(email) failed: HTTP \(answer.status)", arrived: answer.body.truncated()
-            )
+        let (status, user) = (answer.status, answer.json)
+        guard status == 200, let token = user["access_token"]?.stringValue, let id = user.value(atPath: "user.id")?.stringValue else {
+            throw ScriptStepFailure("\(spec.signup ? "sign-up" : "sign-in") of \(email) failed: HTTP \(status)", arrived: user.truncated())
         }
         state.withLock { state in
             state.token = token
@@ -113,7 +110,7 @@ final class ScriptSession: Sendable {
                 bearer: true, timeout: timeout
             )
             guard created.status == 201 || created.status == 200 else {
-                throw ScriptStepFailure("creating the profile of \(email) failed: HTTP \(created.status)", arrived: created.body.truncated())
+                throw ScriptStepFailure("creating the profile of \(email) failed: HTTP \(created.status)", arrived: created.json.truncated())
             }
         }
         return "\(spec.signup ? "signed up" : "signed in") \(email)" + (spec.profile == nil ? "" : " with a profile")
@@ -121,19 +118,8 @@ final class ScriptSession: Sendable {
 
     // MARK: HTTP
 
-    struct HTTPAnswer {
-        var status: Int
-        var headers: [String: String]
-        var body: JSONValue
-
-        /// What `save` paths and failure reports see.
-        var value: JSONValue {
-            .object(["status": .int(Int64(status)), "headers": .object(headers.mapValues { .string($0) }), "body": body])
-        }
-    }
-
     /// One request on a fresh connection, with the apikey and (when `bearer`) the actor's token.
-    func http(method: String, path: String, headers: [String: String], body: JSONValue?, bearer: Bool, timeout: Duration) async throws -> HTTPAnswer {
+    func http(method: String, path: String, headers: [String: String], body: JSONValue?, bearer: Bool, timeout: Duration) async throws -> BenchHTTPResponse {
         var all: [(String, String)] = [("apikey", server.anonKey)]
         if bearer { all.append(("Authorization", "Bearer \(token)")) }
         for (name, value) in headers.sorted(by: { $0.key < $1.key }) {
@@ -158,9 +144,7 @@ final class ScriptSession: Sendable {
             throw ScriptStepFailure("\(method) \(path): no answer within \(timeout.milliseconds) ms (\(error))")
         }
         state.withLock { $0.everything.append(response.bodyText) }
-        var answerHeaders: [String: String] = [:]
-        for (name, value) in response.headers { answerHeaders[name.lowercased()] = value }
-        return HTTPAnswer(status: response.status, headers: answerHeaders, body: response.json)
+        return response
     }
 
     // MARK: Realtime
