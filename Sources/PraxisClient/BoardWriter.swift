@@ -104,38 +104,26 @@ final class BoardWriter: @unchecked Sendable {
     /// Writes the next change's request (not flushed) on the open connection with the
     /// fewest requests in flight; returns its index, nil when none is open.
     private func issue() -> Int? {
-        var chosen: Int?
-        for index in connections.indices where connections[index].isOpen {
-            if let best = chosen, connections[best].inFlight <= connections[index].inFlight { continue }
-            chosen = index
-        }
-        guard let chosen else { return nil }
+        let open = connections.indices.lazy.filter { self.connections[$0].isOpen }
+        guard let chosen = open.min(by: { connections[$0].inFlight < connections[$1].inFlight }) else { return nil }
         let connection = connections[chosen]
-        let allocator = connection.channel.allocator
         let sent = MonotonicClock.now()
-        let isUpdate: Bool
-        let room: Int
-        let future: EventLoopFuture<BenchHTTPResponse>
-        if patchNext, let index = readyToPatch.popFirst() {
-            isUpdate = true
-            room = index
-            patchNext = false
-            book.recordUpdate(index, sent: sent)
-            let body = index % 2 == 0 ? #"{"datetime_utc":"2031-02-01T10:30:00Z"}"# : #"{"type":"Communication"}"#
-            future = connection.write(
-                method: .PATCH, uri: "/rest/v1/practice_rooms?id=eq.\(book.id(index))", headers: headers,
-                body: allocator.buffer(string: body), flush: false
-            )
+        let patch = patchNext ? readyToPatch.popFirst() : nil
+        let room = patch ?? nextRoom
+        let (method, uri, body): (HTTPMethod, String, String)
+        if let patch {
+            book.recordUpdate(patch, sent: sent)
+            (method, uri) = (.PATCH, "/rest/v1/practice_rooms?id=eq.\(book.id(patch))")
+            body = patch % 2 == 0 ? #"{"datetime_utc":"2031-02-01T10:30:00Z"}"# : #"{"type":"Communication"}"#
         } else {
-            isUpdate = false
-            room = nextRoom
             nextRoom += 1
-            patchNext = true
-            let body =
-                #"{"id":"\#(book.id(room))","host_id":"\#(hostID)","datetime_utc":"2031-01-01T09:00:00Z","type":"Clinical","#
+            (method, uri) = (.POST, "/rest/v1/practice_rooms")
+            body = #"{"id":"\#(book.id(room))","host_id":"\#(hostID)","datetime_utc":"2031-01-01T09:00:00Z","type":"Clinical","#
                 + #""room_url":"\#(book.roomURL(room, sent: sent))","private":false}"#
-            future = connection.write(method: .POST, uri: "/rest/v1/practice_rooms", headers: headers, body: allocator.buffer(string: body), flush: false)
         }
+        patchNext = patch == nil
+        let isUpdate = patch != nil
+        let future = connection.write(method: method, uri: uri, headers: headers, body: connection.channel.allocator.buffer(string: body), flush: false)
         issued += 1
         inFlight += 1
         recorder.count(.request)
