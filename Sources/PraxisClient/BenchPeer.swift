@@ -78,12 +78,12 @@ class BenchPeer: @unchecked Sendable {
     func received(_ message: WebSocketClientMessage) {
         let now = MonotonicClock.now()
         message.data.withUnsafeReadableBytes { bytes in
-            typealias P = BoardMessage.Patterns
-            let event = BoardMessage.event(bytes)
-            guard BoardMessage.isEvent(bytes, event, P.phxReply) else { return self.message(bytes, event: event, now: now) }
-            let ref = BoardMessage.string(P.ref, in: bytes).flatMap { Int(BoardMessage.text(bytes, $0)) }
+            typealias P = PhoenixBytes.Patterns
+            let event = PhoenixBytes.event(bytes)
+            guard PhoenixBytes.isEvent(bytes, event, P.phxReply) else { return self.message(bytes, event: event, now: now) }
+            let ref = PhoenixBytes.string(P.ref, in: bytes).flatMap { Int(PhoenixBytes.text(bytes, $0)) }
             let entry = ref.flatMap { pending.removeValue(forKey: $0) }
-            guard BoardMessage.string(P.status, in: bytes).map({ BoardMessage.equal(bytes, $0, P.ok) }) ?? false else {
+            guard PhoenixBytes.string(P.status, in: bytes).map({ PhoenixBytes.equal(bytes, $0, P.ok) }) ?? false else {
                 refused(Self.excerpt(bytes), awaited: entry?.promise != nil)
                 entry?.promise?.fail(BenchError(description: Self.excerpt(bytes)))
                 return

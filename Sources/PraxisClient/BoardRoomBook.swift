@@ -44,7 +44,7 @@ final class BoardRoomBook: @unchecked Sendable {
     func updateSendTime(id range: Range<Int>, in bytes: UnsafeRawBufferPointer) -> (ours: Bool, sent: UInt64?) {
         guard range.count == 36, hasRunTag(bytes, at: range.lowerBound) else { return (false, nil) }
         // The last 12 hex digits (a small string: no allocation).
-        guard let index = Int(BoardMessage.text(bytes, (range.upperBound - 12)..<range.upperBound), radix: 16), index < capacity else {
+        guard let index = Int(PhoenixBytes.text(bytes, (range.upperBound - 12)..<range.upperBound), radix: 16), index < capacity else {
             return (true, nil)
         }
         let sent = updateSent[index].load(ordering: .acquiring)
@@ -54,17 +54,17 @@ final class BoardRoomBook: @unchecked Sendable {
     /// The INSERT send time carried by the link at `range`.
     func insertSendTime(url range: Range<Int>, in bytes: UnsafeRawBufferPointer) -> (ours: Bool, sent: UInt64?) {
         let prefix = Self.urlPrefix
-        guard range.count > prefix.count + 8, BoardMessage.equal(bytes, range.lowerBound..<(range.lowerBound + prefix.count), prefix),
+        guard range.count > prefix.count + 8, PhoenixBytes.equal(bytes, range.lowerBound..<(range.lowerBound + prefix.count), prefix),
             hasRunTag(bytes, at: range.lowerBound + prefix.count)
         else { return (false, nil) }
         var start = range.upperBound  // of the last segment, the send time
         while start > range.lowerBound, bytes[start - 1] != UInt8(ascii: "/") { start -= 1 }
-        return (true, BoardMessage.integer(bytes, at: start).map { UInt64($0) })
+        return (true, PhoenixBytes.integer(bytes, at: start).map { UInt64($0) })
     }
 
     private static let urlPrefix = Array("https://praxis.test/bench/".utf8)
 
     private func hasRunTag(_ bytes: UnsafeRawBufferPointer, at start: Int) -> Bool {
-        start + runTagBytes.count <= bytes.count && BoardMessage.equal(bytes, start..<(start + runTagBytes.count), runTagBytes)
+        start + runTagBytes.count <= bytes.count && PhoenixBytes.equal(bytes, start..<(start + runTagBytes.count), runTagBytes)
     }
 }

@@ -58,17 +58,17 @@ final class BoardSubscriber: BenchPeer, @unchecked Sendable {
     }
 
     override func message(_ bytes: UnsafeRawBufferPointer, event: Range<Int>?, now: UInt64) {
-        typealias P = BoardMessage.Patterns
-        if BoardMessage.isEvent(bytes, event, P.postgresChanges) { return change(bytes, now: now) }
-        let ok = BoardMessage.string(P.status, in: bytes).map { BoardMessage.equal(bytes, $0, P.ok) } ?? false
-        if BoardMessage.isEvent(bytes, event, P.system) {
+        typealias P = PhoenixBytes.Patterns
+        if PhoenixBytes.isEvent(bytes, event, P.postgresChanges) { return change(bytes, now: now) }
+        let ok = PhoenixBytes.string(P.status, in: bytes).map { PhoenixBytes.equal(bytes, $0, P.ok) } ?? false
+        if PhoenixBytes.isEvent(bytes, event, P.system) {
             if ok, joinReplied, let promise = subscribed {
                 subscribed = nil
                 promise.succeed()
             } else if !ok {
                 failure("system error: \(Self.excerpt(bytes))")
             }
-        } else if BoardMessage.isEvent(bytes, event, P.phxError) || BoardMessage.isEvent(bytes, event, P.phxClose) {
+        } else if PhoenixBytes.isEvent(bytes, event, P.phxError) || PhoenixBytes.isEvent(bytes, event, P.phxClose) {
             failure("channel error: \(Self.excerpt(bytes))")
         } else if event == nil {
             count(.malformed)
@@ -78,7 +78,7 @@ final class BoardSubscriber: BenchPeer, @unchecked Sendable {
     }
 
     private func change(_ bytes: UnsafeRawBufferPointer, now: UInt64) {
-        guard let change = BoardMessage.change(bytes), change.offset >= 0 else {
+        guard let change = PhoenixBytes.change(bytes), change.offset >= 0 else {
             count(.malformed)
             recorder.error("malformed postgres_changes message: \(Self.excerpt(bytes))")
             return

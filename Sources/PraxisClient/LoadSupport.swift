@@ -59,7 +59,7 @@ public enum BenchPayload {
     static func timestamp(of buffer: ByteBuffer) -> UInt64? {
         buffer.withUnsafeReadableBytes { bytes -> UInt64? in
             guard bytes.starts(with: #"{"t":"#.utf8) else { return nil }
-            return BoardMessage.integer(bytes, at: 5).map { UInt64($0) }
+            return PhoenixBytes.integer(bytes, at: 5).map { UInt64($0) }
         }
     }
 }

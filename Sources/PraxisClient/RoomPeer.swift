@@ -62,9 +62,9 @@ final class RoomPeer: BenchPeer, @unchecked Sendable {
 
     /// A turn event: a delivery, whose seq must increase.
     override func message(_ bytes: UnsafeRawBufferPointer, event: Range<Int>?, now: UInt64) {
-        guard let inner = BoardMessage.find(Self.turnEvent, in: bytes, from: 0) else { return }
+        guard let inner = PhoenixBytes.find(Self.turnEvent, in: bytes, from: 0) else { return }
         count(.delivery)
-        if let seqStart = BoardMessage.find(Self.seqKey, in: bytes, from: inner), let seq = BoardMessage.integer(bytes, at: seqStart) {
+        if let seqStart = PhoenixBytes.find(Self.seqKey, in: bytes, from: inner), let seq = PhoenixBytes.integer(bytes, at: seqStart) {
             if seq <= lastSeq { count(.orderViolation) } else { lastSeq = seq }
         }
     }

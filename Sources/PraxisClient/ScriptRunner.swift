@@ -88,12 +88,9 @@ final class ScriptRun: Sendable {
         self.options = options
         self.output = output
         self.limitSeconds = limitSeconds
-        var id = String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        while id.count < 8 { id = "0" + id }
-        runID = id
-        let server = ScriptServer(host: options.host, port: options.port, anonKey: options.anonKey, group: group)
+        runID = String(UInt32.random(in: 0x1000_0000...UInt32.max), radix: 16)  // 8 hex digits
         var sessions: [String: ScriptSession] = [:]
-        for actor in script.actors { sessions[actor.name] = ScriptSession(spec: actor, server: server) }
+        for actor in script.actors { sessions[actor.name] = ScriptSession(spec: actor, server: options, group: group) }
         self.sessions = sessions
         var starting = script.variables
         for (name, value) in options.overrides where starting[name] != nil { starting[name] = value }

@@ -38,7 +38,9 @@ struct ScriptInboxMessage: Sendable {
 final class ScriptSession: Sendable {
     let name: String
     let spec: ScriptActorSpec
-    private let server: ScriptServer
+    /// Where the scripts run: host, port and the anon key.
+    private let server: ScriptRunOptions
+    private let group: any EventLoopGroup
     private let state = Mutex(State())
 
     struct State {
@@ -66,10 +68,11 @@ final class ScriptSession: Sendable {
         var turnCounter = 0
     }
 
-    init(spec: ScriptActorSpec, server: ScriptServer) {
+    init(spec: ScriptActorSpec, server: ScriptRunOptions, group: any EventLoopGroup) {
         self.name = spec.name
         self.spec = spec
         self.server = server
+        self.group = group
         state.withLock { $0.token = server.anonKey }
     }
 
@@ -129,7 +132,7 @@ final class ScriptSession: Sendable {
         let amount = TimeAmount.milliseconds(max(1, timeout.milliseconds))
         let connection: BenchHTTPConnection
         do {
-            connection = try await BenchHTTPConnection.connect(host: server.host, port: server.port, eventLoop: server.group.next(), timeout: amount)
+            connection = try await BenchHTTPConnection.connect(host: server.host, port: server.port, eventLoop: group.next(), timeout: amount)
         } catch {
             throw ScriptStepFailure("cannot connect to \(server.host):\(server.port): \(error)")
         }
@@ -168,7 +171,7 @@ final class ScriptSession: Sendable {
         let connection: WebSocketClientConnection
         do {
             connection = try await WebSocketClient.connect(
-                host: server.host, port: server.port, path: path, group: server.group,
+                host: server.host, port: server.port, path: path, group: group,
                 timeout: .milliseconds(max(1, timeout.milliseconds))
             ) { [self] message in
                 received(String(buffer: message.data), isText: message.isText, connection: number)
@@ -261,7 +264,7 @@ final class ScriptSession: Sendable {
 
     /// Sends one Phoenix message and waits for its reply's payload (`{status, response}`).
     func push(topic: String, event: String, payload: JSONValue, timeout: Duration) async throws -> JSONValue {
-        let sent = try state.withLock { state throws(ScriptStepFailure) -> (WebSocketClientConnection, String) in
+        let ref = try state.withLock { state throws(ScriptStepFailure) -> String in
             guard let connection = state.connection else {
                 throw ScriptStepFailure(state.disconnected ? "\(name) is disconnected: add a reconnect step first" : "\(name) has no realtime connection")
             }
@@ -274,11 +277,11 @@ final class ScriptSession: Sendable {
                 "topic": .string(topic), "event": .string(event), "payload": payload, "ref": .string(ref), "join_ref": joinRef,
             ])
             connection.send(text: message.jsonString)
-            return (connection, ref)
+            return ref
         }
         let reply = try await poll(timeout) {
             try state.withLock { state throws(ScriptStepFailure) -> JSONValue? in
-                if let reply = state.replies.removeValue(forKey: sent.1) { return reply }
+                if let reply = state.replies.removeValue(forKey: ref) { return reply }
                 if let lost = state.lost { throw ScriptStepFailure("\(lost) before the reply to \(event) on \(topic)") }
                 return nil
             }
@@ -350,14 +353,6 @@ final class ScriptSession: Sendable {
     func firstReceived(containing needle: String) -> String? {
         state.withLock { state in state.everything.first { $0.contains(needle) } }
     }
-}
-
-/// Where the scripts run and what every actor shares.
-struct ScriptServer: Sendable {
-    var host: String
-    var port: Int
-    var anonKey: String
-    var group: any EventLoopGroup
 }
 
 extension Duration {

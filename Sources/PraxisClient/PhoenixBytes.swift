@@ -5,12 +5,13 @@ import Darwin
 #endif
 
 /// Just enough reading of Phoenix v1 messages (`{"topic":…,"event":…,"payload":…,"ref":…,
-/// "join_ref":…}`) for the board benchmark, without a JSON parser: every subscriber reads
-/// every change, so the hot path only looks for a few keys by their bytes. A key pattern
+/// "join_ref":…}`) for the benchmarks' realtime peers (`BenchPeer`), without a JSON parser:
+/// every board subscriber reads every change and every room peer every turn, so the hot path
+/// only looks for a few keys by their bytes. A key pattern
 /// such as `"offset":` cannot occur inside a JSON string value (its quotes would be
 /// escaped), so a match is a key; the first `"event":` is the message's own, since the
 /// server writes topic and event before the payload.
-enum BoardMessage {
+enum PhoenixBytes {
     /// What a subscriber needs from one `postgres_changes` message.
     struct Change {
         enum Kind { case insert, update, delete, other }
