@@ -18,10 +18,7 @@ struct BenchHTTPResponse: Sendable {
     }
 
     /// A short description for error reports: `HTTP 409: {"code":"23505",…}`.
-    var summary: String {
-        let text = bodyText
-        return "HTTP \(status): " + (text.count > 300 ? String(text.prefix(300)) + "…" : text)
-    }
+    var summary: String { "HTTP \(status): " + bodyText.clipped(300) }
 }
 
 /// A keep-alive HTTP/1.1 client connection for the benchmarks' data-API writer: requests
@@ -42,7 +39,7 @@ final class BenchHTTPConnection: Sendable {
 
     /// Opens a connection to `host:port` on `eventLoop`.
     static func connect(host: String, port: Int, eventLoop: any EventLoop, timeout: TimeAmount = .seconds(10)) async throws -> BenchHTTPConnection {
-        let hostHeader = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        let hostHeader = WebSocketURL.authority(host: host, port: port)
         let channel = try await ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)

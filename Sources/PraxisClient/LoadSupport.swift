@@ -22,7 +22,7 @@ public struct BenchTarget: Sendable {
 
     /// `ws://host:port/path`, for reports.
     public var url: String {
-        host.contains(":") ? "ws://[\(host)]:\(port)\(path)" : "ws://\(host):\(port)\(path)"
+        "ws://\(WebSocketURL.authority(host: host, port: port))\(path)"
     }
 
     func connect(

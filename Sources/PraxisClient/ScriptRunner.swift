@@ -174,9 +174,7 @@ final class ScriptRun: Sendable {
         var text = "step \(step.number)"
         if let actor = step.actor { text += " \(actor)" }
         text += " \(step.kindName)"
-        var label = step.label
-        if label.count > 90 { label = String(label.prefix(90)) + "…" }
-        if !label.isEmpty { text += " \(label)" }
+        if !step.label.isEmpty { text += " \(step.label.clipped(90))" }
         return text
     }
 
@@ -439,9 +437,8 @@ final class ScriptRun: Sendable {
         case .notContains(let actor, let raw):
             let needle = try text(raw.stringValue ?? "")
             guard !needle.isEmpty else { throw ScriptStepFailure("not_contains: the text is empty") }
-            let shown = needle.count > 60 ? String(needle.prefix(60)) + "…" : needle
             if let hit = sessions[actor]!.firstReceived(containing: needle) {
-                return (false, "nothing \(actor) received contains \"\(shown)\"", hit.count > 500 ? String(hit.prefix(500)) + "…" : hit)
+                return (false, "nothing \(actor) received contains \"\(needle.clipped(60))\"", hit.clipped(500))
             }
             return (true, "", "")
         case .received(let actor, let rawTopic, let rawEvent, let rawMatch, let equals):

@@ -22,10 +22,8 @@ public enum WebSocketClient {
         timeout: TimeAmount = .seconds(10), maxFrameSize: Int = 1 << 24,
         onMessage: @escaping @Sendable (WebSocketClientMessage) -> Void = { _ in }
     ) async throws -> WebSocketClientConnection {
-        let hostHeader = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
-        let head = HTTPRequestHead(
-            version: .http1_1, method: .GET, uri: path.isEmpty ? "/" : path, headers: HTTPHeaders([("Host", hostHeader), ("Content-Length", "0")])
-        )
+        let headers = HTTPHeaders([("Host", WebSocketURL.authority(host: host, port: port)), ("Content-Length", "0")])
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path.isEmpty ? "/" : path, headers: headers)
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(timeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
