@@ -46,7 +46,8 @@ final class BenchHTTPConnection: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(BenchHTTPResponseHandler())
+                    // Whole answers (bodies up to 16 MiB), then matched to their requests.
+                    try channel.pipeline.syncOperations.addHandlers(NIOHTTPClientResponseAggregator(maxContentLength: 1 << 24), BenchHTTPResponseHandler())
                 }
             }
             .connect(host: host, port: port).get()
@@ -112,14 +113,12 @@ final class BenchHTTPConnection: Sendable {
 /// Matches answers to pipelined requests in order; fails the waiting ones when the
 /// connection ends.
 final class BenchHTTPResponseHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPClientResponsePart
+    typealias InboundIn = NIOHTTPClientResponseFull
 
     /// Why a request got no answer: the connection ended before it came (a request's
     /// timeout closes it too).
     static let closed = BenchError(description: "the HTTP connection closed before the answer (or no answer in time)")
     private var pending = CircularBuffer<EventLoopPromise<BenchHTTPResponse>>()
-    private var head: HTTPResponseHead?
-    private var body: ByteBuffer?
     private(set) var isOpen = true
 
     var pendingCount: Int { pending.count }
@@ -136,21 +135,10 @@ final class BenchHTTPResponseHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let responseHead):
-            head = responseHead
-            body = nil
-        case .body(var part):
-            if body == nil { body = part } else { body!.writeBuffer(&part) }
-        case .end:
-            guard let responseHead = head else { return }
-            head = nil
-            let answer = BenchHTTPResponse(status: Int(responseHead.status.code), headers: responseHead.headers, body: body ?? ByteBuffer())
-            body = nil
-            // 1xx answers are not final; the server sends none for these requests.
-            guard responseHead.status.code >= 200, !pending.isEmpty else { return }
-            pending.removeFirst().succeed(answer)
-        }
+        let (head, body) = (unwrapInboundIn(data).head, unwrapInboundIn(data).body)
+        // 1xx answers are not final; the server sends none for these requests.
+        guard head.status.code >= 200, !pending.isEmpty else { return }
+        pending.removeFirst().succeed(BenchHTTPResponse(status: Int(head.status.code), headers: head.headers, body: body ?? ByteBuffer()))
     }
 
     func channelInactive(context: ChannelHandlerContext) {
