@@ -52,6 +52,9 @@ public struct BenchConfiguration: Sendable {
     /// as the phase lasted, at least 10 s.
     var drainTimeout: Double { max(10, duration) }
 
+    /// What the fan-out publisher or the board writer sends in all: rate × duration, at least 1.
+    var total: Int { max(1, Int((Double(rate) * duration).rounded())) }
+
     /// The realtime endpoint of the server (`ws://host:port/realtime/v1/websocket` in reports).
     var realtime: BenchTarget { BenchTarget.realtime(host: target.host, port: target.port) }
 

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import PraxisDomain
 
 /// One answer of `BenchHTTPConnection`.
 struct BenchHTTPResponse: Sendable {
@@ -10,23 +11,14 @@ struct BenchHTTPResponse: Sendable {
 
     var bodyText: String { String(buffer: body) }
 
-    /// A short description for error reports: `HTTP 409: {"code":"23505",…}`.
-    var summary: String {
+    /// The body as JSON: null when it is empty, the text itself when it is not JSON.
+    var json: JSONValue {
         let text = bodyText
-        return "HTTP \(status): " + (text.count > 300 ? String(text.prefix(300)) + "…" : text)
+        return text.isEmpty ? .null : (try? JSONValue.parse(text)) ?? .string(text)
     }
-}
 
-/// Why a request of `BenchHTTPConnection` got no answer.
-enum BenchHTTPError: Error, CustomStringConvertible {
-    /// The connection ended before the answer came (a request's timeout closes it too).
-    case connectionClosed
-
-    var description: String {
-        switch self {
-        case .connectionClosed: "the HTTP connection closed before the answer (or no answer in time)"
-        }
-    }
+    /// A short description for error reports: `HTTP 409: {"code":"23505",…}`.
+    var summary: String { "HTTP \(status): " + bodyText.clipped(300) }
 }
 
 /// A keep-alive HTTP/1.1 client connection for the benchmarks' data-API writer: requests
@@ -47,14 +39,15 @@ final class BenchHTTPConnection: Sendable {
 
     /// Opens a connection to `host:port` on `eventLoop`.
     static func connect(host: String, port: Int, eventLoop: any EventLoop, timeout: TimeAmount = .seconds(10)) async throws -> BenchHTTPConnection {
-        let hostHeader = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        let hostHeader = WebSocketURL.authority(host: host, port: port)
         let channel = try await ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(BenchHTTPResponseHandler())
+                    // Whole answers (bodies up to 16 MiB), then matched to their requests.
+                    try channel.pipeline.syncOperations.addHandlers(NIOHTTPClientResponseAggregator(maxContentLength: 1 << 24), BenchHTTPResponseHandler())
                 }
             }
             .connect(host: host, port: port).get()
@@ -120,11 +113,12 @@ final class BenchHTTPConnection: Sendable {
 /// Matches answers to pipelined requests in order; fails the waiting ones when the
 /// connection ends.
 final class BenchHTTPResponseHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPClientResponsePart
+    typealias InboundIn = NIOHTTPClientResponseFull
 
+    /// Why a request got no answer: the connection ended before it came (a request's
+    /// timeout closes it too).
+    static let closed = BenchError(description: "the HTTP connection closed before the answer (or no answer in time)")
     private var pending = CircularBuffer<EventLoopPromise<BenchHTTPResponse>>()
-    private var head: HTTPResponseHead?
-    private var body: ByteBuffer?
     private(set) var isOpen = true
 
     var pendingCount: Int { pending.count }
@@ -133,7 +127,7 @@ final class BenchHTTPResponseHandler: ChannelInboundHandler {
     /// failed) when the connection has ended.
     func enqueue(_ promise: EventLoopPromise<BenchHTTPResponse>) -> Bool {
         guard isOpen else {
-            promise.fail(BenchHTTPError.connectionClosed)
+            promise.fail(Self.closed)
             return false
         }
         pending.append(promise)
@@ -141,26 +135,15 @@ final class BenchHTTPResponseHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let responseHead):
-            head = responseHead
-            body = nil
-        case .body(var part):
-            if body == nil { body = part } else { body!.writeBuffer(&part) }
-        case .end:
-            guard let responseHead = head else { return }
-            head = nil
-            let answer = BenchHTTPResponse(status: Int(responseHead.status.code), headers: responseHead.headers, body: body ?? ByteBuffer())
-            body = nil
-            // 1xx answers are not final; the server sends none for these requests.
-            guard responseHead.status.code >= 200, !pending.isEmpty else { return }
-            pending.removeFirst().succeed(answer)
-        }
+        let (head, body) = (unwrapInboundIn(data).head, unwrapInboundIn(data).body)
+        // 1xx answers are not final; the server sends none for these requests.
+        guard head.status.code >= 200, !pending.isEmpty else { return }
+        pending.removeFirst().succeed(BenchHTTPResponse(status: Int(head.status.code), headers: head.headers, body: body ?? ByteBuffer()))
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         isOpen = false
-        while !pending.isEmpty { pending.removeFirst().fail(BenchHTTPError.connectionClosed) }
+        while !pending.isEmpty { pending.removeFirst().fail(Self.closed) }
         context.fireChannelInactive()
     }
 

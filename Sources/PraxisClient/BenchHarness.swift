@@ -13,30 +13,6 @@ enum BenchHarness {
         var machine: Double?
     }
 
-    /// The readings at the start of a phase.
-    struct CPUMeter: Sendable {
-        let serverPID: Int32?
-        private let server: Double?
-        private let client: Double
-        private let machine: Double?
-
-        /// Reads the server's CPU time (when its pid is known), this process's and the machine's.
-        init(serverPID: Int32?) {
-            self.serverPID = serverPID
-            server = serverPID.flatMap(ProcessProbe.cpuSeconds(pid:))
-            client = ProcessProbe.ownCPUSeconds()
-            machine = ProcessProbe.machineBusySeconds()
-        }
-
-        /// The CPU seconds since `init`.
-        func usage() -> CPUUsage {
-            let client = ProcessProbe.ownCPUSeconds() - self.client
-            let server = self.server.flatMap { before in serverPID.flatMap(ProcessProbe.cpuSeconds(pid:)).map { $0 - before } }
-            let machine = self.machine.flatMap { before in ProcessProbe.machineBusySeconds().map { $0 - before } }
-            return CPUUsage(client: client, server: server, machine: machine)
-        }
-    }
-
     /// What a timed phase measured.
     struct Phase<Result> {
         var result: Result
@@ -47,17 +23,24 @@ enum BenchHarness {
         var cpu: CPUUsage
     }
 
-    /// Runs `body(start)` as the measured phase: CPU read before and after, `line(start)`
+    /// Runs `body(start)` as the measured phase: the CPU time of the server (when its pid is
+    /// known), this process and the machine read before and after, `line(start)`
     /// printed through `progress` once a second meanwhile.
     static func timed<Result>(
         serverPID: Int32?, progress: @escaping @Sendable (String) -> Void, line: @escaping @Sendable (_ start: UInt64) -> String,
         _ body: (_ start: UInt64) async throws -> Result
     ) async rethrows -> Phase<Result> {
-        let meter = CPUMeter(serverPID: serverPID)
+        let server = serverPID.flatMap(ProcessProbe.cpuSeconds(pid:))
+        let (client, machine) = (ProcessProbe.ownCPUSeconds(), ProcessProbe.machineBusySeconds())
         let start = MonotonicClock.now()
         let result = try await withProgress(progress, line: { line(start) }) { try await body(start) }
         let seconds = MonotonicClock.seconds(since: start)
-        return Phase(result: result, start: start, seconds: seconds, cpu: meter.usage())
+        let cpu = CPUUsage(
+            client: ProcessProbe.ownCPUSeconds() - client,
+            server: server.flatMap { before in serverPID.flatMap(ProcessProbe.cpuSeconds(pid:)).map { $0 - before } },
+            machine: machine.flatMap { before in ProcessProbe.machineBusySeconds().map { $0 - before } }
+        )
+        return Phase(result: result, start: start, seconds: seconds, cpu: cpu)
     }
 
     /// Waits, polling every 5 ms, until `done()` or until `deadline` seconds after `start`.
@@ -88,7 +71,8 @@ enum BenchHarness {
     }
 
     /// The set-up phase of the scenarios that hold many connections: opens `count` with
-    /// `open(i)` (`concurrency` at once; failures counted and kept by `recorder`), printing
+    /// `open(i)` (`concurrency` at once; each counted on its loop and watched, failures counted
+    /// and kept by `recorder`), printing
     /// "`verb`: opened/count `state`, failed failed" once a second; the connections in order
     /// of index and the seconds it took.
     static func connect(
@@ -103,6 +87,8 @@ enum BenchHarness {
                 do {
                     let connection = try await open(index)
                     recorder.count(.opened)
+                    recorder.count(.connection, loop: recorder.loop(index))
+                    recorder.watch(connection)
                     return (index, connection)
                 } catch {
                     recorder.failure(error)

@@ -46,10 +46,10 @@ final class BenchRecorder: @unchecked Sendable {
     let eventLoops: [any EventLoop]
     /// `Event.allCases.count` counters per loop.
     private let counts: UnsafeMutablePointer<Atomic<Int>>
-    /// Per loop: one histogram per series, then the main series since the last
-    /// `takeInterval()`. Slot `loop * histogramsPerLoop + n` only on `eventLoops[loop]`.
-    private let histograms: UnsafeMutablePointer<LatencyHistogram>
-    private static let histogramsPerLoop = Series.allCases.count + 1
+    /// Per loop, on that loop only: one histogram per series, then the main series since the
+    /// last `takeInterval()`.
+    private let histograms: [NIOLoopBoundBox<[LatencyHistogram]>]
+    private static let interval = Series.allCases.count
     private let closing = Atomic<Bool>(false)
     /// The first connection failure, and the first other error (a failure is reported first).
     private let errors = Mutex<(failure: String?, other: String?)>((nil, nil))
@@ -59,9 +59,9 @@ final class BenchRecorder: @unchecked Sendable {
         let events = eventLoops.count * Event.allCases.count
         counts = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: events)
         for index in 0..<events { (counts + index).initialize(to: Atomic<Int>(0)) }
-        let slots = eventLoops.count * Self.histogramsPerLoop
-        histograms = UnsafeMutablePointer<LatencyHistogram>.allocate(capacity: slots)
-        histograms.initialize(repeating: LatencyHistogram(), count: slots)
+        histograms = eventLoops.map {
+            NIOLoopBoundBox.makeBoxSendingValue([LatencyHistogram](repeating: LatencyHistogram(), count: Self.interval + 1), eventLoop: $0)
+        }
     }
 
     /// A recorder for every event loop of `group`.
@@ -72,8 +72,6 @@ final class BenchRecorder: @unchecked Sendable {
     deinit {
         counts.deinitialize(count: eventLoops.count * Event.allCases.count)
         counts.deallocate()
-        histograms.deinitialize(count: eventLoops.count * Self.histogramsPerLoop)
-        histograms.deallocate()
     }
 
     /// The loop of connection `index` (the loops in turn).
@@ -92,8 +90,8 @@ final class BenchRecorder: @unchecked Sendable {
 
     /// Records a latency in `series` and counts `event` (if any); on `eventLoops[loop]`.
     func record(_ event: Event?, latency nanoseconds: UInt64, in series: Series = .main, loop: Int) {
-        slot(loop, series.rawValue).pointee.record(nanoseconds: nanoseconds)
-        if series == .main { slot(loop, Self.histogramsPerLoop - 1).pointee.record(nanoseconds: nanoseconds) }
+        histograms[loop].value[series.rawValue].record(nanoseconds: nanoseconds)
+        if series == .main { histograms[loop].value[Self.interval].record(nanoseconds: nanoseconds) }
         if let event { count(event, loop: loop) }
     }
 
@@ -101,7 +99,7 @@ final class BenchRecorder: @unchecked Sendable {
     func histogram(_ series: Series = .main, loop: Int? = nil) async throws -> LatencyHistogram {
         var merged = LatencyHistogram()
         for index in loop.map({ [$0] }) ?? Array(eventLoops.indices) {
-            merged.add(try await eventLoops[index].submit { self.slot(index, series.rawValue).pointee }.get())
+            merged.add(try await eventLoops[index].submit { self.histograms[index].value[series.rawValue] }.get())
         }
         return merged
     }
@@ -112,18 +110,12 @@ final class BenchRecorder: @unchecked Sendable {
         var merged = LatencyHistogram()
         for index in eventLoops.indices {
             let part = try? await eventLoops[index].submit {
-                let interval = self.slot(index, Self.histogramsPerLoop - 1)
-                defer { interval.pointee = LatencyHistogram() }
-                return interval.pointee
+                defer { self.histograms[index].value[Self.interval] = LatencyHistogram() }
+                return self.histograms[index].value[Self.interval]
             }.get()
             if let part { merged.add(part) }
         }
         return merged
-    }
-
-    /// Histogram `number` of `loop` (a series, or the interval after them).
-    private func slot(_ loop: Int, _ number: Int) -> UnsafeMutablePointer<LatencyHistogram> {
-        histograms + loop * Self.histogramsPerLoop + number
     }
 
     var firstError: String? { errors.withLock { $0.failure ?? $0.other } }

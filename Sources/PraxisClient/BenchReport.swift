@@ -18,21 +18,35 @@ public struct BenchReport: Sendable {
 
     /// `NAME_p50_ms` … `NAME_mean_ms` of a latency summary (those in `which`).
     mutating func latency(_ name: String, _ summary: LatencySummary, _ which: [String] = ["p50", "p90", "p99", "max", "mean"]) {
-        for (key, value) in summary.fields(name, which) { fields[key] = value }
+        let values = ["p50": summary.p50, "p90": summary.p90, "p99": summary.p99, "max": summary.max, "mean": summary.mean]
+        for key in which { fields["\(name)_\(key)_ms"] = values[key]!.json }
     }
 
     /// The CPU figures of the timed phase: client_cpu_seconds, server_pid, server_cpu_seconds,
-    /// machine_cpu_seconds (unless `machine` is false), and with `deliveries`, the client's
-    /// and the server's seconds per million deliveries.
-    mutating func cpu(_ cpu: BenchHarness.CPUUsage, serverPID: Int32?, machine: Bool = true, deliveries: Int? = nil) {
-        add(["client_cpu_seconds": cpu.client, "server_pid": serverPID.map { Int($0) }, "server_cpu_seconds": cpu.server])
-        if machine { add(["machine_cpu_seconds": cpu.machine]) }
+    /// machine_cpu_seconds, and with `deliveries`, the client's and the server's seconds per
+    /// million deliveries; and their lines: the client's, the server's and the machine's
+    /// (`machine`: what the figure covers), with `note` on a line of its own after the client's.
+    mutating func cpu(
+        _ cpu: BenchHarness.CPUUsage, serverPID: Int32?, deliveries: Int? = nil, machine: String = "all cores, kernel network work included",
+        note: String? = nil
+    ) {
+        add([
+            "client_cpu_seconds": cpu.client, "server_pid": serverPID.map { Int($0) }, "server_cpu_seconds": cpu.server,
+            "machine_cpu_seconds": cpu.machine,
+        ])
         if let deliveries {
             add([
                 "client_cpu_seconds_per_million_deliveries": Self.perMillion(cpu.client, deliveries),
                 "server_cpu_seconds_per_million_deliveries": cpu.server.flatMap { Self.perMillion($0, deliveries) },
             ])
         }
+        line("client CPU", "\(fixed(cpu.client)) s")
+        if let note { summary.append("  " + note) }
+        if let server = cpu.server {
+            let perMillion = deliveries.map { deliveries in ", \(Self.perMillion(server, deliveries).map { fixed($0) } ?? "-") s per million deliveries" }
+            line("server CPU", "\(fixed(server)) s" + (perMillion ?? ""))
+        }
+        if let busy = cpu.machine { line("machine CPU", "\(fixed(busy)) s busy (\(machine))") }
     }
 
     static func perMillion(_ seconds: Double, _ deliveries: Int) -> Double? {
@@ -47,21 +61,6 @@ public struct BenchReport: Sendable {
     /// The `errors` line: the total, what it is made of, the first error.
     mutating func errors(_ total: Int, _ parts: String, first: String?) {
         line("errors", "\(total) (\(parts))" + (first.map { "; first: \($0)" } ?? ""))
-    }
-
-    /// The CPU lines: the client's, the server's (with seconds per million deliveries when
-    /// `deliveries` is given) and the machine's (`machine`: what the figure covers); `note`,
-    /// a line of its own, after the client's.
-    mutating func cpuLines(
-        _ cpu: BenchHarness.CPUUsage, deliveries: Int?, machine: String = "all cores, kernel network work included", note: String? = nil
-    ) {
-        line("client CPU", "\(fixed(cpu.client)) s")
-        if let note { summary.append("  " + note) }
-        if let server = cpu.server {
-            let perMillion = deliveries.map { deliveries in ", \(Self.perMillion(server, deliveries).map { fixed($0) } ?? "-") s per million deliveries" }
-            line("server CPU", "\(fixed(server)) s" + (perMillion ?? ""))
-        }
-        if let busy = cpu.machine { line("machine CPU", "\(fixed(busy)) s busy (\(machine))") }
     }
 
     /// What the subscribers received over the measured phase of `seconds`: the delivery
@@ -106,14 +105,6 @@ extension String: BenchFigure {
 
 extension JSONValue: BenchFigure {
     var json: JSONValue { self }
-}
-
-extension LatencySummary {
-    /// `NAME_KEY_ms` for each KEY of `which` (p50, p90, p99, max, mean).
-    func fields(_ name: String, _ which: [String]) -> [String: JSONValue] {
-        let values = ["p50": p50, "p90": p90, "p99": p99, "max": max, "mean": mean]
-        return Dictionary(uniqueKeysWithValues: which.map { ("\(name)_\($0)_ms", values[$0]!.json) })
-    }
 }
 
 /// `value` with `digits` decimals.

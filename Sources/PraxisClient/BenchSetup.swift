@@ -35,8 +35,7 @@ enum BenchSetup {
             method: .POST, uri: "/auth/v1/signup", headers: [("apikey", key)],
             body: #"{"email":"\#(email)","password":"\#(password)","data":{"full_name":"Bench User"}}"#
         )
-        guard answer.status == 200, let object = try? JSONValue.parse(answer.bodyText),
-            let token = object["access_token"]?.stringValue, let id = object.value(atPath: "user.id")?.stringValue
+        guard answer.status == 200, let token = answer.json["access_token"]?.stringValue, let id = answer.json.value(atPath: "user.id")?.stringValue
         else { throw BenchError(description: "sign-up failed: \(answer.summary)") }
         return (id, token)
     }

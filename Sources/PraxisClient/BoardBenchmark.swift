@@ -16,8 +16,7 @@ public enum BoardBenchmark {
     /// for that phase too.
     public static func run(_ configuration: BenchConfiguration, progress: @escaping @Sendable (String) -> Void) async throws -> BenchReport {
         try await BenchHarness.withLoops(configuration.threads, extra: 1) { group, writerGroup in
-            let total = max(1, Int((Double(configuration.rate) * configuration.duration).rounded()))
-            let book = BoardRoomBook(capacity: total)
+            let book = BoardRoomBook(capacity: configuration.total)
             let recorder = BenchRecorder(group)
 
             // 1. The host's profile, through the data API; then the writer's connections.
@@ -29,11 +28,7 @@ public enum BoardBenchmark {
             progress("\(subscribers.count)/\(configuration.count) subscribers joined \(topic) in \(fixed(connectSeconds, 1)) s")
 
             // 3. Write, then wait for the deliveries to drain.
-            let writer = BoardWriter(
-                connections: http, book: book, hostID: hostID, serviceKey: configuration.serviceKey, rate: configuration.rate,
-                duration: configuration.duration, total: total, maxInFlight: configuration.maxInFlight,
-                answerTimeout: configuration.drainTimeout, errors: recorder
-            )
+            let writer = BoardWriter(configuration, connections: http, book: book, hostID: hostID, errors: recorder)
             let receivers = subscribers.count
             let phase = try await BenchHarness.timed(serverPID: configuration.serverPID, progress: progress, line: { start in
                 let (changes, delivered) = (writer.changes, recorder[.delivery])
@@ -83,7 +78,6 @@ public enum BoardBenchmark {
             "foreign_changes": recorder[.foreign], "first_error": recorder.firstError,
         ])
         report.latency("write_latency", writeLatency, ["p50", "p99", "max"])
-        report.cpu(phase.cpu, serverPID: configuration.serverPID, deliveries: deliveries)
         report.summary.append(
             "board \(configuration.realtime.url): \(receivers)/\(configuration.count) subscribers (\(role)) joined in \(fixed(connectSeconds)) s, "
                 + "\(configuration.threads) client threads"
@@ -100,7 +94,7 @@ public enum BoardBenchmark {
             first: recorder.firstError
         )
         let foreign = recorder[.foreign] > 0 ? "foreign changes \(recorder[.foreign]) (rooms this run did not make)" : nil
-        report.cpuLines(phase.cpu, deliveries: deliveries, note: foreign)
+        report.cpu(phase.cpu, serverPID: configuration.serverPID, deliveries: deliveries, note: foreign)
         return report
     }
 
@@ -126,7 +120,7 @@ public enum BoardBenchmark {
         _ configuration: BenchConfiguration, recorder: BenchRecorder, book: BoardRoomBook, progress: @escaping @Sendable (String) -> Void
     ) async -> (connections: [WebSocketClientConnection], seconds: Double) {
         let target = BenchTarget.realtime(host: configuration.target.host, port: configuration.target.port, key: configuration.clientKey)
-        let joinText = BoardSubscriber.joinMessage(topic: topic, accessToken: configuration.clientKey)
+        let payload = BoardSubscriber.joinPayload(accessToken: configuration.clientKey)
         return await BenchHarness.connect(
             count: configuration.count, concurrency: configuration.concurrency, recorder: recorder, progress: progress, verb: "joining",
             state: "subscribed"
@@ -136,15 +130,13 @@ public enum BoardBenchmark {
             let connection = try await target.connect(group: recorder.eventLoops[loop]) { subscriber.received($0) }
             do {
                 try await subscriber.join(
-                    connection, text: joinText, heartbeatInterval: configuration.heartbeatInterval, timeout: configuration.joinTimeout
+                    connection, payload: payload, heartbeatInterval: configuration.heartbeatInterval, timeout: configuration.joinTimeout
                 ).get()
             } catch {
                 recorder.count(.joinFailure)
                 await connection.close()
                 throw error
             }
-            recorder.count(.connection, loop: loop)
-            recorder.watch(connection)
             return connection
         }
     }

@@ -27,9 +27,8 @@ final class BoardRoomBook: @unchecked Sendable {
     }
 
     func id(_ index: Int) -> String {
-        var hex = String(index, radix: 16)
-        while hex.utf8.count < 12 { hex = "0" + hex }
-        return "\(runTag)-0000-4000-8000-\(hex)"
+        let hex = String(index, radix: 16)
+        return "\(runTag)-0000-4000-8000-" + String(repeating: "0", count: 12 - hex.count) + hex
     }
 
     func roomURL(_ index: Int, sent: UInt64) -> String {
@@ -44,12 +43,10 @@ final class BoardRoomBook: @unchecked Sendable {
     /// room (`ours` false) or has no PATCH yet.
     func updateSendTime(id range: Range<Int>, in bytes: UnsafeRawBufferPointer) -> (ours: Bool, sent: UInt64?) {
         guard range.count == 36, hasRunTag(bytes, at: range.lowerBound) else { return (false, nil) }
-        var index = 0
-        for position in (range.upperBound - 12)..<range.upperBound {
-            guard let digit = Self.hexValue(bytes[position]) else { return (true, nil) }
-            index = index << 4 | digit
+        // The last 12 hex digits (a small string: no allocation).
+        guard let index = Int(PhoenixBytes.text(bytes, (range.upperBound - 12)..<range.upperBound), radix: 16), index < capacity else {
+            return (true, nil)
         }
-        guard index < capacity else { return (true, nil) }
         let sent = updateSent[index].load(ordering: .acquiring)
         return (true, sent == 0 ? nil : sent)
     }
@@ -57,32 +54,17 @@ final class BoardRoomBook: @unchecked Sendable {
     /// The INSERT send time carried by the link at `range`.
     func insertSendTime(url range: Range<Int>, in bytes: UnsafeRawBufferPointer) -> (ours: Bool, sent: UInt64?) {
         let prefix = Self.urlPrefix
-        guard range.count > prefix.count + 8, BoardMessage.equal(bytes, range.lowerBound..<(range.lowerBound + prefix.count), prefix),
+        guard range.count > prefix.count + 8, PhoenixBytes.equal(bytes, range.lowerBound..<(range.lowerBound + prefix.count), prefix),
             hasRunTag(bytes, at: range.lowerBound + prefix.count)
         else { return (false, nil) }
-        var start = range.upperBound
+        var start = range.upperBound  // of the last segment, the send time
         while start > range.lowerBound, bytes[start - 1] != UInt8(ascii: "/") { start -= 1 }
-        var value: UInt64 = 0
-        guard start < range.upperBound else { return (true, nil) }
-        for position in start..<range.upperBound {
-            let byte = bytes[position]
-            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return (true, nil) }
-            value = value &* 10 &+ UInt64(byte - UInt8(ascii: "0"))
-        }
-        return (true, value)
+        return (true, PhoenixBytes.integer(bytes, at: start).map { UInt64($0) })
     }
 
     private static let urlPrefix = Array("https://praxis.test/bench/".utf8)
 
     private func hasRunTag(_ bytes: UnsafeRawBufferPointer, at start: Int) -> Bool {
-        start + runTagBytes.count <= bytes.count && BoardMessage.equal(bytes, start..<(start + runTagBytes.count), runTagBytes)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> Int? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): Int(byte - UInt8(ascii: "0"))
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): Int(byte - UInt8(ascii: "a")) + 10
-        default: nil
-        }
+        start + runTagBytes.count <= bytes.count && PhoenixBytes.equal(bytes, start..<(start + runTagBytes.count), runTagBytes)
     }
 }

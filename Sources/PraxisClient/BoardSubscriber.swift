@@ -4,39 +4,40 @@ import NIOCore
 /// connection's event loop (its recorder loop's).
 final class BoardSubscriber: BenchPeer, @unchecked Sendable {
     private let book: BoardRoomBook
-    private let topic: [UInt8]
-    private var joinPromise: EventLoopPromise<Void>?
+    /// While joining: completed by the `system` subscribed message after the ok reply.
+    private var subscribed: EventLoopPromise<Void>?
     private var joinReplied = false
     private var lastOffset: Int64 = -1
 
     init(recorder: BenchRecorder, loop: Int, book: BoardRoomBook, topic: String) {
         self.book = book
-        self.topic = Array(topic.utf8)
-        super.init(recorder: recorder, loop: loop, firstRef: 2)
+        super.init(recorder: recorder, loop: loop, topic: topic)
     }
 
-    /// The phx_join realtime-py sends for `channel(topic).on_postgres_changes("*", table="practice_rooms")`.
-    static func joinMessage(topic: String, accessToken: String) -> String {
-        #"{"topic":"\#(topic)","event":"phx_join","payload":{"config":{"broadcast":{"self":false,"ack":false},"#
-            + #""presence":{"key":"","enabled":false},"postgres_changes":[{"event":"*","schema":"public","table":"practice_rooms"}],"#
-            + #""private":false},"access_token":"\#(accessToken)"},"ref":"1","join_ref":"1"}"#
+    /// The phx_join payload realtime-py sends for `channel(topic).on_postgres_changes("*", table="practice_rooms")`.
+    static func joinPayload(accessToken: String) -> String {
+        #"{"config":{"broadcast":{"self":false,"ack":false},"presence":{"key":"","enabled":false},"#
+            + #""postgres_changes":[{"event":"*","schema":"public","table":"practice_rooms"}],"private":false},"#
+            + #""access_token":"\#(accessToken)"}"#
     }
 
     /// Sends the join; the future succeeds once the ok reply and the `system` subscribed
     /// message have come, and fails on an error reply, a close or after `timeout`. Also
     /// starts the heartbeats.
-    func join(_ connection: WebSocketClientConnection, text: String, heartbeatInterval: Double, timeout: Double) -> EventLoopFuture<Void> {
+    func join(_ connection: WebSocketClientConnection, payload: String, heartbeatInterval: Double, timeout: Double) -> EventLoopFuture<Void> {
         let loop = connection.eventLoop
         return loop.flatSubmit {
             let promise = loop.makePromise(of: Void.self)
-            self.joinPromise = promise
-            connection.send(text: text)
+            self.subscribed = promise
+            let interval = Int64(heartbeatInterval * 1000)
+            self.attach(connection, heartbeat: .milliseconds(interval), after: .milliseconds(Int64.random(in: 0...interval)))
+            self.send("phx_join", payload, awaited: true).whenComplete { result in
+                if case .failure(let error) = result { self.failJoin("join refused: \(error)") } else { self.joinReplied = true }
+            }
             let deadline = loop.scheduleTask(in: .milliseconds(Int64(timeout * 1000))) {
                 self.failJoin("no join reply and subscribed message within \(Int(timeout)) s")
             }
             promise.futureResult.whenComplete { _ in deadline.cancel() }
-            let interval = Int64(heartbeatInterval * 1000)
-            self.attach(connection, heartbeat: .milliseconds(interval), after: .milliseconds(Int64.random(in: 0...interval)))
             connection.closeFuture.whenComplete { _ in
                 self.detach()
                 self.failJoin("the connection closed during the join")
@@ -46,26 +47,38 @@ final class BoardSubscriber: BenchPeer, @unchecked Sendable {
     }
 
     private func failJoin(_ reason: String) {
-        guard let promise = joinPromise else { return }
-        joinPromise = nil
+        guard let promise = subscribed else { return }
+        subscribed = nil
         promise.fail(BenchError(description: reason))
     }
 
-    /// Each message the server sends, on the loop.
-    func received(_ message: WebSocketClientMessage) {
-        let now = MonotonicClock.now()
-        message.data.withUnsafeReadableBytes { bytes in
-            let event = BoardMessage.event(bytes)
-            if BoardMessage.isEvent(bytes, event, BoardMessage.Patterns.postgresChanges) {
-                change(bytes, now: now)
-            } else {
-                control(bytes, event: event)
+    /// A refused join fails the join; any other error reply is a channel error.
+    override func refused(_ excerpt: String, awaited: Bool) {
+        if !awaited { channelError("error reply: \(excerpt)") }
+    }
+
+    override func message(_ bytes: UnsafeRawBufferPointer, event: Range<Int>?, now: UInt64) {
+        typealias P = PhoenixBytes.Patterns
+        if PhoenixBytes.isEvent(bytes, event, P.postgresChanges) { return change(bytes, now: now) }
+        let ok = PhoenixBytes.string(P.status, in: bytes).map { PhoenixBytes.equal(bytes, $0, P.ok) } ?? false
+        if PhoenixBytes.isEvent(bytes, event, P.system) {
+            if ok, joinReplied, let promise = subscribed {
+                subscribed = nil
+                promise.succeed()
+            } else if !ok {
+                failure("system error: \(Self.excerpt(bytes))")
             }
+        } else if PhoenixBytes.isEvent(bytes, event, P.phxError) || PhoenixBytes.isEvent(bytes, event, P.phxClose) {
+            failure("channel error: \(Self.excerpt(bytes))")
+        } else if event == nil {
+            count(.malformed)
+            recorder.error("a message without an event: \(Self.excerpt(bytes))")
         }
+        // presence_state and presence_diff: nothing to do.
     }
 
     private func change(_ bytes: UnsafeRawBufferPointer, now: UInt64) {
-        guard let change = BoardMessage.change(bytes), change.offset >= 0 else {
+        guard let change = PhoenixBytes.change(bytes), change.offset >= 0 else {
             count(.malformed)
             recorder.error("malformed postgres_changes message: \(Self.excerpt(bytes))")
             return
@@ -97,45 +110,9 @@ final class BoardSubscriber: BenchPeer, @unchecked Sendable {
         recorder.record(.delivery, latency: now &- sent, loop: loop)
     }
 
-    private func control(_ bytes: UnsafeRawBufferPointer, event: Range<Int>?) {
-        typealias P = BoardMessage.Patterns
-        let status = BoardMessage.string(P.status, in: bytes)
-        let ok = status.map { BoardMessage.equal(bytes, $0, P.ok) } ?? false
-        if BoardMessage.isEvent(bytes, event, P.phxReply) {
-            let topicRange = BoardMessage.string(P.topic, in: bytes)
-            if let topicRange, BoardMessage.equal(bytes, topicRange, P.phoenix) {
-                if !ok { channelError("heartbeat reply: \(Self.excerpt(bytes))") }
-            } else if let topicRange, BoardMessage.equal(bytes, topicRange, topic), !joinReplied, joinPromise != nil {
-                if ok {
-                    joinReplied = true
-                } else {
-                    failJoin("join refused: \(Self.excerpt(bytes))")
-                }
-            } else if !ok {
-                channelError("error reply: \(Self.excerpt(bytes))")
-            }
-        } else if BoardMessage.isEvent(bytes, event, P.system) {
-            if ok, joinReplied, let promise = joinPromise {
-                joinPromise = nil
-                promise.succeed()
-            } else if !ok {
-                if joinPromise != nil {
-                    failJoin("system error: \(Self.excerpt(bytes))")
-                } else {
-                    channelError("system error: \(Self.excerpt(bytes))")
-                }
-            }
-        } else if BoardMessage.isEvent(bytes, event, P.phxError) || BoardMessage.isEvent(bytes, event, P.phxClose) {
-            if joinPromise != nil {
-                failJoin("channel error: \(Self.excerpt(bytes))")
-            } else {
-                channelError("channel error: \(Self.excerpt(bytes))")
-            }
-        } else if event == nil {
-            count(.malformed)
-            recorder.error("a message without an event: \(Self.excerpt(bytes))")
-        }
-        // presence_state and presence_diff: nothing to do.
+    /// A channel failure: it fails the join while joining, else counts as a channel error.
+    private func failure(_ text: String) {
+        if subscribed != nil { failJoin(text) } else { channelError(text) }
     }
 
     private func channelError(_ text: String) {

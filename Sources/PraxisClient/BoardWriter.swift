@@ -4,19 +4,16 @@ import Synchronization
 
 /// Makes the room changes through the data API from one event loop: a 1 ms tick sends
 /// what is due (INSERT of a new public room, then a PATCH of a room whose INSERT was
-/// answered, alternately), at most `maxInFlight` requests in flight over a few pipelined
-/// keep-alive connections. Stops sending after `duration` seconds; the future completes
-/// when every request was answered (or after `answerTimeout` more seconds).
+/// answered, alternately) at the configured rate, at most `maxInFlight` requests in flight
+/// over a few pipelined keep-alive connections. Stops sending after `duration` seconds (or
+/// `total` changes); the future completes when every request was answered (or after the
+/// drain timeout).
 final class BoardWriter: @unchecked Sendable {
     private let connections: [BenchHTTPConnection]
     private let book: BoardRoomBook
     private let hostID: String
     private let headers: [(String, String)]
-    private let rate: Int
-    private let duration: Double
-    private let total: Int
-    private let maxInFlight: Int
-    private let answerTimeout: Double
+    private let configuration: BenchConfiguration
     private let errors: BenchRecorder
     /// The writer's counts (requests, inserts, updates, write failures) and its request latencies.
     let recorder: BenchRecorder
@@ -37,19 +34,13 @@ final class BoardWriter: @unchecked Sendable {
     private var finished = false
     private var lastAnswer: UInt64 = 0
 
-    init(
-        connections: [BenchHTTPConnection], book: BoardRoomBook, hostID: String, serviceKey: String, rate: Int, duration: Double,
-        total: Int, maxInFlight: Int, answerTimeout: Double, errors: BenchRecorder
-    ) {
+    /// A writer of `configuration`'s changes over `connections`, its errors kept by `errors`.
+    init(_ configuration: BenchConfiguration, connections: [BenchHTTPConnection], book: BoardRoomBook, hostID: String, errors: BenchRecorder) {
         self.connections = connections
         self.book = book
         self.hostID = hostID
-        self.headers = BenchSetup.serviceHeaders(serviceKey)
-        self.rate = rate
-        self.duration = duration
-        self.total = total
-        self.maxInFlight = maxInFlight
-        self.answerTimeout = answerTimeout
+        self.headers = BenchSetup.serviceHeaders(configuration.serviceKey)
+        self.configuration = configuration
         self.errors = errors
         self.loop = connections[0].eventLoop
         recorder = BenchRecorder([connections[0].eventLoop])
@@ -77,13 +68,14 @@ final class BoardWriter: @unchecked Sendable {
     private func tick(task: RepeatedTask, done: EventLoopPromise<Void>) {
         let now = MonotonicClock.now()
         let elapsed = Double(now &- start) / 1e9
+        let (total, answerTimeout) = (configuration.total, configuration.drainTimeout)
         if stoppedAt == nil, !finished {
-            if elapsed >= duration || issued >= total {
+            if elapsed >= configuration.duration || issued >= total {
                 stoppedAt = now
             } else {
-                let due = min(total, Int(elapsed * Double(rate)) + 1)
+                let due = min(total, Int(elapsed * Double(configuration.rate)) + 1)
                 var written = [Bool](repeating: false, count: connections.count)
-                while issued < due, inFlight < maxInFlight {
+                while issued < due, inFlight < configuration.maxInFlight {
                     guard let index = issue() else {
                         errors.error("every data-API connection of the writer has closed")
                         stoppedAt = now
@@ -112,38 +104,26 @@ final class BoardWriter: @unchecked Sendable {
     /// Writes the next change's request (not flushed) on the open connection with the
     /// fewest requests in flight; returns its index, nil when none is open.
     private func issue() -> Int? {
-        var chosen: Int?
-        for index in connections.indices where connections[index].isOpen {
-            if let best = chosen, connections[best].inFlight <= connections[index].inFlight { continue }
-            chosen = index
-        }
-        guard let chosen else { return nil }
+        let open = connections.indices.lazy.filter { self.connections[$0].isOpen }
+        guard let chosen = open.min(by: { connections[$0].inFlight < connections[$1].inFlight }) else { return nil }
         let connection = connections[chosen]
-        let allocator = connection.channel.allocator
         let sent = MonotonicClock.now()
-        let isUpdate: Bool
-        let room: Int
-        let future: EventLoopFuture<BenchHTTPResponse>
-        if patchNext, let index = readyToPatch.popFirst() {
-            isUpdate = true
-            room = index
-            patchNext = false
-            book.recordUpdate(index, sent: sent)
-            let body = index % 2 == 0 ? #"{"datetime_utc":"2031-02-01T10:30:00Z"}"# : #"{"type":"Communication"}"#
-            future = connection.write(
-                method: .PATCH, uri: "/rest/v1/practice_rooms?id=eq.\(book.id(index))", headers: headers,
-                body: allocator.buffer(string: body), flush: false
-            )
+        let patch = patchNext ? readyToPatch.popFirst() : nil
+        let room = patch ?? nextRoom
+        let (method, uri, body): (HTTPMethod, String, String)
+        if let patch {
+            book.recordUpdate(patch, sent: sent)
+            (method, uri) = (.PATCH, "/rest/v1/practice_rooms?id=eq.\(book.id(patch))")
+            body = patch % 2 == 0 ? #"{"datetime_utc":"2031-02-01T10:30:00Z"}"# : #"{"type":"Communication"}"#
         } else {
-            isUpdate = false
-            room = nextRoom
             nextRoom += 1
-            patchNext = true
-            let body =
-                #"{"id":"\#(book.id(room))","host_id":"\#(hostID)","datetime_utc":"2031-01-01T09:00:00Z","type":"Clinical","#
+            (method, uri) = (.POST, "/rest/v1/practice_rooms")
+            body = #"{"id":"\#(book.id(room))","host_id":"\#(hostID)","datetime_utc":"2031-01-01T09:00:00Z","type":"Clinical","#
                 + #""room_url":"\#(book.roomURL(room, sent: sent))","private":false}"#
-            future = connection.write(method: .POST, uri: "/rest/v1/practice_rooms", headers: headers, body: allocator.buffer(string: body), flush: false)
         }
+        patchNext = patch == nil
+        let isUpdate = patch != nil
+        let future = connection.write(method: method, uri: uri, headers: headers, body: connection.channel.allocator.buffer(string: body), flush: false)
         issued += 1
         inFlight += 1
         recorder.count(.request)

@@ -45,7 +45,6 @@ public enum ConnectBenchmark {
             "handshakes_per_second": BenchHarness.rate(opened, phase.seconds),
         ])
         report.latency("latency", latency)
-        report.cpu(phase.cpu, serverPID: configuration.serverPID)
         report.summary.append(
             "connect \(configuration.target.url): \(configuration.count) connections, \(configuration.concurrency) at a time, "
                 + "\(configuration.threads) client threads"
@@ -55,7 +54,7 @@ public enum ConnectBenchmark {
         )
         report.latencyLine(latency)
         report.errors(failures + opened - clean, "connect failures \(failures), unclean closes \(opened - clean)", first: recorder.firstError)
-        report.cpuLines(phase.cpu, deliveries: nil, machine: "all cores")
+        report.cpu(phase.cpu, serverPID: configuration.serverPID, machine: "all cores")
         return report
     }
 }

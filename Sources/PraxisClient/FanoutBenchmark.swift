@@ -11,64 +11,52 @@ public enum FanoutBenchmark {
     /// seconds are for that phase too.
     public static func run(_ configuration: BenchConfiguration, progress: @escaping @Sendable (String) -> Void) async throws -> BenchReport {
         try await BenchHarness.withLoops(configuration.threads, extra: 1) { group, publisherGroup in
-            try await run(configuration, group: group, publisherGroup: publisherGroup, progress: progress)
-        }
-    }
+            let recorder = BenchRecorder(group)
+            let target = configuration.target
+            // 1. Subscribers, in bounded batches.
+            let (subscribers, connectSeconds) = await BenchHarness.connect(
+                count: configuration.count, concurrency: configuration.concurrency, recorder: recorder, progress: progress
+            ) { index in
+                let loop = recorder.loop(index)
+                return try await target.connect(group: recorder.eventLoops[loop]) { Self.received($0, by: recorder, loop: loop) }
+            }
+            progress("connected \(subscribers.count)/\(configuration.count) subscribers in \(fixed(connectSeconds, 1)) s")
 
-    private static func run(
-        _ configuration: BenchConfiguration, group: any EventLoopGroup, publisherGroup: any EventLoopGroup, progress: @escaping @Sendable (String) -> Void
-    ) async throws -> BenchReport {
-        let recorder = BenchRecorder(group)
-        let target = configuration.target
-        // 1. Subscribers, in bounded batches.
-        let (subscribers, connectSeconds) = await BenchHarness.connect(
-            count: configuration.count, concurrency: configuration.concurrency, recorder: recorder, progress: progress
-        ) { index in
-            let loop = recorder.loop(index)
-            let connection = try await target.connect(group: recorder.eventLoops[loop]) { Self.received($0, by: recorder, loop: loop) }
-            recorder.count(.connection, loop: loop)
-            recorder.watch(connection)
-            return connection
-        }
-        progress("connected \(subscribers.count)/\(configuration.count) subscribers in \(fixed(connectSeconds, 1)) s")
+            // 2. The publisher, on its own event loop.
+            let publisherConnection: WebSocketClientConnection
+            do {
+                publisherConnection = try await target.connect(group: publisherGroup)
+            } catch {
+                await recorder.closeAll(subscribers)
+                throw error
+            }
+            recorder.watch(publisherConnection)
+            let publisher = Publisher(configuration, connection: publisherConnection)
 
-        // 2. The publisher, on its own event loop.
-        let publisherConnection: WebSocketClientConnection
-        do {
-            publisherConnection = try await target.connect(group: publisherGroup)
-        } catch {
-            await recorder.closeAll(subscribers)
-            throw error
+            // 3. Publish, then wait for the deliveries to drain.
+            let receivers = subscribers.count
+            let phase = try await BenchHarness.timed(serverPID: configuration.serverPID, progress: progress, line: { start in
+                let published = publisher.published
+                let delivered = recorder[.delivery]
+                return "t=\(Int(MonotonicClock.seconds(since: start)))s published=\(published) deliveries=\(delivered) "
+                    + "(\(BenchHarness.perSecond(delivered, since: start))/s) in-flight=\(published * receivers - delivered) "
+                    + "errors=\(recorder[.connectFailure] + recorder[.unexpectedClose])"
+            }) { start in
+                try await publisher.run(start: start).get()
+                let publishSeconds = MonotonicClock.seconds(since: start)
+                let expected = publisher.published * receivers
+                try await BenchHarness.drain(since: start, deadline: publishSeconds + configuration.drainTimeout) { recorder[.delivery] >= expected }
+                return publishSeconds
+            }
+            let latency = try await recorder.histogram()
+            let loops = try await loopFigures(recorder)
+            let deliveries = recorder[.delivery]
+            await recorder.closeAll(subscribers + [publisherConnection])
+            return report(
+                configuration, recorder: recorder, phase: phase, receivers: receivers, connectSeconds: connectSeconds, published: publisher.published,
+                deliveries: deliveries, latency: latency.summary, loops: loops
+            )
         }
-        recorder.watch(publisherConnection)
-        let publisher = Publisher(
-            connection: publisherConnection, total: max(1, Int((Double(configuration.rate) * configuration.duration).rounded())),
-            rate: configuration.rate, size: configuration.size
-        )
-
-        // 3. Publish, then wait for the deliveries to drain.
-        let receivers = subscribers.count
-        let phase = try await BenchHarness.timed(serverPID: configuration.serverPID, progress: progress, line: { start in
-            let published = publisher.published
-            let delivered = recorder[.delivery]
-            return "t=\(Int(MonotonicClock.seconds(since: start)))s published=\(published) deliveries=\(delivered) "
-                + "(\(BenchHarness.perSecond(delivered, since: start))/s) in-flight=\(published * receivers - delivered) "
-                + "errors=\(recorder[.connectFailure] + recorder[.unexpectedClose])"
-        }) { start in
-            try await publisher.run(start: start).get()
-            let publishSeconds = MonotonicClock.seconds(since: start)
-            let expected = publisher.published * receivers
-            try await BenchHarness.drain(since: start, deadline: publishSeconds + configuration.drainTimeout) { recorder[.delivery] >= expected }
-            return publishSeconds
-        }
-        let latency = try await recorder.histogram()
-        let loops = try await loopFigures(recorder)
-        let deliveries = recorder[.delivery]
-        await recorder.closeAll(subscribers + [publisherConnection])
-        return report(
-            configuration, recorder: recorder, phase: phase, receivers: receivers, connectSeconds: connectSeconds, published: publisher.published,
-            deliveries: deliveries, latency: latency.summary, loops: loops
-        )
     }
 
     private static func report(
@@ -86,7 +74,6 @@ public enum FanoutBenchmark {
             "unexpected_closes": errors.closes, "malformed_messages": errors.malformed, "errors": errors.connect + errors.closes + errors.malformed,
             "first_error": recorder.firstError,
         ])
-        report.cpu(phase.cpu, serverPID: configuration.serverPID, deliveries: deliveries)
         if configuration.connectionsPerLoop {
             report.fields["loops"] = .array(loops.map { .object(["connections": $0.connections.json, "deliveries": $0.deliveries.json, "latency_p99_ms": $0.p99.json]) })
         }
@@ -100,7 +87,7 @@ public enum FanoutBenchmark {
             errors.connect + errors.closes + errors.malformed,
             "connect failures \(errors.connect), unexpected closes \(errors.closes), malformed \(errors.malformed)", first: recorder.firstError
         )
-        report.cpuLines(phase.cpu, deliveries: deliveries)
+        report.cpu(phase.cpu, serverPID: configuration.serverPID, deliveries: deliveries)
         for (index, loop) in loops.enumerated() where configuration.connectionsPerLoop {
             report.line("loop \(index)", "\(loop.connections) connections, \(loop.deliveries) deliveries, p99 \(fixed(loop.p99)) ms")
         }
@@ -124,8 +111,9 @@ public enum FanoutBenchmark {
     }
 }
 
-/// Sends `total` messages at `rate` per second from its connection's event loop: a 1 ms
-/// tick sends whatever is due (catching up after a late tick), then flushes once.
+/// Sends the configuration's `total` messages of `size` bytes at `rate` per second from its
+/// connection's event loop: a 1 ms tick sends whatever is due (catching up after a late
+/// tick), then flushes once.
 final class Publisher: @unchecked Sendable {
     private let connection: WebSocketClientConnection
     private let total: Int
@@ -135,11 +123,9 @@ final class Publisher: @unchecked Sendable {
     /// Only on the connection's event loop.
     private var sent = 0
 
-    init(connection: WebSocketClientConnection, total: Int, rate: Int, size: Int) {
+    init(_ configuration: BenchConfiguration, connection: WebSocketClientConnection) {
         self.connection = connection
-        self.total = total
-        self.rate = rate
-        self.size = size
+        (total, rate, size) = (configuration.total, configuration.rate, configuration.size)
     }
 
     /// Messages sent so far.

@@ -13,10 +13,8 @@ public enum IdleBenchmark {
             let clientBefore = ProcessProbe.rssKiB(pid: ProcessProbe.ownPID)
             let (connections, connectSeconds) = await BenchHarness.connect(
                 count: configuration.count, concurrency: configuration.concurrency, recorder: recorder, progress: progress
-            ) { _ in
-                let connection = try await target.connect(group: group)
-                recorder.watch(connection)
-                return connection
+            ) { index in
+                try await target.connect(group: recorder.eventLoops[recorder.loop(index)])
             }
             let holdStart = MonotonicClock.now()
             try await BenchHarness.withProgress(progress, line: {

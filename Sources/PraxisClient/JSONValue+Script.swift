@@ -45,8 +45,10 @@ extension JSONValue {
 
 extension JSONValue {
     /// The JSON text (`jsonString`), cut to about `limit` characters (with "…" when cut).
-    func truncated(_ limit: Int = 500) -> String {
-        let text = jsonString
-        return text.count > limit ? String(text.prefix(limit)) + "…" : text
-    }
+    func truncated(_ limit: Int = 500) -> String { jsonString.clipped(limit) }
+}
+
+extension String {
+    /// The text cut to `limit` characters, with "…" when cut.
+    func clipped(_ limit: Int) -> String { count > limit ? String(prefix(limit)) + "…" : self }
 }

@@ -53,14 +53,5 @@ extension JSONValue {
 
     /// Subset match: every key of `expected` is present in `self` and matches, recursively;
     /// arrays match element by element and must have the same length; other values are equal.
-    func contains(_ expected: JSONValue) -> Bool {
-        switch (expected, self) {
-        case (.object(let want), .object(let have)):
-            return want.allSatisfy { key, value in have[key].map { $0.contains(value) } ?? false }
-        case (.array(let want), .array(let have)):
-            return want.count == have.count && zip(have, want).allSatisfy { $0.contains($1) }
-        default:
-            return self == expected
-        }
-    }
+    func contains(_ expected: JSONValue) -> Bool { mismatch(with: expected) == nil }
 }

@@ -1,11 +1,7 @@
 import Histogram
 import NIOCore
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Foundation
 
 /// Where a benchmark connects: host, port and the endpoint's path.
 public struct BenchTarget: Sendable {
@@ -26,7 +22,7 @@ public struct BenchTarget: Sendable {
 
     /// `ws://host:port/path`, for reports.
     public var url: String {
-        host.contains(":") ? "ws://[\(host)]:\(port)\(path)" : "ws://\(host):\(port)\(path)"
+        "ws://\(WebSocketURL.authority(host: host, port: port))\(path)"
     }
 
     func connect(
@@ -62,17 +58,8 @@ public enum BenchPayload {
     /// The send timestamp of a payload made by `make`, or nil for anything else.
     static func timestamp(of buffer: ByteBuffer) -> UInt64? {
         buffer.withUnsafeReadableBytes { bytes -> UInt64? in
-            // The prefix `{"t":` is 5 bytes.
-            guard bytes.count > 5, bytes[0] == UInt8(ascii: "{"), bytes[1] == UInt8(ascii: "\""), bytes[2] == UInt8(ascii: "t"),
-                bytes[3] == UInt8(ascii: "\""), bytes[4] == UInt8(ascii: ":")
-            else { return nil }
-            var value: UInt64 = 0
-            var index = 5
-            while index < bytes.count, index < 25, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") {
-                value = value &* 10 &+ UInt64(bytes[index] - UInt8(ascii: "0"))
-                index += 1
-            }
-            return index > 5 ? value : nil
+            guard bytes.starts(with: #"{"t":"#.utf8) else { return nil }
+            return PhoenixBytes.integer(bytes, at: 5).map { UInt64($0) }
         }
     }
 }
@@ -152,31 +139,17 @@ public enum ProcessProbe {
         return nil
     }
 
-    /// This process's user plus system CPU seconds (getrusage).
+    /// This process's user plus system CPU seconds (its CPU-time clock).
     public static func ownCPUSeconds() -> Double {
-        var usage = rusage()
-        #if os(Linux)
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-        #else
-        getrusage(RUSAGE_SELF, &usage)
-        #endif
-        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
-        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+        var time = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 
     /// This process's id.
     public static var ownPID: Int32 { getpid() }
 
     private static func readFile(_ path: String) -> String? {
-        guard let file = fopen(path, "r") else { return nil }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = fread(&chunk, 1, chunk.count, file)
-            if count <= 0 { break }
-            bytes.append(contentsOf: chunk[0..<count])
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        try? String(contentsOfFile: path, encoding: .utf8)
     }
 }

@@ -29,8 +29,9 @@ extension RoomsBenchmark {
     }
 
     /// Slot `slot`'s rooms from `start` until `stopAt`: its first room (already in role-play)
-    /// until its staggered end, then fresh rooms of `roomLifetime` seconds. The room still
-    /// running at `stopAt` (nil if none) is returned, to be closed with the others.
+    /// until its staggered end, then fresh rooms of `roomLifetime` seconds (without a lifetime,
+    /// the first room until `stopAt`). The room still running at `stopAt` (nil if none) is
+    /// returned, to be closed with the others.
     static func runSlot(
         _ context: Context, slot: Int, first: Room?, start: UInt64, stopAt: UInt64, turnInterval: Double
     ) async -> Room? {
@@ -38,7 +39,7 @@ extension RoomsBenchmark {
         let lifetime = context.configuration.roomLifetime ?? context.configuration.duration
         var room = first
         var next = slot + rooms
-        var endAt = start + UInt64(firstEnd(slot: slot, rooms: rooms, lifetime: lifetime) * 1e9)
+        var endAt = context.configuration.roomLifetime == nil ? stopAt : start + UInt64(firstEnd(slot: slot, rooms: rooms, lifetime: lifetime) * 1e9)
         while true {
             let roomEnd = min(endAt, stopAt)
             if let room {

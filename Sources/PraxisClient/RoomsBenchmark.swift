@@ -2,7 +2,6 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import PraxisDomain
-import Synchronization
 
 /// The practice-room benchmark: K rooms, each with its host and guest on their own realtime
 /// connection, joined to `realtime:room:<id>`, put into role-play, then both peers send turns
@@ -60,20 +59,13 @@ public enum RoomsBenchmark {
         try await guest.command("start_roleplay", #"{"client_id":"p"}"#).get()
     }
 
-    /// One room: its two peers, and whether it has ended (its connections' closes from then on
-    /// are expected, while the run's other rooms go on).
+    /// One room: its two peers.
     struct Room: Sendable {
         var host: RoomPeer
         var guest: RoomPeer
-        var ended: Ended
 
-        final class Ended: Sendable {
-            let value = Atomic<Bool>(false)
-        }
-
-        /// Closes the room's peers, their closes expected.
+        /// Closes the room's peers, their closes expected (while the run's other rooms go on).
         func close() {
-            ended.value.store(true, ordering: .relaxed)
             host.close()
             guest.close()
         }
@@ -99,13 +91,10 @@ public enum RoomsBenchmark {
         let id = context.ids[index]
         let host = RoomPeer(recorder: recorder, loop: recorder.loop(2 * slot), roomID: id, name: "h\(index)", text: text)
         let guest = RoomPeer(recorder: recorder, loop: recorder.loop(2 * slot + 1), roomID: id, name: "g\(index)", text: text)
-        let room = Room(host: host, guest: guest, ended: Room.Ended())
+        let room = Room(host: host, guest: guest)
         do {
             for (peer, token) in [(host, context.users[index % half].token), (guest, context.users[half + index % half].token)] {
                 let connection = try await target.connect(group: peer.eventLoop) { peer.received($0) }
-                connection.closeFuture.whenComplete { [ended = room.ended] _ in
-                    if !ended.value.load(ordering: .relaxed) { recorder.count(.unexpectedClose) }
-                }
                 try await peer.join(connection, token: token).get()
             }
             try await putIntoRolePlay(host: host, guest: guest)
@@ -159,7 +148,6 @@ public enum RoomsBenchmark {
                 progress("ending \(ready) rounds")
                 await endRounds(phase.result.live)
             }
-            await recorder.closeAll([])  // the peers' closes are expected from here on
             for room in phase.result.live { room.close() }
             if lifetime != nil {
                 progress("\(recorder[.ready]) rooms in role-play over the run, \(recorder[.roundEnd]) rounds ended at the steady rate")
@@ -168,9 +156,9 @@ public enum RoomsBenchmark {
         }
     }
 
-    /// The timed phase: every peer sends turns for `duration` seconds (steady: every slot's
-    /// rooms, `runSlot`), with interval reports when asked, then the drain; its result is the
-    /// intervals and the rooms still live.
+    /// The timed phase: every peer of every slot's rooms (`runSlot`; without a lifetime, one
+    /// room each) sends turns for `duration` seconds, with interval reports when asked, then
+    /// the drain; its result is the intervals and the rooms still live.
     static func turnPhase(
         _ context: Context, rooms: [Room?], probe: ServerProbe, before: ServerProbe.Sample, progress: @escaping @Sendable (String) -> Void
     ) async -> BenchHarness.Phase<(intervals: [JSONValue], live: [Room])> {
@@ -180,8 +168,7 @@ public enum RoomsBenchmark {
         let peers = steady ? 2 * configuration.count : max(2 * rooms.count { $0 != nil }, 1)
         let turnInterval = Double(peers) / Double(configuration.rate)
         return await BenchHarness.timed(serverPID: configuration.serverPID, progress: progress, line: { start in
-            let turns = "t=\(Int(MonotonicClock.seconds(since: start)))s turns sent=\(recorder[.sent]) acked=\(recorder[.acked]) "
-            return turns
+            "t=\(Int(MonotonicClock.seconds(since: start)))s turns sent=\(recorder[.sent]) acked=\(recorder[.acked]) "
                 + (steady
                     ? "rooms opened=\(recorder[.ready]) ended=\(recorder[.roundEnd])"
                     : "(\(BenchHarness.perSecond(recorder[.acked], since: start))/s) deliveries=\(recorder[.delivery])")
@@ -196,20 +183,11 @@ public enum RoomsBenchmark {
                     )
                 }
             }
-            var live = rooms.compactMap { $0 }
-            if steady {
-                live = await runSlots(context, rooms: rooms, start: start, stopAt: stopAt, turnInterval: turnInterval)
-                try? await BenchHarness.drain(since: start, deadline: configuration.duration + 30) { recorder[.acked] >= recorder[.sent] }
-            } else {
-                for room in live {
-                    room.host.startTurns(interval: turnInterval, until: stopAt)
-                    room.guest.startTurns(interval: turnInterval, until: stopAt)
-                }
-                try? await Task.sleep(for: .milliseconds(Int64(configuration.duration * 1000)))
-                let deadline = MonotonicClock.seconds(since: start) + configuration.drainTimeout
-                try? await BenchHarness.drain(since: start, deadline: deadline) {
-                    recorder[.acked] >= recorder[.sent] && recorder[.delivery] >= 2 * recorder[.acked]
-                }
+            let live = await runSlots(context, rooms: rooms, start: start, stopAt: stopAt, turnInterval: turnInterval)
+            // Steady: the rooms that ended have had their drain; else every delivery is awaited too.
+            let deadline = steady ? configuration.duration + 30 : MonotonicClock.seconds(since: start) + configuration.drainTimeout
+            try? await BenchHarness.drain(since: start, deadline: deadline) {
+                recorder[.acked] >= recorder[.sent] && (steady || recorder[.delivery] >= 2 * recorder[.acked])
             }
             return (await reporter?.value ?? [], live)
         }
@@ -251,9 +229,9 @@ public enum RoomsBenchmark {
             "error_replies": counts.replies, "order_violations": counts.order, "unexpected_closes": counts.closes, "setup_failures": counts.setup,
             "errors": errors, "first_error": recorder.firstError, "server_cpu_ms_per_turn": perTurn, "wal_written_bytes": written,
             "wal_written_bytes_per_turn": walPerTurn, "wal_bytes_after": after.walBytes, "database_bytes_after": after.databaseBytes,
-            "server_rss_kib_after": after.rssKiB,
+            "server_rss_kib_after": after.rssKiB, "client_cpu_seconds": cpu.client, "server_pid": configuration.serverPID.map { Int($0) },
+            "server_cpu_seconds": cpu.server,
         ])
-        report.cpu(cpu, serverPID: configuration.serverPID, machine: false)
         report.summary.append(
             "rooms \(configuration.realtime.url): \(ready)/\(configuration.count) rooms in role-play (\(2 * ready) peers, \(configuration.users) users) "
                 + "after \(fixed(setupSeconds)) s set-up, \(configuration.threads) client threads"

@@ -59,6 +59,9 @@ struct ScriptStep: Sendable {
     var save: [String: String] = [:]
     /// `timeout_ms`, the bound on what the step waits for (0 for steps that wait for nothing).
     var timeoutMs = 0
+    /// Every string of the step that may hold `${…}`: those in the values of its fields but
+    /// do, name, actor, save and (a parallel step's) steps.
+    var templates: [String] = []
 
     enum Kind: Sendable {
         case http(method: String, path: String, body: JSONValue?, headers: [String: String], expect: HTTPExpectation)
@@ -244,6 +247,7 @@ extension Script {
         )
         if allowed.contains("topic") { step.topic = try fields.string("topic") }
         step.save = try fields.saves()
+        step.templates = raw.keys.sorted().filter { !["do", "name", "actor", "save", "steps"].contains($0) }.flatMap { strings(in: raw[$0]!) }
         if allowed.contains("timeout_ms") { step.timeoutMs = try fields.milliseconds("timeout_ms", default: kind == "http" ? 10_000 : 5000) }
         return step
     }
@@ -417,14 +421,14 @@ extension Script {
             defined.formUnion(saved)
             return
         }
-        for text in step.templateStrings {
-            let references: [ScriptTemplate.Reference]
+        for text in step.templates {
+            let pieces: [ScriptTemplate.Piece]
             do {
-                references = try ScriptTemplate.references(in: text)
+                pieces = try ScriptTemplate.pieces(of: text)
             } catch {
                 throw ScriptFormatError("step \(step.number) (\(step.kindName)): \(error.description)")
             }
-            for case .variable(let name) in references where !defined.contains(name) {
+            for case .variable(let name) in pieces where !defined.contains(name) {
                 let first = String(name.prefix { $0 != "." })
                 guard defined.contains(first) else {
                     throw ScriptFormatError("step \(step.number) (\(step.kindName)): ${\(name)} is used before any step saves \(first)")
@@ -440,42 +444,15 @@ extension Script {
     }
 }
 
-extension ScriptStep {
-    /// Every string of the step that may hold `${…}`.
-    var templateStrings: [String] {
-        func strings(_ value: JSONValue?) -> [String] {
-            switch value {
-            case .string(let text)?: [text]
-            case .array(let items)?: items.flatMap { strings($0) }
-            case .object(let fields)?: fields.values.flatMap { strings($0) }
-            default: []
-            }
+extension Script {
+    /// The strings in `value`, its objects' values in the order of their keys.
+    static func strings(in value: JSONValue) -> [String] {
+        switch value {
+        case .string(let text): [text]
+        case .array(let items): items.flatMap { strings(in: $0) }
+        case .object(let fields): fields.keys.sorted().flatMap { strings(in: fields[$0]!) }
+        default: []
         }
-        func assertionStrings(_ assertion: ScriptAssertion) -> [String] {
-            switch assertion {
-            case .equal(let a, let b), .notEqual(let a, let b): strings(a) + strings(b)
-            case .countTrue(let conditions, _):
-                conditions.flatMap { condition -> [String] in
-                    switch condition {
-                    case .value(let value): strings(value)
-                    case .assertion(let inner): assertionStrings(inner)
-                    }
-                }
-            case .notContains(_, let text): strings(text)
-            case .received(_, let topic, let event, let match, _): [topic, event] + strings(match)
-            }
-        }
-        let own: [String]
-        switch kind {
-        case .http(_, let path, let body, let headers, let expect): own = [path] + strings(body) + Array(headers.values) + strings(expect.body)
-        case .join(let config, let expect): own = strings(config) + strings(expect.response)
-        case .push(let event, let payload, let expect): own = [event] + strings(payload) + strings(expect.response)
-        case .turns(let texts, _): own = texts
-        case .wait(let event, let match): own = [event] + strings(match)
-        case .assert(let assertion): own = assertionStrings(assertion)
-        case .disconnect, .reconnect, .sleep, .parallel: own = []
-        }
-        return (topic.isEmpty ? [] : [topic]) + own
     }
 }
 

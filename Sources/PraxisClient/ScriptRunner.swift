@@ -88,12 +88,9 @@ final class ScriptRun: Sendable {
         self.options = options
         self.output = output
         self.limitSeconds = limitSeconds
-        var id = String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        while id.count < 8 { id = "0" + id }
-        runID = id
-        let server = ScriptServer(host: options.host, port: options.port, anonKey: options.anonKey, group: group)
+        runID = String(UInt32.random(in: 0x1000_0000...UInt32.max), radix: 16)  // 8 hex digits
         var sessions: [String: ScriptSession] = [:]
-        for actor in script.actors { sessions[actor.name] = ScriptSession(spec: actor, server: server) }
+        for actor in script.actors { sessions[actor.name] = ScriptSession(spec: actor, server: options, group: group) }
         self.sessions = sessions
         var starting = script.variables
         for (name, value) in options.overrides where starting[name] != nil { starting[name] = value }
@@ -177,9 +174,7 @@ final class ScriptRun: Sendable {
         var text = "step \(step.number)"
         if let actor = step.actor { text += " \(actor)" }
         text += " \(step.kindName)"
-        var label = step.label
-        if label.count > 90 { label = String(label.prefix(90)) + "…" }
-        if !label.isEmpty { text += " \(label)" }
+        if !step.label.isEmpty { text += " \(step.label.clipped(90))" }
         return text
     }
 
@@ -197,9 +192,7 @@ final class ScriptRun: Sendable {
     private func report(_ error: any Error) {
         let failure = (error as? ScriptStepFailure) ?? ScriptStepFailure("\(error)")
         var message = failure.message
-        if clock.now >= deadline, !message.contains("time limit") {
-            message += " (the script's time limit of \(ScriptRunner.formatSeconds(limitSeconds)) s ran out)"
-        }
+        if clock.now >= deadline, !message.contains("time limit") { message += " (\(timeUp))" }
         output("    \(message)")
         if let expected = failure.expected { output("    expected: \(expected)") }
         if let arrived = failure.arrived { output("    arrived:  \(arrived)") }
@@ -218,12 +211,13 @@ final class ScriptRun: Sendable {
 
     // MARK: Time
 
+    /// What a step that outlives the script's time limit fails with.
+    private var timeUp: String { "the script's time limit of \(ScriptRunner.formatSeconds(limitSeconds)) s ran out" }
+
     /// `ms`, or less when the script's time limit is nearer.
     func budget(_ ms: Int) throws -> Duration {
         let left = deadline - clock.now
-        guard left > .zero else {
-            throw ScriptStepFailure("the script's time limit of \(ScriptRunner.formatSeconds(limitSeconds)) s ran out")
-        }
+        guard left > .zero else { throw ScriptStepFailure(timeUp) }
         return min(.milliseconds(ms), left)
     }
 
@@ -231,9 +225,7 @@ final class ScriptRun: Sendable {
     private func pause(_ ms: Int) async throws {
         let allowed = try budget(ms)
         try await Task.sleep(for: allowed)
-        if allowed < .milliseconds(ms) {
-            throw ScriptStepFailure("the script's time limit of \(ScriptRunner.formatSeconds(limitSeconds)) s ran out")
-        }
+        if allowed < .milliseconds(ms) { throw ScriptStepFailure(timeUp) }
     }
 
     // MARK: Steps
@@ -248,22 +240,14 @@ final class ScriptRun: Sendable {
             try await performHTTP(step, method: method, rawPath: rawPath, rawBody: rawBody, rawHeaders: rawHeaders, expect: expect)
 
         case .join(let rawConfig, let expect):
-            let (actor, topic) = (session(step), try text(step.topic))
-            try await actor.ensureConnected(timeout: try budget(step.timeoutMs))
+            let actor = session(step)
             let payload: JSONValue = .object(["config": try rawConfig.map(resolve) ?? .object([:]), "access_token": .string(actor.token)])
-            let reply = try await actor.push(topic: topic, event: "phx_join", payload: payload, timeout: try budget(step.timeoutMs))
-            if reply["status"]?.stringValue == "ok" { actor.joined(topic: topic, payload: payload) }
-            try check(reply, expect)
-            try store(step.save, from: reply)
+            let reply = try await push(step, event: "phx_join", payload: payload)
+            if reply["status"]?.stringValue == "ok" { actor.joined(topic: try text(step.topic), payload: payload) }
+            try check(reply, expect, save: step.save)
 
         case .push(let rawEvent, let rawPayload, let expect):
-            let actor = session(step)
-            try await actor.ensureConnected(timeout: try budget(step.timeoutMs))
-            let reply = try await actor.push(
-                topic: try text(step.topic), event: try text(rawEvent), payload: try resolve(rawPayload), timeout: try budget(step.timeoutMs)
-            )
-            try check(reply, expect)
-            try store(step.save, from: reply)
+            try check(try await push(step, event: try text(rawEvent), payload: try resolve(rawPayload)), expect, save: step.save)
 
         case .turns(let rawTexts, let delayMs):
             try await performTurns(step, rawTexts: rawTexts, delayMs: delayMs)
@@ -308,20 +292,30 @@ final class ScriptRun: Sendable {
         var wanted: [String: JSONValue] = [:]
         if let status = expect.status { wanted["status"] = .int(Int64(status)) }
         if let expected = expect.body { wanted["body"] = try resolve(expected) }
-        try requireMatch(.object(["status": .int(Int64(answer.status)), "body": answer.body]), wanted, "answer")
-        try store(step.save, from: answer.value)
+        let (status, json) = (JSONValue.int(answer.status), answer.json)
+        try requireMatch(.object(["status": status, "body": json]), wanted, "answer")
+        // What `save` paths see: the header names in lower case.
+        let named = Dictionary(answer.headers.map { ($0.name.lowercased(), JSONValue.string($0.value)) }) { _, last in last }
+        try store(step.save, from: .object(["status": status, "headers": .object(named), "body": json]))
+    }
+
+    /// Sends `event` on the step's topic as its actor (connecting first when there is no
+    /// connection yet); the reply's payload.
+    private func push(_ step: ScriptStep, event: String, payload: JSONValue) async throws -> JSONValue {
+        let actor = session(step)
+        try await actor.ensureConnected(timeout: try budget(step.timeoutMs))
+        return try await actor.push(topic: try text(step.topic), event: event, payload: payload, timeout: try budget(step.timeoutMs))
     }
 
     private func performTurns(_ step: ScriptStep, rawTexts: [String], delayMs: Int) async throws {
-        let (actor, topic) = (session(step), try text(step.topic))
-        try await actor.ensureConnected(timeout: try budget(step.timeoutMs))
+        let actor = session(step)
         var sent: [JSONValue] = []
         for (index, raw) in rawTexts.enumerated() {
             if index > 0, delayMs > 0 { try await pause(delayMs) }
             let turnText = try text(raw)
             let id = actor.nextTurnID(run: runID)
             let payload: JSONValue = .object(["client_turn_id": .string(id), "text": .string(turnText)])
-            let reply = try await actor.push(topic: topic, event: "turn", payload: payload, timeout: try budget(step.timeoutMs))
+            let reply = try await push(step, event: "turn", payload: payload)
             guard reply["status"]?.stringValue == "ok" else {
                 throw ScriptStepFailure(
                     "turn \(index + 1) of \(rawTexts.count) (\(id)) was not acked ok", expected: #"{"status":"ok"}"#, arrived: reply.truncated()
@@ -365,15 +359,11 @@ final class ScriptRun: Sendable {
     }
 
     private func performParallel(_ steps: [ScriptStep]) async throws {
-        var byActor: [String: [ScriptStep]] = [:]
-        var order: [String] = []
-        for inner in steps {
-            if byActor[inner.actor!] == nil { order.append(inner.actor!) }
-            byActor[inner.actor!, default: []].append(inner)
-        }
+        // Each actor's steps in order, the actors at once (started in the order they first appear).
+        let actors = steps.compactMap(\.actor).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         let passed = await withTaskGroup(of: Bool.self) { group in
-            for actor in order {
-                let sequence = byActor[actor]!
+            for actor in actors {
+                let sequence = steps.filter { $0.actor == actor }
                 group.addTask {
                     for inner in sequence {
                         guard await self.runStep(inner) else { return false }
@@ -392,10 +382,12 @@ final class ScriptRun: Sendable {
         guard passed else { throw ScriptStepFailure("a step inside failed") }
     }
 
-    private func check(_ reply: JSONValue, _ expectation: ScriptStep.ReplyExpectation) throws {
+    /// Checks `reply` against `expectation`, then saves from it.
+    private func check(_ reply: JSONValue, _ expectation: ScriptStep.ReplyExpectation, save: [String: String]) throws {
         var wanted: [String: JSONValue] = ["status": .string(expectation.status)]
         if let response = expectation.response { wanted["response"] = try resolve(response) }
         try requireMatch(reply, wanted, "reply")
+        try store(save, from: reply)
     }
 
     /// Fails unless `arrived` matches `wanted` (`what` arrived: the answer, the reply).
@@ -445,9 +437,8 @@ final class ScriptRun: Sendable {
         case .notContains(let actor, let raw):
             let needle = try text(raw.stringValue ?? "")
             guard !needle.isEmpty else { throw ScriptStepFailure("not_contains: the text is empty") }
-            let shown = needle.count > 60 ? String(needle.prefix(60)) + "…" : needle
             if let hit = sessions[actor]!.firstReceived(containing: needle) {
-                return (false, "nothing \(actor) received contains \"\(shown)\"", hit.count > 500 ? String(hit.prefix(500)) + "…" : hit)
+                return (false, "nothing \(actor) received contains \"\(needle.clipped(60))\"", hit.clipped(500))
             }
             return (true, "", "")
         case .received(let actor, let rawTopic, let rawEvent, let rawMatch, let equals):
@@ -463,15 +454,10 @@ final class ScriptRun: Sendable {
 
     /// A template string as text: `${…}` replaced by the value (a string as is, others as JSON).
     private func text(_ template: String) throws -> String {
-        var out = ""
-        for piece in try pieces(template) {
-            switch piece {
-            case .literal(let literal): out += literal
-            case .reference(let reference):
-                if case .string(let value) = try lookup(reference) { out += value } else { out += try lookup(reference).jsonString }
-            }
-        }
-        return out
+        try ScriptTemplate.pieces(of: template).map { piece in
+            let value = try lookup(piece)
+            return value.stringValue ?? value.jsonString
+        }.joined()
     }
 
     /// Replaces `${…}` in every string of `value`; a string that is only `${name}` becomes the
@@ -479,25 +465,19 @@ final class ScriptRun: Sendable {
     private func resolve(_ value: JSONValue) throws -> JSONValue {
         switch value {
         case .string(let template):
-            let parts = try pieces(template)
-            if parts.count == 1, case .reference(let reference) = parts[0] { return try lookup(reference) }
-            return .string(try text(template))
+            let pieces = try ScriptTemplate.pieces(of: template)
+            return pieces.count == 1 ? try lookup(pieces[0]) : .string(try text(template))
         case .array(let items): return .array(try items.map(resolve))
         case .object(let fields): return .object(try fields.mapValues(resolve))
         default: return value
         }
     }
 
-    private func pieces(_ template: String) throws -> [ScriptTemplate.Piece] {
-        do {
-            return try ScriptTemplate.pieces(of: template)
-        } catch {
-            throw ScriptStepFailure(error.description)
-        }
-    }
-
-    private func lookup(_ reference: ScriptTemplate.Reference) throws -> JSONValue {
-        switch reference {
+    /// The value of one piece of a template (a literal: itself).
+    private func lookup(_ piece: ScriptTemplate.Piece) throws -> JSONValue {
+        switch piece {
+        case .literal(let text):
+            return .string(text)
         case .repeated(let count, let text):
             return .string(String(repeating: text, count: count))
         case .variable(let name):

@@ -38,7 +38,9 @@ struct ScriptInboxMessage: Sendable {
 final class ScriptSession: Sendable {
     let name: String
     let spec: ScriptActorSpec
-    private let server: ScriptServer
+    /// Where the scripts run: host, port and the anon key.
+    private let server: ScriptRunOptions
+    private let group: any EventLoopGroup
     private let state = Mutex(State())
 
     struct State {
@@ -52,7 +54,6 @@ final class ScriptSession: Sendable {
         var disconnected = false
         /// Why the current connection ended when the script did not end it.
         var lost: String?
-        var heartbeat: RepeatedTask?
         /// The current connection's messages (replies are in `replies`).
         var inbox: [ScriptInboxMessage] = []
         var replies: [String: JSONValue] = [:]
@@ -67,10 +68,11 @@ final class ScriptSession: Sendable {
         var turnCounter = 0
     }
 
-    init(spec: ScriptActorSpec, server: ScriptServer) {
+    init(spec: ScriptActorSpec, server: ScriptRunOptions, group: any EventLoopGroup) {
         self.name = spec.name
         self.spec = spec
         self.server = server
+        self.group = group
         state.withLock { $0.token = server.anonKey }
     }
 
@@ -96,12 +98,9 @@ final class ScriptSession: Sendable {
         if let data = spec.data { body["data"] = data }
         let path = spec.signup ? "/auth/v1/signup" : "/auth/v1/token?grant_type=password"
         let answer = try await http(method: "POST", path: path, headers: [:], body: .object(body), bearer: false, timeout: timeout)
-        guard answer.status == 200, let token = answer.body["access_token"]?.stringValue,
-            let id = answer.body.value(atPath: "user.id")?.stringValue
-        else {
-            throw ScriptStepFailure(
-                "\(spec.signup ? "sign-up" : "sign-in") of \(email) failed: HTTP \(answer.status)", arrived: answer.body.truncated()
-            )
+        let (status, user) = (answer.status, answer.json)
+        guard status == 200, let token = user["access_token"]?.stringValue, let id = user.value(atPath: "user.id")?.stringValue else {
+            throw ScriptStepFailure("\(spec.signup ? "sign-up" : "sign-in") of \(email) failed: HTTP \(status)", arrived: user.truncated())
         }
         state.withLock { state in
             state.token = token
@@ -114,7 +113,7 @@ final class ScriptSession: Sendable {
                 bearer: true, timeout: timeout
             )
             guard created.status == 201 || created.status == 200 else {
-                throw ScriptStepFailure("creating the profile of \(email) failed: HTTP \(created.status)", arrived: created.body.truncated())
+                throw ScriptStepFailure("creating the profile of \(email) failed: HTTP \(created.status)", arrived: created.json.truncated())
             }
         }
         return "\(spec.signup ? "signed up" : "signed in") \(email)" + (spec.profile == nil ? "" : " with a profile")
@@ -122,19 +121,8 @@ final class ScriptSession: Sendable {
 
     // MARK: HTTP
 
-    struct HTTPAnswer {
-        var status: Int
-        var headers: [String: String]
-        var body: JSONValue
-
-        /// What `save` paths and failure reports see.
-        var value: JSONValue {
-            .object(["status": .int(Int64(status)), "headers": .object(headers.mapValues { .string($0) }), "body": body])
-        }
-    }
-
     /// One request on a fresh connection, with the apikey and (when `bearer`) the actor's token.
-    func http(method: String, path: String, headers: [String: String], body: JSONValue?, bearer: Bool, timeout: Duration) async throws -> HTTPAnswer {
+    func http(method: String, path: String, headers: [String: String], body: JSONValue?, bearer: Bool, timeout: Duration) async throws -> BenchHTTPResponse {
         var all: [(String, String)] = [("apikey", server.anonKey)]
         if bearer { all.append(("Authorization", "Bearer \(token)")) }
         for (name, value) in headers.sorted(by: { $0.key < $1.key }) {
@@ -144,7 +132,7 @@ final class ScriptSession: Sendable {
         let amount = TimeAmount.milliseconds(max(1, timeout.milliseconds))
         let connection: BenchHTTPConnection
         do {
-            connection = try await BenchHTTPConnection.connect(host: server.host, port: server.port, eventLoop: server.group.next(), timeout: amount)
+            connection = try await BenchHTTPConnection.connect(host: server.host, port: server.port, eventLoop: group.next(), timeout: amount)
         } catch {
             throw ScriptStepFailure("cannot connect to \(server.host):\(server.port): \(error)")
         }
@@ -158,19 +146,8 @@ final class ScriptSession: Sendable {
             await connection.close()
             throw ScriptStepFailure("\(method) \(path): no answer within \(timeout.milliseconds) ms (\(error))")
         }
-        let text = response.bodyText
-        state.withLock { $0.everything.append(text) }
-        var answerHeaders: [String: String] = [:]
-        for (name, value) in response.headers { answerHeaders[name.lowercased()] = value }
-        let parsed: JSONValue
-        if text.isEmpty {
-            parsed = .null
-        } else if let json = try? JSONValue.parse(text) {
-            parsed = json
-        } else {
-            parsed = .string(text)
-        }
-        return HTTPAnswer(status: response.status, headers: answerHeaders, body: parsed)
+        state.withLock { $0.everything.append(response.bodyText) }
+        return response
     }
 
     // MARK: Realtime
@@ -194,7 +171,7 @@ final class ScriptSession: Sendable {
         let connection: WebSocketClientConnection
         do {
             connection = try await WebSocketClient.connect(
-                host: server.host, port: server.port, path: path, group: server.group,
+                host: server.host, port: server.port, path: path, group: group,
                 timeout: .milliseconds(max(1, timeout.milliseconds))
             ) { [self] message in
                 received(String(buffer: message.data), isText: message.isText, connection: number)
@@ -202,7 +179,9 @@ final class ScriptSession: Sendable {
         } catch {
             throw ScriptStepFailure("\(name) cannot open the realtime WebSocket: \(error)")
         }
-        let heartbeat = connection.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(20), delay: .seconds(20)) { _ in
+        // Heartbeats while this is the actor's connection.
+        connection.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(20), delay: .seconds(20)) { [self] task in
+            guard state.withLock({ $0.connection === connection }) else { return task.cancel() }
             connection.send(text: #"{"topic":"phoenix","event":"heartbeat","payload":{},"ref":"heartbeat"}"#)
         }
         connection.closeFuture.whenComplete { [self] outcome in
@@ -210,13 +189,10 @@ final class ScriptSession: Sendable {
                 guard state.connectionNumber == number, state.connection != nil else { return }
                 let code = (try? outcome.get())?.code.map { " (close code \($0))" } ?? ""
                 state.lost = "the server closed \(name)'s WebSocket\(code)"
-                state.heartbeat?.cancel()
-                state.heartbeat = nil
             }
         }
         state.withLock { state in
             state.connection = connection
-            state.heartbeat = heartbeat
             state.disconnected = false
             state.lost = nil
             state.inbox = []
@@ -239,13 +215,11 @@ final class ScriptSession: Sendable {
         await detach()?.close(timeout: .seconds(1))
     }
 
-    /// Takes the connection out of the state (its heartbeat stopped), changing the state with `also`.
+    /// Takes the connection out of the state (its heartbeats stop), changing the state with `also`.
     private func detach(_ also: (inout State) -> Void = { _ in }) -> WebSocketClientConnection? {
         state.withLock { state in
             let connection = state.connection
             state.connection = nil
-            state.heartbeat?.cancel()
-            state.heartbeat = nil
             also(&state)
             return connection
         }
@@ -290,7 +264,7 @@ final class ScriptSession: Sendable {
 
     /// Sends one Phoenix message and waits for its reply's payload (`{status, response}`).
     func push(topic: String, event: String, payload: JSONValue, timeout: Duration) async throws -> JSONValue {
-        let sent = try state.withLock { state throws(ScriptStepFailure) -> (WebSocketClientConnection, String) in
+        let ref = try state.withLock { state throws(ScriptStepFailure) -> String in
             guard let connection = state.connection else {
                 throw ScriptStepFailure(state.disconnected ? "\(name) is disconnected: add a reconnect step first" : "\(name) has no realtime connection")
             }
@@ -303,11 +277,11 @@ final class ScriptSession: Sendable {
                 "topic": .string(topic), "event": .string(event), "payload": payload, "ref": .string(ref), "join_ref": joinRef,
             ])
             connection.send(text: message.jsonString)
-            return (connection, ref)
+            return ref
         }
         let reply = try await poll(timeout) {
             try state.withLock { state throws(ScriptStepFailure) -> JSONValue? in
-                if let reply = state.replies.removeValue(forKey: sent.1) { return reply }
+                if let reply = state.replies.removeValue(forKey: ref) { return reply }
                 if let lost = state.lost { throw ScriptStepFailure("\(lost) before the reply to \(event) on \(topic)") }
                 return nil
             }
@@ -379,14 +353,6 @@ final class ScriptSession: Sendable {
     func firstReceived(containing needle: String) -> String? {
         state.withLock { state in state.everything.first { $0.contains(needle) } }
     }
-}
-
-/// Where the scripts run and what every actor shares.
-struct ScriptServer: Sendable {
-    var host: String
-    var port: Int
-    var anonKey: String
-    var group: any EventLoopGroup
 }
 
 extension Duration {

@@ -22,25 +22,17 @@ public enum WebSocketClient {
         timeout: TimeAmount = .seconds(10), maxFrameSize: Int = 1 << 24,
         onMessage: @escaping @Sendable (WebSocketClientMessage) -> Void = { _ in }
     ) async throws -> WebSocketClientConnection {
+        let headers = HTTPHeaders([("Host", WebSocketURL.authority(host: host, port: port)), ("Content-Length", "0")])
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path.isEmpty ? "/" : path, headers: headers)
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(timeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
         let upgraded = try await bootstrap.connect(host: host, port: port) { channel in
             channel.eventLoop.makeCompletedFuture {
-                try Self.configure(
-                    channel: channel, head: Self.requestHead(host: host, port: port, path: path), timeout: timeout,
-                    maxFrameSize: maxFrameSize, onMessage: onMessage
-                )
+                try Self.configure(channel: channel, head: head, timeout: timeout, maxFrameSize: maxFrameSize, onMessage: onMessage)
             }
         }
         return try await upgraded.get()
-    }
-
-    static func requestHead(host: String, port: Int, path: String) -> HTTPRequestHead {
-        var headers = HTTPHeaders()
-        headers.add(name: "Host", value: host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)")
-        headers.add(name: "Content-Length", value: "0")
-        return HTTPRequestHead(version: .http1_1, method: .GET, uri: path.isEmpty ? "/" : path, headers: headers)
     }
 
     /// The handlers after the upgrade: NIO's frame aggregator (whole messages of at most

@@ -38,12 +38,8 @@ public final class WebSocketClientConnection: Sendable {
 
     /// Starts the closing handshake with `code` without waiting for it.
     public func startClose(code: UInt16 = 1000, timeout: TimeAmount = .seconds(5)) {
-        if channel.eventLoop.inEventLoop {
-            handler.value.initiateClose(code: code, timeout: timeout)
-        } else {
-            let handler = self.handler
-            channel.eventLoop.execute { handler.value.initiateClose(code: code, timeout: timeout) }
-        }
+        let handler = self.handler
+        channel.eventLoop.execute { handler.value.initiateClose(code: code, timeout: timeout) }
     }
 
     /// Drops the TCP connection at once, without a close frame: to the server it looks like

@@ -41,6 +41,11 @@ public struct WebSocketURL: Sendable, Equatable {
         path = (rest.isEmpty || rest == "/") ? nil : String(rest)
     }
 
+    /// `host:port` as a Host header and a URL write it (an IPv6 host in brackets).
+    static func authority(host: String, port: Int) -> String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+
     /// Whether the host is a loopback address: `localhost`, 127.0.0.0/8 or `::1`.
     public var isLoopback: Bool {
         let lowered = host.lowercased()

@@ -5,12 +5,13 @@ import Darwin
 #endif
 
 /// Just enough reading of Phoenix v1 messages (`{"topic":…,"event":…,"payload":…,"ref":…,
-/// "join_ref":…}`) for the board benchmark, without a JSON parser: every subscriber reads
-/// every change, so the hot path only looks for a few keys by their bytes. A key pattern
+/// "join_ref":…}`) for the benchmarks' realtime peers (`BenchPeer`), without a JSON parser:
+/// every board subscriber reads every change and every room peer every turn, so the hot path
+/// only looks for a few keys by their bytes. A key pattern
 /// such as `"offset":` cannot occur inside a JSON string value (its quotes would be
 /// escaped), so a match is a key; the first `"event":` is the message's own, since the
 /// server writes topic and event before the payload.
-enum BoardMessage {
+enum PhoenixBytes {
     /// What a subscriber needs from one `postgres_changes` message.
     struct Change {
         enum Kind { case insert, update, delete, other }
@@ -65,7 +66,6 @@ enum BoardMessage {
 
     enum Patterns {
         static let event = Array(#""event":""#.utf8)
-        static let topic = Array(#""topic":""#.utf8)
         static let ref = Array(#""ref":""#.utf8)
         static let status = Array(#""status":""#.utf8)
         static let data = Array(#""data":{"#.utf8)
@@ -83,7 +83,6 @@ enum BoardMessage {
         static let phxError = Array("phx_error".utf8)
         static let phxClose = Array("phx_close".utf8)
         static let ok = Array("ok".utf8)
-        static let phoenix = Array("phoenix".utf8)
     }
 
     /// The index just after the first occurrence of `pattern` at or after `from`.
@@ -128,13 +127,7 @@ enum BoardMessage {
     }
 
     static func equal(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ text: [UInt8]) -> Bool {
-        guard range.count == text.count else { return false }
-        var index = 0
-        for position in range {
-            if bytes[position] != text[index] { return false }
-            index += 1
-        }
-        return true
+        range.count == text.count && bytes[range].elementsEqual(text)
     }
 
     static func text(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> String {
