@@ -26,15 +26,26 @@ public struct UTF8Validator: Sendable {
         return true
     }
 
-    /// Feeds bytes from raw memory (the fast path for ByteBuffer views).
+    /// Feeds bytes from raw memory (the fast path for ByteBuffer views): between characters,
+    /// runs of ASCII are skipped eight bytes at a time (one load and one mask per word; the
+    /// DFA per byte was 7 % of the echo server's user-space CPU on 200-byte ASCII messages).
     public mutating func consume(_ buffer: UnsafeRawBufferPointer) -> Bool {
         var state = self.state
-        for byte in buffer {
-            state = Self.transitions[Int(state) + Int(Self.characterClasses[Int(byte)])]
+        var index = 0
+        let count = buffer.count
+        while index < count {
+            if state == Self.accept {
+                while index + 8 <= count, buffer.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+                    index += 8
+                }
+                guard index < count else { break }
+            }
+            state = Self.transitions[Int(state) + Int(Self.characterClasses[Int(buffer[index])])]
             if state == Self.reject {
                 self.state = state
                 return false
             }
+            index += 1
         }
         self.state = state
         return true
