@@ -8,6 +8,7 @@ import PraxisProtocol
 public import PraxisStore
 public import PraxisWebSocket
 import Synchronization
+import Foundation
 
 /// The Phoenix Channels / Supabase Realtime endpoint (`/realtime/v1/websocket`,
 /// `/socket/websocket`): heartbeats, channels with postgres_changes, broadcast, presence,
@@ -104,5 +105,3 @@ public final class RealtimeApplication: WebSocketApplication {
         return result
     }
 }
-
-import Foundation

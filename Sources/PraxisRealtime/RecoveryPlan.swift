@@ -1,6 +1,7 @@
 import PraxisDomain
 import PraxisProtocol
 import PraxisStore
+import Foundation
 
 /// What a joining client gets before going live: the changes it missed (resume) or a
 /// snapshot of the rows it may see, with the offset they are consistent with.
@@ -48,5 +49,3 @@ struct RecoveryPlan: Sendable {
         )
     }
 }
-
-import Foundation

@@ -2,6 +2,7 @@ import Dispatch
 import GRDB
 import Metrics
 import Synchronization
+import PraxisDomain
 
 /// The rooms' write-ahead journal with group commit.
 ///
@@ -144,7 +145,5 @@ public final class RoomJournal: Sendable {
         }
     }
 }
-
-import PraxisDomain
 
 typealias PraxisDomainTimestamp = PraxisDomain.Timestamp

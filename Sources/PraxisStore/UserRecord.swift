@@ -1,5 +1,6 @@
 import GRDB
 public import PraxisDomain
+import Foundation
 
 /// An account, as the auth API needs it.
 public struct UserRecord: Sendable, Equatable {
@@ -57,5 +58,3 @@ public struct UserRecord: Sendable, Equatable {
         updatedAt = row["updated_at"]
     }
 }
-
-import Foundation
