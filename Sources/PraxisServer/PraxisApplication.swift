@@ -157,7 +157,8 @@ public final class PraxisApplication: Sendable {
             walRestartBytes: configuration.walRestartBytes, walMaxBytes: configuration.walMaxBytes,
             journalSizeLimitBytes: configuration.journalSizeLimitBytes, checkpointReaderWait: configuration.checkpointReaderWait,
             changeLogMaxEntries: configuration.changeLogMaxEntries, changeLogMaxBytes: configuration.changeLogMaxBytes,
-            dataWriteMaxBatch: configuration.dataWriteMaxBatch, postgresPoolSize: configuration.postgresPoolSize
+            dataWriteMaxBatch: configuration.dataWriteMaxBatch, statementCacheSize: configuration.statementCacheSize,
+            postgresPoolSize: configuration.postgresPoolSize
         )
         return try await OpenedStore.open(configuration.database, sqlite: store)
     }

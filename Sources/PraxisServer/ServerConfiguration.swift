@@ -40,6 +40,9 @@ public struct ServerConfiguration: Sendable {
     public var changeLogMaxBytes: Int = StoreConfiguration.Defaults.changeLogMaxBytes
     /// Most data-API writes one SQLite transaction holds (group commit). Default 256.
     public var dataWriteMaxBatch: Int = StoreConfiguration.Defaults.dataWriteMaxBatch
+    /// SQLite: most prepared statements of the data API's per-request SQL each connection
+    /// keeps (least recently used dropped first); 0: none. Default 64.
+    public var statementCacheSize: Int = StoreConfiguration.Defaults.statementCacheSize
     /// PostgreSQL: most connections of the server's pool. Default 8.
     public var postgresPoolSize: Int = StoreConfiguration.Defaults.postgresPoolSize
     /// The JWT signing secret; nil (default) uses the one kept in the database.

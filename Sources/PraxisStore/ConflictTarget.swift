@@ -40,22 +40,22 @@ struct ConflictTarget {
     /// A row the caller may not see is treated as absent, exactly as a filter treats it: the
     /// write then goes down the insert path and meets the unique constraint as a plain
     /// insert would, so an upsert never tells more about hidden rows than an insert does.
-    func visibleRow(_ db: Database, matching row: PraxisDomain.Row, caller: Caller) throws -> PraxisDomain.Row? {
+    func visibleRow(_ db: Database, _ statements: StatementCaches, matching row: PraxisDomain.Row, caller: Caller) throws -> PraxisDomain.Row? {
         var builder = SQLBuilder()
         let visible = builder.condition(AccessPolicy.readable(table.name, by: caller, roomLink: link(in: row)))
         guard let key = keyCondition(&builder, row) else { return nil }
         let sql = "SELECT * FROM \(SQLBuilder.quote(table.name)) WHERE \(visible) AND \(key) LIMIT 1"
-        return try GRDB.Row.fetchOne(db, sql: sql, arguments: builder.statementArguments)?.domainRow
+        return try statements.fetchOne(db, sql: sql, arguments: builder.statementArguments)?.domainRow
     }
 
     /// Whether the caller may merge into `existing`, a row they can see
     /// (``AccessPolicy/mergeable``, rendered to SQL so relational rules hold as for reads).
-    func mayMerge(_ db: Database, into existing: PraxisDomain.Row, proposed: PraxisDomain.Row, caller: Caller) throws -> Bool {
+    func mayMerge(_ db: Database, _ statements: StatementCaches, into existing: PraxisDomain.Row, proposed: PraxisDomain.Row, caller: Caller) throws -> Bool {
         var builder = SQLBuilder()
         let allowed = builder.condition(AccessPolicy.mergeable(table.name, by: caller, roomLink: link(in: proposed)))
         let key = builder.bind(existing[table.primaryKey] ?? .null)
         let sql = "SELECT 1 FROM \(SQLBuilder.quote(table.name)) WHERE \(allowed) AND \(SQLBuilder.quote(table.primaryKey)) = \(key)"
-        return try Int.fetchOne(db, sql: sql, arguments: builder.statementArguments) != nil
+        return try statements.fetchInt(db, sql: sql, arguments: builder.statementArguments) != nil
     }
 
     /// A conflict on the room's link reaches a private room as a `room_url=eq.` filter does.

@@ -59,10 +59,10 @@ extension Store {
             try await self.pool.read { db in
                 var builder = SQLBuilder()
                 let whereSQL = try plan.whereClause(&builder)
-                let rows = try Self.fetch(db, table: table, whereSQL: whereSQL, builder: builder, plan: plan)
+                let rows = try Self.fetch(db, self.statements, table: table, whereSQL: whereSQL, builder: builder, plan: plan)
                 var total: Int?
                 if countExact {
-                    total = try Int.fetchOne(
+                    total = try self.statements.fetchInt(
                         db, sql: "SELECT count(*) FROM \(SQLBuilder.quote(table.name)) WHERE \(whereSQL)",
                         arguments: builder.statementArguments
                     )
@@ -96,16 +96,16 @@ extension Store {
                 var keys: [Value] = []
                 for var row in prepared {
                     if let resolution = request.preferences.resolution,
-                        let existing = try conflictKey.visibleRow(db, matching: row, caller: caller)
+                        let existing = try conflictKey.visibleRow(db, self.statements, matching: row, caller: caller)
                     {
                         if resolution == .ignoreDuplicates { continue }
-                        guard try conflictKey.mayMerge(db, into: existing, proposed: row, caller: caller) else {
+                        guard try conflictKey.mayMerge(db, self.statements, into: existing, proposed: row, caller: caller) else {
                             throw DataError.forbidden(AccessDenied.upsertTarget(table.name).message)
                         }
                         var patch = row
                         for column in table.columns where column.serverManaged { patch[column.name] = nil }
                         patch[table.primaryKey] = nil
-                        if let key = try Self.applyUpdate(db, table: table, old: existing, patch: patch, context: context, changes: changes) {
+                        if let key = try Self.applyUpdate(db, self.statements, table: table, old: existing, patch: patch, context: context, changes: changes) {
                             keys.append(key)
                         }
                         continue
@@ -122,8 +122,8 @@ extension Store {
                     let names = row.keys.sorted()
                     var builder = SQLBuilder()
                     let placeholders = names.map { builder.bind(row[$0]!) }
-                    try db.execute(
-                        sql: "INSERT INTO \(SQLBuilder.quote(table.name)) (\(names.map(SQLBuilder.quote).joined(separator: ", "))) VALUES (\(placeholders.joined(separator: ", ")))",
+                    try self.statements.execute(
+                        db, sql: "INSERT INTO \(SQLBuilder.quote(table.name)) (\(names.map(SQLBuilder.quote).joined(separator: ", "))) VALUES (\(placeholders.joined(separator: ", ")))",
                         arguments: builder.statementArguments
                     )
                     let key = row[table.primaryKey] ?? .null
@@ -131,7 +131,7 @@ extension Store {
                     try changes.capture(db, table: table.name, kind: .insert, record: try Self.storedRow(db, table: table, key: key), oldRecord: nil)
                     try Self.audit(db, table: table, action: "insert", key: key, details: row, context: context)
                 }
-                let result = try context.checkShape(DataResult(rows: try Self.fetchByKeys(db, table: table, keys: keys, plan: plan), columns: plan.outputColumns, total: nil))
+                let result = try context.checkShape(DataResult(rows: try Self.fetchByKeys(db, self.statements, table: table, keys: keys, plan: plan), columns: plan.outputColumns, total: nil))
                 self.publishAfterCommit(db, changes)
                 return result
             }
@@ -157,14 +157,14 @@ extension Store {
                 let changes = ChangeCollector()
                 var builder = SQLBuilder()
                 let whereSQL = try plan.whereClause(&builder, extra: AccessPolicy.updatable(table.name, by: caller))
-                let rows = try Self.fetch(db, table: table, whereSQL: whereSQL, builder: builder, plan: nil)
+                let rows = try Self.fetch(db, self.statements, table: table, whereSQL: whereSQL, builder: builder, plan: nil)
                 var keys: [Value] = []
                 for old in rows {
-                    if let key = try Self.applyUpdate(db, table: table, old: old, patch: patch, context: context, changes: changes) {
+                    if let key = try Self.applyUpdate(db, self.statements, table: table, old: old, patch: patch, context: context, changes: changes) {
                         keys.append(key)
                     }
                 }
-                let result = try context.checkShape(DataResult(rows: try Self.fetchByKeys(db, table: table, keys: keys, plan: plan), columns: plan.outputColumns, total: nil))
+                let result = try context.checkShape(DataResult(rows: try Self.fetchByKeys(db, self.statements, table: table, keys: keys, plan: plan), columns: plan.outputColumns, total: nil))
                 self.publishAfterCommit(db, changes)
                 return result
             }
@@ -182,16 +182,16 @@ extension Store {
                 try await self.dataWrites.write { db in
                     var builder = SQLBuilder()
                     let whereSQL = try plan.whereClause(&builder, extra: AccessPolicy.archivable(table.name, by: caller))
-                    let rows = try Self.fetch(db, table: table, whereSQL: whereSQL, builder: builder, plan: nil)
+                    let rows = try Self.fetch(db, self.statements, table: table, whereSQL: whereSQL, builder: builder, plan: nil)
                     var keys: [Value] = []
                     for old in rows {
                         var setter = SQLBuilder()
                         let sql = "UPDATE \(SQLBuilder.quote(table.name)) SET status = \(setter.bind(.text(status))), updated_at = \(setter.bind(.text(Timestamp.now()))) WHERE \(SQLBuilder.quote(table.primaryKey)) = \(setter.bind(old[table.primaryKey] ?? .null))"
-                        try db.execute(sql: sql, arguments: setter.statementArguments)
+                        try self.statements.execute(db, sql: sql, arguments: setter.statementArguments)
                         keys.append(old[table.primaryKey] ?? .null)
                         try Self.audit(db, table: table, action: "archive", key: old[table.primaryKey] ?? .null, details: ["status": .text(status)], context: context)
                     }
-                    return try context.checkShape(DataResult(rows: try Self.fetchByKeys(db, table: table, keys: keys, plan: plan), columns: plan.outputColumns, total: nil))
+                    return try context.checkShape(DataResult(rows: try Self.fetchByKeys(db, self.statements, table: table, keys: keys, plan: plan), columns: plan.outputColumns, total: nil))
                 }
             }
         }
@@ -200,7 +200,7 @@ extension Store {
                 let changes = ChangeCollector()
                 var builder = SQLBuilder()
                 let whereSQL = try plan.whereClause(&builder, extra: AccessPolicy.deletable(table.name, by: caller))
-                let rows = try Self.fetch(db, table: table, whereSQL: whereSQL, builder: builder, plan: nil)
+                let rows = try Self.fetch(db, self.statements, table: table, whereSQL: whereSQL, builder: builder, plan: nil)
                 for old in rows {
                     let facts = table.name == "practice_rooms" ? try Self.roomFacts(db, roomID: old["id"] ?? .null) : RoomFacts()
                     do throws(AccessDenied) {
@@ -209,8 +209,8 @@ extension Store {
                         throw Self.refused(error)
                     }
                     var deleter = SQLBuilder()
-                    try db.execute(
-                        sql: "DELETE FROM \(SQLBuilder.quote(table.name)) WHERE \(SQLBuilder.quote(table.primaryKey)) = \(deleter.bind(old[table.primaryKey] ?? .null))",
+                    try self.statements.execute(
+                        db, sql: "DELETE FROM \(SQLBuilder.quote(table.name)) WHERE \(SQLBuilder.quote(table.primaryKey)) = \(deleter.bind(old[table.primaryKey] ?? .null))",
                         arguments: deleter.statementArguments
                     )
                     try changes.capture(db, table: table.name, kind: .delete, record: nil, oldRecord: old)
@@ -322,7 +322,7 @@ extension Store {
     /// Applies `patch` to `old` when the rules allow; returns the row's key, or nil when
     /// nothing changed.
     private static func applyUpdate(
-        _ db: Database, table: TableSchema, old: PraxisDomain.Row, patch: PraxisDomain.Row, context: DataContext, changes: ChangeCollector
+        _ db: Database, _ statements: StatementCaches, table: TableSchema, old: PraxisDomain.Row, patch: PraxisDomain.Row, context: DataContext, changes: ChangeCollector
     ) throws -> Value? {
         var new = old
         for (name, value) in patch { new[name] = value }
@@ -340,8 +340,8 @@ extension Store {
         if table.column("updated_at") != nil, !changed.contains("updated_at") {
             assignments.append("updated_at = \(builder.bind(.text(Timestamp.now())))")
         }
-        try db.execute(
-            sql: "UPDATE \(SQLBuilder.quote(table.name)) SET \(assignments.joined(separator: ", ")) WHERE \(SQLBuilder.quote(table.primaryKey)) = \(builder.bind(key))",
+        try statements.execute(
+            db, sql: "UPDATE \(SQLBuilder.quote(table.name)) SET \(assignments.joined(separator: ", ")) WHERE \(SQLBuilder.quote(table.primaryKey)) = \(builder.bind(key))",
             arguments: builder.statementArguments
         )
         try changes.capture(db, table: table.name, kind: .update, record: try storedRow(db, table: table, key: key), oldRecord: old)
@@ -383,22 +383,24 @@ extension Store {
         )
     }
 
-    private static func fetch(_ db: Database, table: TableSchema, whereSQL: String, builder: SQLBuilder, plan: ReadPlan?) throws -> [PraxisDomain.Row] {
+    private static func fetch(
+        _ db: Database, _ statements: StatementCaches, table: TableSchema, whereSQL: String, builder: SQLBuilder, plan: ReadPlan?
+    ) throws -> [PraxisDomain.Row] {
         var sql = "SELECT \(table.columnNames.map(SQLBuilder.quote).joined(separator: ", ")) FROM \(SQLBuilder.quote(table.name)) WHERE \(whereSQL)"
         if let plan {
             sql += plan.orderAndLimitClause
         }
-        return try GRDB.Row.fetchAll(db, sql: sql, arguments: builder.statementArguments).map(\.domainRow)
+        return try statements.fetchAll(db, sql: sql, arguments: builder.statementArguments).map(\.domainRow)
     }
 
-    private static func fetchByKeys(_ db: Database, table: TableSchema, keys: [Value], plan: ReadPlan) throws -> [PraxisDomain.Row] {
+    private static func fetchByKeys(_ db: Database, _ statements: StatementCaches, table: TableSchema, keys: [Value], plan: ReadPlan) throws -> [PraxisDomain.Row] {
         guard !keys.isEmpty else { return [] }
         var builder = SQLBuilder()
         let visible = builder.condition(plan.visibility)
         let placeholders = keys.map { builder.bind($0) }.joined(separator: ", ")
         // Arguments were bound visibility first, so the SQL states it first.
         let sql = "SELECT \(table.columnNames.map(SQLBuilder.quote).joined(separator: ", ")) FROM \(SQLBuilder.quote(table.name)) WHERE \(visible) AND \(SQLBuilder.quote(table.primaryKey)) IN (\(placeholders))"
-        let rows = try GRDB.Row.fetchAll(db, sql: sql, arguments: builder.statementArguments).map(\.domainRow)
+        let rows = try statements.fetchAll(db, sql: sql, arguments: builder.statementArguments).map(\.domainRow)
         // Keep the order in which the rows were written.
         let order = Dictionary(keys.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         return rows.sorted { (order[$0[table.primaryKey] ?? .null] ?? 0) < (order[$1[table.primaryKey] ?? .null] ?? 0) }

@@ -31,6 +31,8 @@ public final class Store: Sendable {
     let changeLogRetention = Mutex<ChangeLogRetention?>(nil)
     /// The data API's writes, group-committed (``DataWriteBatcher``).
     let dataWrites: DataWriteBatcher
+    /// The data API's per-request statements, bounded per connection (``StatementCaches``).
+    let statements: StatementCaches
 
     private init(pool: DatabasePool, configuration: StoreConfiguration, checkpointer: Checkpointer?, walMeter: WALMeter) {
         self.databasePool = pool
@@ -38,6 +40,7 @@ public final class Store: Sendable {
         self.checkpointer = checkpointer
         self.walMeter = walMeter
         self.dataWrites = DataWriteBatcher(pool: pool, maxBatch: configuration.dataWriteMaxBatch)
+        self.statements = StatementCaches(capacity: configuration.statementCacheSize)
     }
 
     /// Stops background checkpoints and closes every connection.
@@ -45,6 +48,7 @@ public final class Store: Sendable {
         checkpointer?.stop()
         let meter = walMeter
         pool.writeWithoutTransaction { db in meter.uninstall(from: db) }
+        statements.removeAll()
         try pool.close()
     }
 
@@ -123,8 +127,10 @@ public final class Store: Sendable {
         return store
     }
 
-    /// Applies every pending migration. Idempotent.
+    /// Applies every pending migration. Idempotent. The cached statements of the schema
+    /// before are dropped.
     public func migrate() throws {
+        defer { statements.schemaDidChange() }
         do {
             try Migrations.migrator.migrate(pool)
         } catch let error as DatabaseError {

@@ -10,6 +10,7 @@ public struct StoreConfiguration: Sendable {
         public static let changeLogMaxEntries = 100_000
         public static let changeLogMaxBytes = 64 << 20
         public static let dataWriteMaxBatch = 256
+        public static let statementCacheSize = 64
         public static let postgresPoolSize = 8
     }
 
@@ -66,6 +67,13 @@ public struct StoreConfiguration: Sendable {
     /// Default 256.
     public var dataWriteMaxBatch: Int
 
+    /// Most prepared statements of the data API's per-request SQL texts (they depend on the
+    /// columns and filters a request names) each connection keeps, the least recently used
+    /// dropped first (``StatementCaches``): preparing costs more than running a one-row
+    /// write, and the bound keeps clients from filling memory with texts. 0: none kept.
+    /// Default 64.
+    public var statementCacheSize: Int
+
     /// PostgreSQL only: most connections the server's pool opens (requests beyond wait for
     /// one). Default 8.
     public var postgresPoolSize: Int
@@ -75,8 +83,10 @@ public struct StoreConfiguration: Sendable {
         checkpointInterval: Double? = Defaults.checkpointInterval, walRestartBytes: Int? = Defaults.walRestartBytes,
         walMaxBytes: Int? = Defaults.walMaxBytes, journalSizeLimitBytes: Int = Defaults.journalSizeLimitBytes, checkpointReaderWait: Double = Defaults.checkpointReaderWait,
         changeLogMaxEntries: Int = Defaults.changeLogMaxEntries, changeLogMaxBytes: Int = Defaults.changeLogMaxBytes,
-        dataWriteMaxBatch: Int = Defaults.dataWriteMaxBatch, postgresPoolSize: Int = Defaults.postgresPoolSize
+        dataWriteMaxBatch: Int = Defaults.dataWriteMaxBatch, statementCacheSize: Int = Defaults.statementCacheSize,
+        postgresPoolSize: Int = Defaults.postgresPoolSize
     ) {
+        self.statementCacheSize = statementCacheSize
         self.postgresPoolSize = postgresPoolSize
         self.changeLogMaxEntries = changeLogMaxEntries
         self.changeLogMaxBytes = changeLogMaxBytes

@@ -154,6 +154,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Most data-API writes one SQLite transaction holds: concurrent writes are group-committed, each in its own savepoint, one fsync for all; 1: a transaction per write (env PRAXIS_DB_DATA_WRITE_BATCH). Default 256.")
     var dbDataWriteBatch: Int?
 
+    @Option(help: "SQLite: most prepared statements of the data API's per-request SQL (it depends on the columns and filters a request names) each connection keeps, least recently used dropped first; 0: none kept (env PRAXIS_DB_STATEMENT_CACHE_SIZE). Default 64.")
+    var dbStatementCacheSize: Int?
+
     @Option(help: "PostgreSQL: most connections the server's pool opens; requests beyond wait for one (env PRAXIS_DB_POOL_SIZE). Default 8.")
     var dbPoolSize: Int?
 
@@ -361,7 +364,8 @@ struct Serve: AsyncParsableCommand {
     }
 
     /// The change log's limits (`--db-change-log-entries`, `--db-change-log-bytes`) and the
-    /// data API's group commit (`--db-data-write-batch`), the PostgreSQL pool (`--db-pool-size`).
+    /// data API's group commit (`--db-data-write-batch`) and statement cache
+    /// (`--db-statement-cache-size`), the PostgreSQL pool (`--db-pool-size`).
     private func resolveChangeLog(_ configuration: inout ServerConfiguration) throws {
         let positive: (String) -> Int? = { Int($0).flatMap { $0 >= 1 ? $0 : nil } }
         let pairs = [("--db-change-log-entries", dbChangeLogEntries), ("--db-change-log-bytes", dbChangeLogBytes), ("--db-data-write-batch", dbDataWriteBatch), ("--db-pool-size", dbPoolSize)]
@@ -376,6 +380,13 @@ struct Serve: AsyncParsableCommand {
         )
         configuration.dataWriteMaxBatch = try Environment.resolve(
             dbDataWriteBatch, "PRAXIS_DB_DATA_WRITE_BATCH", default: StoreConfiguration.Defaults.dataWriteMaxBatch, parse: positive
+        )
+        if let dbStatementCacheSize, dbStatementCacheSize < 0 {
+            throw ValidationError("invalid value '\(dbStatementCacheSize)' for '--db-statement-cache-size': must be at least 0")
+        }
+        configuration.statementCacheSize = try Environment.resolve(
+            dbStatementCacheSize, "PRAXIS_DB_STATEMENT_CACHE_SIZE", default: StoreConfiguration.Defaults.statementCacheSize,
+            parse: { Int($0).flatMap { $0 >= 0 ? $0 : nil } }
         )
         configuration.postgresPoolSize = try Environment.resolve(
             dbPoolSize, "PRAXIS_DB_POOL_SIZE", default: StoreConfiguration.Defaults.postgresPoolSize, parse: positive

@@ -52,7 +52,7 @@ struct ChangeLogTests {
 
         // The same changes can be read back after a restart, with the same epoch.
         let epoch = try store.feedEpoch()
-        try store.pool.close()
+        try store.close()
         let reopened = try Store.open(StoreConfiguration(path: path))
         #expect(try reopened.feedEpoch() == epoch)
         let replay = try await reopened.changes(after: offsets[0], limit: 10)
@@ -132,7 +132,7 @@ struct ChangeLogBytesTests {
         #expect(replay.oldestRetained == log.oldest && (replay.oldestRetained ?? 0) > 1, "a resume from the start now gets a snapshot")
 
         // After a restart the bound is computed from what the log holds.
-        try store.pool.close()
+        try store.close()
         store = try open()
         for id in ids.prefix(6) {
             let byID = PostgrestQuery(filters: [.init(column: "id", op: .eq, values: [id])])

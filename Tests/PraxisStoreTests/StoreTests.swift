@@ -62,7 +62,7 @@ struct MigrationTests {
         #expect(try store.writerSynchronous() == 2)
         let mode = try store.pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
         #expect(mode == "wal")
-        try store.pool.close()
+        try store.close()
         let normal = try Store.open(StoreConfiguration(path: temp.path, synchronousFull: false))
         #expect(try normal.writerSynchronous() == 1)
     }
@@ -73,7 +73,7 @@ struct MigrationTests {
         let applied = try first.appliedMigrations()
         let schema = try first.pool.read { db in try String.fetchAll(db, sql: "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name") }
         try first.migrate()
-        try first.pool.close()
+        try first.close()
         let second = try temp.open()
         #expect(try second.appliedMigrations() == applied)
         #expect(try second.pool.read { db in try String.fetchAll(db, sql: "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name") } == schema)
