@@ -103,22 +103,16 @@ public final class RoomJournal: Sendable {
             var lastState: [String: RoomStateRecord] = [:]
             for entry in entries {
                 for event in entry.events {
-                    try db.execute(
-                        sql: """
+                    try db.cachedStatement(sql: """
                             INSERT INTO room_events (room_id, "offset", type, round, client_id, user_id, seq, payload, at)
                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                            """,
-                        arguments: [entry.roomID, event.offset, event.type, event.round, event.clientID, event.userID, event.seq, event.payloadJSON, event.at]
-                    )
+                            """).execute(arguments: [entry.roomID, event.offset, event.type, event.round, event.clientID, event.userID, event.seq, event.payloadJSON, event.at])
                 }
                 if let command = entry.command {
-                    try db.execute(
-                        sql: """
+                    try db.cachedStatement(sql: """
                             INSERT OR IGNORE INTO room_commands (room_id, user_id, client_id, fingerprint, reply)
                             VALUES (?, ?, ?, ?, ?)
-                            """,
-                        arguments: [entry.roomID, command.userID, command.clientID, command.fingerprint, command.replyJSON]
-                    )
+                            """).execute(arguments: [entry.roomID, command.userID, command.clientID, command.fingerprint, command.replyJSON])
                 }
                 if let round = entry.roundEnd {
                     try store.persistRound(db, roomID: entry.roomID, round: round, collector: collector)
@@ -132,14 +126,11 @@ public final class RoomJournal: Sendable {
             }
             let now = PraxisDomainTimestamp.now()
             for (roomID, state) in lastState {
-                try db.execute(
-                    sql: """
+                try db.cachedStatement(sql: """
                         INSERT INTO room_runtime (room_id, phase, state, round1_case_id, round2_case_id, updated_at) VALUES (?, ?, ?, ?, ?, ?)
                         ON CONFLICT (room_id) DO UPDATE SET phase = excluded.phase, state = excluded.state,
                             round1_case_id = excluded.round1_case_id, round2_case_id = excluded.round2_case_id, updated_at = excluded.updated_at
-                        """,
-                    arguments: [roomID, state.phase, state.json, state.caseIDs.first ?? nil, state.caseIDs.dropFirst().first ?? nil, now]
-                )
+                        """).execute(arguments: [roomID, state.phase, state.json, state.caseIDs.first ?? nil, state.caseIDs.dropFirst().first ?? nil, now])
             }
             store.publishAfterCommit(db, collector)
         }

@@ -209,17 +209,14 @@ extension Store {
     static func writeAssessment(_ db: Database, roundID: String, assessmentJSON: String, report: FeedbackReportRecord, collector: ChangeCollector) throws -> Bool {
         guard let table = Catalog.table("practice_rounds") else { return false }
         guard let old = try storedRow(db, table: table, key: .text(roundID)) else { return false }
-        guard try String.fetchOne(db, sql: "SELECT assessment FROM practice_rounds WHERE id = ?", arguments: [roundID]) == nil else {
+        guard try String.fetchOne(db.cachedStatement(sql: "SELECT assessment FROM practice_rounds WHERE id = ?"), arguments: [roundID]) == nil else {
             return false
         }
-        try db.execute(sql: "UPDATE practice_rounds SET assessment = ? WHERE id = ?", arguments: [assessmentJSON, roundID])
-        try db.execute(
-            sql: """
+        try db.cachedStatement(sql: "UPDATE practice_rounds SET assessment = ? WHERE id = ?").execute(arguments: [assessmentJSON, roundID])
+        try db.cachedStatement(sql: """
                 INSERT INTO feedback_reports (session_id, transcript, ai_summary, score_raw, strengths, areas_for_improvement)
                 VALUES (?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [roundID, report.transcriptText, report.summary, report.scoreRaw, report.strengths, report.areasForImprovement]
-        )
+                """).execute(arguments: [roundID, report.transcriptText, report.summary, report.scoreRaw, report.strengths, report.areasForImprovement])
         try collector.capture(db, table: table.name, kind: .update, record: try storedRow(db, table: table, key: .text(roundID)), oldRecord: old)
         return true
     }
@@ -230,8 +227,7 @@ extension Store {
         let oldRoom = try Self.storedRow(db, table: rooms, key: .text(roomID))
         // The transcript from the journal: the round's turns after its last cancellation,
         // written earlier in this transaction or in earlier ones.
-        try db.execute(
-            sql: """
+        try db.cachedStatement(sql: """
                 INSERT INTO practice_rounds (id, room_id, round, candidate_id, case_briefs_id, transcript, status, duration_seconds)
                 VALUES (?1, ?2, ?3, ?4, ?5, (
                     SELECT coalesce(json_group_array(json(payload)), '[]') FROM (
@@ -239,12 +235,10 @@ extension Store {
                             (SELECT max("offset") FROM room_events WHERE room_id = ?2 AND type = 'round_cancelled' AND round = ?3), 0)
                         ORDER BY "offset")
                 ), 'completed', ?6)
-                """,
-            arguments: [round.roundID, roomID, round.round, round.candidateID, round.caseID, round.durationSeconds]
-        )
+                """).execute(arguments: [round.roundID, roomID, round.round, round.candidateID, round.caseID, round.durationSeconds])
         try collector.capture(db, table: rounds.name, kind: .insert, record: try Self.storedRow(db, table: rounds, key: .text(round.roundID)), oldRecord: nil)
         let column = round.round == 1 ? "first_round_id" : "second_round_id"
-        try db.execute(sql: "UPDATE practice_rooms SET \(column) = ?, stage = ? WHERE id = ?", arguments: [round.roundID, round.newStage, roomID])
+        try db.cachedStatement(sql: "UPDATE practice_rooms SET \(column) = ?, stage = ? WHERE id = ?").execute(arguments: [round.roundID, round.newStage, roomID])
         try collector.capture(db, table: rooms.name, kind: .update, record: try Self.storedRow(db, table: rooms, key: .text(roomID)), oldRecord: oldRoom)
     }
 
