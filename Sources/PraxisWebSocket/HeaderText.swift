@@ -11,19 +11,6 @@ enum HeaderText {
         return value[first...last]
     }
 
-    /// Whether `value` equals `lowercaseToken` ignoring ASCII case (`lowercaseToken` is lower case).
-    static func equalsIgnoringCase<S: StringProtocol>(_ value: S, _ lowercaseToken: StaticString) -> Bool {
-        let token = UnsafeRawBufferPointer(start: lowercaseToken.utf8Start, count: lowercaseToken.utf8CodeUnitCount)
-        var index = token.startIndex
-        for byte in value.utf8 {
-            guard index < token.endIndex else { return false }
-            let lower = (0x41...0x5A).contains(byte) ? byte | 0x20 : byte
-            guard lower == token[index] else { return false }
-            index += 1
-        }
-        return index == token.endIndex
-    }
-
     /// Whether any of a header's comma-separated values is `lowercaseToken`, ignoring ASCII
     /// case and optional whitespace (what NIO's `headers[canonicalForm:]` gives, without its
     /// lower-cased copies: that getter cost 6,000 instructions a call in the upgrade path).
