@@ -35,8 +35,10 @@ public struct HeuristicRoundAssessor: Assessor {
     /// Where assessments run; by default one queue for the whole process.
     let work: SerialWork
 
-    /// The process's heuristic assessments, one at a time.
-    static let shared = SerialWork(label: "praxis.assessment.heuristic")
+    /// The process's heuristic assessments, one at a time; also where a round's transcript is
+    /// decoded and its report text made before and after any assessor runs (CPU-bound work
+    /// of a round-end burst, kept off the event loops' cores).
+    package static let shared = SerialWork(label: "praxis.assessment.heuristic")
 
     public init() {
         work = Self.shared

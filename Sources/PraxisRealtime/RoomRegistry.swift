@@ -143,15 +143,16 @@ final class RoomRegistry: Sendable {
                     return
                 }
             }
-            let turns = (try? JSONDecoder().decode(JSONValue.self, from: Data(json.utf8)))?.array ?? []
-            let transcript = turns.compactMap(Self.transcriptTurn)
+            // Decoding the transcript and writing the report's text are CPU work: on the niced
+            // assessment thread, not the concurrency pool the event loops share the cores with
+            // (a round-end burst would otherwise delay the round ends' own replies).
+            let (transcript, transcriptText) = await HeuristicRoundAssessor.shared.run { Self.transcript(json) }
             let brief = try? await caseID.asyncFlatMap { try await store.caseBrief(id: $0) }
             let assessment = await assessor.assess(AssessmentInput(
                 turns: transcript, caseName: brief?.caseName, candidateBrief: brief?.candidateBrief, profession: brief?.targetProfession
             ))
             let report = FeedbackReportRecord(
-                transcriptText: transcript.map { "[\($0.seq)] \($0.role.rawValue): \($0.text)" }.joined(separator: "\n"),
-                summary: assessment.summary, scoreRaw: assessment.scoreRaw,
+                transcriptText: transcriptText, summary: assessment.summary, scoreRaw: assessment.scoreRaw,
                 strengths: JSONValue.array(assessment.strengths.map(JSONValue.string)).jsonString,
                 areasForImprovement: JSONValue.array(assessment.areasForImprovement.map(JSONValue.string)).jsonString
             )
@@ -168,6 +169,13 @@ final class RoomRegistry: Sendable {
                 logger.error("assessment could not be stored", metadata: ["round": "\(roundID)", "error": "\(error)"])
             }
         }
+    }
+
+    /// A stored transcript's turns (a JSON array of turn payloads; what is not a turn is
+    /// skipped) and the report's text of them, one `[seq] role: text` line per turn.
+    static func transcript(_ json: String) -> (turns: [TranscriptTurn], text: String) {
+        let turns = ((try? JSONValue.parse(json))?.array ?? []).compactMap(transcriptTurn)
+        return (turns, turns.map { "[\($0.seq)] \($0.role.rawValue): \($0.text)" }.joined(separator: "\n"))
     }
 
     static func transcriptTurn(_ json: JSONValue) -> TranscriptTurn? {
