@@ -13,6 +13,7 @@ enum Migrations {
         migrator.registerMigration("v6: realtime broadcast log", migrate: v6RealtimeBroadcasts)
         migrator.registerMigration("v7: room journal user ids and case ids as columns", migrate: v7RoomJournalColumns)
         migrator.registerMigration("v8: change log old records of updates as their changed columns", migrate: v8ChangedColumns)
+        migrator.registerMigration("v9: change log records refer to their rows' large values", migrate: v9RecordReferences)
         return migrator
     }
 
@@ -402,5 +403,14 @@ enum Migrations {
     /// update leaves alone is logged once. Older entries keep their whole old rows (0).
     static func v8ChangedColumns(_ db: Database) throws {
         try db.execute(sql: "ALTER TABLE realtime_changes ADD COLUMN \(Schema.booleanColumn("old_record_changes_only", default: false))")
+    }
+
+    /// A logged record may leave out its row's large values (`record_refs` names the columns,
+    /// `ref_key` the row; ``StoredRow/encodeReferring(_:table:)``): a round's transcript is no
+    /// longer copied into the log twice. The index finds the entries that refer to a row.
+    static func v9RecordReferences(_ db: Database) throws {
+        try db.execute(sql: "ALTER TABLE realtime_changes ADD COLUMN record_refs TEXT")
+        try db.execute(sql: "ALTER TABLE realtime_changes ADD COLUMN ref_key TEXT")
+        try db.execute(sql: "CREATE INDEX realtime_changes_refs ON realtime_changes(table_name, ref_key) WHERE ref_key IS NOT NULL")
     }
 }

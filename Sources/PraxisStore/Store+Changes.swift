@@ -12,18 +12,36 @@ final class ChangeCollector {
     func capture(_ db: Database, table: String, kind: ChangeRecord.Kind, record: PraxisDomain.Row?, oldRecord: PraxisDomain.Row?) throws {
         guard ChangeRecord.publishedTables.contains(table) else { return }
         let now = Timestamp.now()
-        let stored = StoredRow.encode(record)
+        if let (key, row) = StoredRow.needsMaterializing(kind, record: record, oldRecord: oldRecord, table: table) {
+            try Self.materialize(db, table: table, key: key, from: row)
+        }
+        let (stored, references, referenceKey) = StoredRow.encodeReferring(record, table: table)
         let (storedOld, changesOnly) = StoredRow.encodeOld(oldRecord, kind: kind, record: record)
         try db.cachedStatement(
             sql: """
-                INSERT INTO realtime_changes (table_name, type, record, old_record, old_record_changes_only, commit_timestamp)
-                VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO realtime_changes (table_name, type, record, old_record, old_record_changes_only, commit_timestamp, record_refs, ref_key)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """
-        ).execute(arguments: [table, kind.rawValue, stored, storedOld, changesOnly, now])
+        ).execute(arguments: [table, kind.rawValue, stored, storedOld, changesOnly, now, references, referenceKey])
         sizes.append((stored?.utf8.count ?? 0) + (storedOld?.utf8.count ?? 0))
         records.append(
             ChangeRecord(offset: db.lastInsertedRowID, table: table, kind: kind, record: record, oldRecord: oldRecord, commitTimestamp: now)
         )
+    }
+
+    /// Puts the referred values back into the logged entries that refer to row `key` of
+    /// `table`, from `row` (the row before the change that is about to alter them).
+    static func materialize(_ db: Database, table: String, key: String, from row: PraxisDomain.Row) throws {
+        let entries = try GRDB.Row.fetchAll(
+            db.cachedStatement(sql: "SELECT \"offset\", record, record_refs FROM realtime_changes WHERE table_name = ? AND ref_key = ?"),
+            arguments: [table, key]
+        )
+        for entry in entries {
+            guard let references = entry["record_refs"] as String? else { continue }
+            let text = StoredRow.materialized(entry["record"], references: references, from: row)
+            try db.cachedStatement(sql: "UPDATE realtime_changes SET record = ?, record_refs = NULL, ref_key = NULL WHERE \"offset\" = ?")
+                .execute(arguments: [text, entry["offset"] as Int64])
+        }
     }
 }
 
@@ -90,12 +108,18 @@ extension Store {
             let rows = try GRDB.Row.fetchAll(
                 db, sql: "SELECT * FROM realtime_changes WHERE \"offset\" > ? ORDER BY \"offset\" LIMIT ?", arguments: [offset, limit]
             )
-            let changes = rows.compactMap { row -> ChangeRecord? in
+            let changes = try rows.compactMap { row -> ChangeRecord? in
                 guard let kind = ChangeRecord.Kind(rawValue: row["type"]) else { return nil }
-                let record = StoredRow.decode(row["record"])
+                let table: String = row["table_name"]
+                let references: String? = row["record_refs"]
+                // A record with references takes those values from its row, read in this same transaction.
+                let referredRow = try references.flatMap { _ in Catalog.table(table) }.flatMap { schema in
+                    try (row["ref_key"] as String?).flatMap { try Self.storedRow(db, table: schema, key: .text($0)) }
+                }
+                let record = StoredRow.resolved(StoredRow.decode(row["record"]), references: references, from: referredRow)
                 let old = StoredRow.decode(row["old_record"])
                 return ChangeRecord(
-                    offset: row["offset"], table: row["table_name"], kind: kind, record: record,
+                    offset: row["offset"], table: table, kind: kind, record: record,
                     oldRecord: row["old_record_changes_only"] == true ? StoredRow.restore(changed: old, record: record) : old,
                     commitTimestamp: row["commit_timestamp"]
                 )

@@ -53,15 +53,18 @@ extension PostgresDatabase {
         var logged: [ChangeRecord] = []
         var sizes: [Int] = []
         for change in changes {
-            let stored = StoredRow.encode(change.record)
+            if let (key, row) = StoredRow.needsMaterializing(change.kind, record: change.record, oldRecord: change.oldRecord, table: change.table) {
+                try await materialize(table: change.table, key: key, from: row, on: connection)
+            }
+            let (stored, references, referenceKey) = StoredRow.encodeReferring(change.record, table: change.table)
             let (storedOld, changesOnly) = StoredRow.encodeOld(change.oldRecord, kind: change.kind, record: change.record)
             let rows = try await Self.collect(connection.query(
                 Self.query(
                     """
-                    INSERT INTO realtime_changes (table_name, type, record, old_record, old_record_changes_only, commit_timestamp)
-                    VALUES ($1, $2, $3::jsonb, $4::jsonb, $5::boolean, $6::timestamptz) RETURNING "offset"::text
+                    INSERT INTO realtime_changes (table_name, type, record, old_record, old_record_changes_only, commit_timestamp, record_refs, ref_key)
+                    VALUES ($1, $2, $3::jsonb, $4::jsonb, $5::boolean, $6::timestamptz, $7, $8) RETURNING "offset"::text
                     """,
-                    [change.table, change.kind.rawValue, stored, storedOld, changesOnly ? "true" : "false", now]
+                    [change.table, change.kind.rawValue, stored, storedOld, changesOnly ? "true" : "false", now, references, referenceKey]
                 ),
                 logger: logger
             ))
@@ -75,6 +78,26 @@ extension PostgresDatabase {
         }
         ticket.logged(logged)
         try await trimChangeLog(logged: zip(logged.map(\.offset), sizes).map { ($0, $1) }, on: connection)
+    }
+
+    /// Puts the referred values back into the logged entries that refer to row `key` of
+    /// `table`, from `row` (the row before the change about to alter them), as SQLite's
+    /// `ChangeCollector.materialize`.
+    private func materialize(table: String, key: String, from row: PraxisDomain.Row, on connection: PostgresConnection) async throws {
+        let entries = try await Self.collect(connection.query(
+            Self.query(#"SELECT "offset"::text, record::text, record_refs FROM realtime_changes WHERE table_name = $1 AND ref_key = $2"#, [table, key]),
+            logger: logger
+        ))
+        for entry in entries {
+            guard entry.count == 3, let offset = entry[0], let references = entry[2] else { continue }
+            let text = StoredRow.materialized(entry[1], references: references, from: row)
+            try await Self.run(
+                Self.query(
+                    #"UPDATE realtime_changes SET record = $1::jsonb, record_refs = NULL, ref_key = NULL WHERE "offset" = $2::bigint"#, [text, offset]
+                ),
+                on: connection, logger: logger
+            )
+        }
     }
 
     /// Keeps the log within its retention (``ChangeLogRetention``), as SQLite's

@@ -21,20 +21,27 @@ extension PostgresDatabase: RealtimeStore {
             let rows = try await Self.collect(connection.query(
                 """
                 SELECT "offset"::text, table_name, type, record::text, old_record::text, \(unescaped: Self.timestampText("commit_timestamp")),
-                    old_record_changes_only::text
+                    old_record_changes_only::text, record_refs, ref_key
                 FROM realtime_changes WHERE "offset" > \(offset) ORDER BY realtime_changes."offset" LIMIT \(Int64(limit))
                 """,
                 logger: logger
             ))
-            let changes = rows.compactMap { row -> ChangeRecord? in
-                guard row.count == 7, let offset = row[0].flatMap({ Int64($0) }), let table = row[1],
+            var changes: [ChangeRecord] = []
+            for row in rows {
+                guard row.count == 9, let offset = row[0].flatMap({ Int64($0) }), let table = row[1],
                     let kind = row[2].flatMap(ChangeRecord.Kind.init(rawValue:))
-                else { return nil }
-                let (record, old) = (StoredRow.decode(row[3]), StoredRow.decode(row[4]))
-                return ChangeRecord(
+                else { continue }
+                // A record with references takes those values from its row, read in this same snapshot.
+                var referredRow: PraxisDomain.Row?
+                if row[7] != nil, let key = row[8], let schema = Catalog.table(table) {
+                    referredRow = try await Self.storedRow(schema, key: .text(key), on: connection, logger: logger)
+                }
+                let record = StoredRow.resolved(StoredRow.decode(row[3]), references: row[7], from: referredRow)
+                let old = StoredRow.decode(row[4])
+                changes.append(ChangeRecord(
                     offset: offset, table: table, kind: kind, record: record,
                     oldRecord: row[6] == "true" ? StoredRow.restore(changed: old, record: record) : old, commitTimestamp: row[5] ?? ""
-                )
+                ))
             }
             return (changes, oldest, latest)
         }

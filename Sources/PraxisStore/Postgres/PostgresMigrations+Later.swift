@@ -143,4 +143,12 @@ extension PostgresMigrations {
     static var v8ChangedColumns: [String] {
         ["ALTER TABLE realtime_changes ADD COLUMN old_record_changes_only boolean NOT NULL DEFAULT false"]
     }
+
+    /// As SQLite's v9: a logged record may leave out its row's large values.
+    static var v9RecordReferences: [String] {
+        [
+            "ALTER TABLE realtime_changes ADD COLUMN record_refs text, ADD COLUMN ref_key text",
+            "CREATE INDEX realtime_changes_refs ON realtime_changes (table_name, ref_key) WHERE ref_key IS NOT NULL",
+        ]
+    }
 }

@@ -36,6 +36,7 @@ enum PostgresMigrations {
             Migration(version: 6, name: "v6: realtime broadcast log", statements: v6RealtimeBroadcasts),
             Migration(version: 7, name: "v7: room journal user ids and case ids as columns", statements: v7RoomJournalColumns),
             Migration(version: 8, name: "v8: change log old records of updates as their changed columns", statements: v8ChangedColumns),
+            Migration(version: 9, name: "v9: change log records refer to their rows' large values", statements: v9RecordReferences),
         ]
     }
 

@@ -7,6 +7,7 @@ extension PostgresTests {
             "v1: seed schemas", "v2: auth sessions", "v3: realtime change log", "v4: room journal",
             "v5: room events type index without turns", "v6: realtime broadcast log",
             "v7: room journal user ids and case ids as columns", "v8: change log old records of updates as their changed columns",
+            "v9: change log records refer to their rows' large values",
         ]
 
         @Test func applyOnAnEmptyDatabaseThenNothingTheSecondTime() async throws {
