@@ -98,7 +98,7 @@ public final class WebSocketEndpoints: Sendable {
     /// After the 101: our handler, which reads the bytes itself (`FrameDecoder`, streaming,
     /// so a frame is checked as it arrives). Frames are written as ready-made bytes (encode
     /// once), so there is no frame encoder.
-    func installHandler(channel: any Channel, head: HTTPRequestHead) throws {
+    package func installHandler(channel: any Channel, head: HTTPRequestHead) throws {
         guard let application = routes[Self.path(of: head.uri)] else { throw NIOWebSocketUpgradeError.unsupportedWebSocketTarget }
         let sync = channel.pipeline.syncOperations
         let connection = WebSocketConnection(

@@ -26,17 +26,26 @@ final class WebSocketUpgrader: HTTPServerProtocolUpgrader, Sendable {
     func buildUpgradeResponse(
         channel: any Channel, upgradeRequest: HTTPRequestHead, initialResponseHeaders: HTTPHeaders
     ) -> EventLoopFuture<HTTPHeaders> {
-        guard let extra = endpoints.shouldUpgrade(channel: channel, head: upgradeRequest),
-            let key = upgradeRequest.headers.first(name: "sec-websocket-key").map({ String(HeaderText.trimmed($0)) })
+        guard let headers = Self.responseHeaders(endpoints: endpoints, channel: channel, head: upgradeRequest, initial: initialResponseHeaders)
         else {
             return channel.eventLoop.makeFailedFuture(NIOWebSocketUpgradeError.unsupportedWebSocketTarget)
         }
-        var headers = initialResponseHeaders
+        return channel.eventLoop.makeSucceededFuture(headers)
+    }
+
+    /// The headers of the 101 after `initial` (NIO's `connection` and `upgrade`), or nil when
+    /// the endpoints refuse; on acceptance the connection's place is reserved
+    /// (`WebSocketEndpoints.shouldUpgrade`). Also the fast path's (`fastUpgradeResponse`).
+    static func responseHeaders(endpoints: WebSocketEndpoints, channel: any Channel, head: HTTPRequestHead, initial: HTTPHeaders) -> HTTPHeaders? {
+        guard let extra = endpoints.shouldUpgrade(channel: channel, head: head),
+            let key = head.headers.first(name: "sec-websocket-key").map({ String(HeaderText.trimmed($0)) })
+        else { return nil }
+        var headers = initial
         headers.add(contentsOf: extra)
         headers.replaceOrAdd(name: "Upgrade", value: "websocket")
         headers.replaceOrAdd(name: "Connection", value: "Upgrade")
-        headers.add(name: "Sec-WebSocket-Accept", value: Self.acceptValue(forKey: key))
-        return channel.eventLoop.makeSucceededFuture(headers)
+        headers.add(name: "Sec-WebSocket-Accept", value: acceptValue(forKey: key))
+        return headers
     }
 
     func upgrade(context: ChannelHandlerContext, upgradeRequest: HTTPRequestHead) -> EventLoopFuture<Void> {
