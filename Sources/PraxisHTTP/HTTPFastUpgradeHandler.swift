@@ -35,6 +35,8 @@ final class HTTPFastUpgradeHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     private let upgrader: any HTTPFastUpgrader
+    /// The peer's address (found once, at the accept).
+    private let remoteIP: String
     private let headerTimeout: Duration
     private let log: ThrottledLogger?
     private let httpPipeline: HTTPPipeline
@@ -49,10 +51,11 @@ final class HTTPFastUpgradeHandler: ChannelInboundHandler, RemovableChannelHandl
     private var timer: Scheduled<Void>?
 
     init(
-        upgrader: any HTTPFastUpgrader, headerTimeout: Duration, log: ThrottledLogger?, httpPipeline: @escaping HTTPPipeline,
+        upgrader: any HTTPFastUpgrader, remoteIP: String, headerTimeout: Duration, log: ThrottledLogger?, httpPipeline: @escaping HTTPPipeline,
         upgraded: @escaping @Sendable () -> Void
     ) {
         self.upgrader = upgrader
+        self.remoteIP = remoteIP
         self.headerTimeout = headerTimeout
         self.log = log
         self.httpPipeline = httpPipeline
@@ -123,7 +126,7 @@ final class HTTPFastUpgradeHandler: ChannelInboundHandler, RemovableChannelHandl
             handOn(context: context)
         case .complete(let length):
             let head = parser.head
-            guard length <= Self.maxHeadBytes, let response = upgrader.upgradeResponse(head: head, channel: context.channel) else {
+            guard length <= Self.maxHeadBytes, let response = upgrader.upgradeResponse(head: head, channel: context.channel, remoteIP: remoteIP) else {
                 handOn(context: context)
                 return
             }
@@ -141,7 +144,7 @@ final class HTTPFastUpgradeHandler: ChannelInboundHandler, RemovableChannelHandl
         guard context.channel.isActive else { return }
         upgraded()
         do {
-            try upgrader.install(head: head, channel: context.channel)
+            try upgrader.install(head: head, channel: context.channel, remoteIP: remoteIP)
         } catch {
             context.close(promise: nil)
             return

@@ -10,14 +10,14 @@ public import NIOHTTP1
 /// declines, the request goes to the HTTP pipeline, where that upgrader and the router answer
 /// it as they always have.
 public protocol HTTPFastUpgrader: Sendable {
-    /// Called on the connection's event loop. The bytes of the switching response (`101`),
-    /// once every check passed and whatever the connection needs is reserved (released when
-    /// the channel closes); nil, with nothing reserved, to leave the request to the HTTP
-    /// pipeline.
-    func upgradeResponse(head: HTTPRequestHead, channel: any Channel) -> ByteBuffer?
+    /// Called on the connection's event loop (`remoteIP`: the peer's address, as the server
+    /// counts it). The bytes of the switching response (`101`), once every check passed and
+    /// whatever the connection needs is reserved (released when the channel closes); nil,
+    /// with nothing reserved, to leave the request to the HTTP pipeline.
+    func upgradeResponse(head: HTTPRequestHead, channel: any Channel, remoteIP: String) -> ByteBuffer?
 
     /// Adds the new protocol's handlers at the end of `channel`'s pipeline; called on its
     /// event loop right after the response from `upgradeResponse` was written. The bytes
     /// that came after the head are passed to them next.
-    func install(head: HTTPRequestHead, channel: any Channel) throws
+    func install(head: HTTPRequestHead, channel: any Channel, remoteIP: String) throws
 }

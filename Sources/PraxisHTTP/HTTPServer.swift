@@ -86,7 +86,7 @@ public final class HTTPServer: Sendable {
                     if let fastUpgrader {
                         try sync.addHandler(
                             HTTPFastUpgradeHandler(
-                                upgrader: fastUpgrader, headerTimeout: configuration.headerTimeout, log: log, httpPipeline: httpPipeline,
+                                upgrader: fastUpgrader, remoteIP: ip, headerTimeout: configuration.headerTimeout, log: log, httpPipeline: httpPipeline,
                                 upgraded: upgraded
                             ),
                             name: HTTPFastUpgradeHandler.name

@@ -50,11 +50,30 @@ struct PlainHeadParser {
     /// Reads `bytes` from `position` on (`bytes` is everything received, its start the head's).
     mutating func read(_ bytes: UnsafeRawBufferPointer) -> Progress {
         while position < bytes.count {
-            let byte = bytes[position]
-            if let progress = step(byte, bytes) { return progress }
+            // Runs of target, name and value bytes are skipped in a tight loop; `step` sees the
+            // byte that ends them (or the first one that is off).
+            switch state {
+            case .target:
+                if position == start, bytes[position] != UInt8(ascii: "/") { return .notPlain }
+                skip(bytes, Self.targetBytes)
+            case .name:
+                skip(bytes, Self.tokenBytes)
+            case .value:
+                skip(bytes, Self.valueBytes)
+            default:
+                break
+            }
+            guard position < bytes.count else { return .incomplete }
+            if let progress = step(bytes[position], bytes) { return progress }
             position += 1
         }
         return .incomplete
+    }
+
+    private mutating func skip(_ bytes: UnsafeRawBufferPointer, _ set: ASCIISet) {
+        var index = position
+        while index < bytes.count, set.contains(bytes[index]) { index += 1 }
+        position = index
     }
 
     /// The head read, once `read` said `complete`.
@@ -167,6 +186,8 @@ struct PlainHeadParser {
     private static let tokenBytes = ASCIISet(alphanumericsAnd: "!#$%&'*+-.^_`|~")
     /// An origin-form target (RFC 9112 §3.2.1): RFC 3986 `pchar`, `/` and `?`.
     private static let targetBytes = ASCIISet(alphanumericsAnd: "-._~!$&'()*+,;=:@/?%")
+    /// Inside a header value: visible ASCII, space and tab.
+    private static let valueBytes = ASCIISet(alphanumericsAnd: "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~ \t")
 
     /// A set of ASCII bytes as two 64-bit masks.
     private struct ASCIISet {
@@ -184,6 +205,7 @@ struct PlainHeadParser {
             if byte < 64 { low |= 1 << UInt64(byte) } else { high |= 1 << UInt64(byte - 64) }
         }
 
+        @inline(__always)
         func contains(_ byte: UInt8) -> Bool {
             if byte < 64 { return low & (1 << UInt64(byte)) != 0 }
             if byte < 128 { return high & (1 << UInt64(byte - 64)) != 0 }

@@ -8,11 +8,11 @@ import PraxisWebSocket
 struct WebSocketFastUpgrader: HTTPFastUpgrader {
     let endpoints: WebSocketEndpoints
 
-    func upgradeResponse(head: HTTPRequestHead, channel: any Channel) -> ByteBuffer? {
-        endpoints.fastUpgradeResponse(head: head, channel: channel)
+    func upgradeResponse(head: HTTPRequestHead, channel: any Channel, remoteIP: String) -> ByteBuffer? {
+        endpoints.fastUpgradeResponse(head: head, channel: channel, remoteIP: remoteIP)
     }
 
-    func install(head: HTTPRequestHead, channel: any Channel) throws {
-        try endpoints.installHandler(channel: channel, head: head)
+    func install(head: HTTPRequestHead, channel: any Channel, remoteIP: String) throws {
+        try endpoints.installHandler(channel: channel, head: head, remoteIP: remoteIP)
     }
 }

@@ -10,9 +10,13 @@ extension WebSocketEndpoints {
     /// pipeline): the bytes of the 101 that NIO's upgrade path would write for it, after the
     /// same checks and reservation (`WebSocketUpgrader.responseHeaders`); nil, with nothing
     /// reserved, when those refuse (the HTTP pipeline then answers the request as ever).
+    /// `remoteIP`: the peer's address when the caller has it (else read from `channel`).
     /// Call `installHandler` after writing them.
-    package func fastUpgradeResponse(head: HTTPRequestHead, channel: any Channel) -> ByteBuffer? {
-        guard let headers = WebSocketUpgrader.responseHeaders(endpoints: self, channel: channel, head: head, initial: Self.initialResponseHeaders)
+    package func fastUpgradeResponse(head: HTTPRequestHead, channel: any Channel, remoteIP: String? = nil) -> ByteBuffer? {
+        guard
+            let headers = WebSocketUpgrader.responseHeaders(
+                endpoints: self, channel: channel, head: head, initial: Self.initialResponseHeaders, remoteIP: remoteIP
+            )
         else { return nil }
         // As NIO's `HTTPResponseEncoder` writes `HTTPResponseHead(version: .http1_1, status: .switchingProtocols)`.
         var buffer = channel.allocator.buffer(capacity: 256)

@@ -30,13 +30,13 @@ struct HTTPFastUpgradeHandlerTests {
         let installed = Mutex(0)
         let bytes = Mutex<[UInt8]>([])
 
-        func upgradeResponse(head: HTTPRequestHead, channel: any Channel) -> ByteBuffer? {
+        func upgradeResponse(head: HTTPRequestHead, channel: any Channel, remoteIP: String) -> ByteBuffer? {
             guard head.uri == "/fast" else { return nil }
             heads.withLock { $0.append(head) }
             return ByteBuffer(string: Self.response)
         }
 
-        func install(head: HTTPRequestHead, channel: any Channel) throws {
+        func install(head: HTTPRequestHead, channel: any Channel, remoteIP: String) throws {
             installed.withLock { $0 += 1 }
             try channel.pipeline.syncOperations.addHandler(Collector(upgrader: self))
         }
@@ -66,7 +66,7 @@ struct HTTPFastUpgradeHandlerTests {
             let sync = channel.pipeline.syncOperations
             if let upgrader {
                 let handler = HTTPFastUpgradeHandler(
-                    upgrader: upgrader, headerTimeout: configuration.headerTimeout, log: nil, httpPipeline: httpPipeline,
+                    upgrader: upgrader, remoteIP: "127.0.0.1", headerTimeout: configuration.headerTimeout, log: nil, httpPipeline: httpPipeline,
                     upgraded: { upgrader.upgrades.withLock { $0 += 1 } }
                 )
                 try sync.addHandler(handler, name: HTTPFastUpgradeHandler.name)
