@@ -18,16 +18,17 @@ extension WebSocketEndpoints {
                 endpoints: self, channel: channel, head: head, initial: Self.initialResponseHeaders, remoteIP: remoteIP
             )
         else { return nil }
-        // As NIO's `HTTPResponseEncoder` writes `HTTPResponseHead(version: .http1_1, status: .switchingProtocols)`.
-        var buffer = channel.allocator.buffer(capacity: 256)
-        buffer.writeStaticString("HTTP/1.1 101 Switching Protocols\r\n")
+        // As NIO's `HTTPResponseEncoder` writes `HTTPResponseHead(version: .http1_1, status: .switchingProtocols)`;
+        // put together as text first (one write into the buffer, not sixteen).
+        var text = "HTTP/1.1 101 Switching Protocols\r\n"
+        text.reserveCapacity(256)
         for (name, value) in headers {
-            buffer.writeString(name)
-            buffer.writeStaticString(": ")
-            buffer.writeString(value)
-            buffer.writeStaticString("\r\n")
+            text += name
+            text += ": "
+            text += value
+            text += "\r\n"
         }
-        buffer.writeStaticString("\r\n")
-        return buffer
+        text += "\r\n"
+        return channel.allocator.buffer(string: text)
     }
 }

@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOWebSocket
@@ -25,26 +26,30 @@ final class WebSocketUpgrader: HTTPServerProtocolUpgrader, Sendable {
         return base64(Insecure.SHA1.hash(data: input))
     }
 
-    private static let base64Alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+    private static let base64Alphabet: StaticString = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
     /// Standard base64 (RFC 4648 §4) with padding.
-    static func base64(_ bytes: some Sequence<UInt8>) -> String {
-        let input = Array(bytes)
-        var output: [UInt8] = []
-        output.reserveCapacity((input.count + 2) / 3 * 4)
-        var index = 0
-        while index < input.count {
-            let count = min(3, input.count - index)
-            var group = UInt32(input[index]) << 16
-            if count > 1 { group |= UInt32(input[index + 1]) << 8 }
-            if count > 2 { group |= UInt32(input[index + 2]) }
-            for position in 0..<4 {
-                let sextet = Int((group >> UInt32(18 - 6 * position)) & 0x3F)
-                output.append(position <= count ? base64Alphabet[sextet] : UInt8(ascii: "="))
+    static func base64(_ bytes: some ContiguousBytes) -> String {
+        bytes.withUnsafeBytes { input in
+            let alphabet = UnsafeRawBufferPointer(start: base64Alphabet.utf8Start, count: 64)
+            return String(unsafeUninitializedCapacity: (input.count + 2) / 3 * 4) { output in
+                var written = 0
+                var index = 0
+                while index < input.count {
+                    let count = min(3, input.count - index)
+                    var group = UInt32(input[index]) << 16
+                    if count > 1 { group |= UInt32(input[index + 1]) << 8 }
+                    if count > 2 { group |= UInt32(input[index + 2]) }
+                    for position in 0..<4 {
+                        let sextet = Int((group >> UInt32(18 - 6 * position)) & 0x3F)
+                        output[written] = position <= count ? alphabet[sextet] : UInt8(ascii: "=")
+                        written += 1
+                    }
+                    index += 3
+                }
+                return written
             }
-            index += 3
         }
-        return String(decoding: output, as: UTF8.self)
     }
 
     func buildUpgradeResponse(

@@ -16,7 +16,7 @@ struct WebSocketUpgraderTests {
     }
 
     @Test func base64PadsAsRFC4648Says() {
-        #expect(WebSocketUpgrader.base64([]) == "")
+        #expect(WebSocketUpgrader.base64([UInt8]()) == "")
         #expect(WebSocketUpgrader.base64(Array("a".utf8)) == "YQ==")
         #expect(WebSocketUpgrader.base64(Array("ab".utf8)) == "YWI=")
         #expect(WebSocketUpgrader.base64(Array("abc".utf8)) == "YWJj")
