@@ -24,19 +24,23 @@ final class ConnectionTicket {
     let ip: String
     private let gate: ConnectionGate
     private var upgraded = false
+    private var released = false
 
     init(gate: ConnectionGate, ip: String) {
         self.gate = gate
         self.ip = ip
     }
 
+    /// The connection upgraded; after its release (it closed first) this does nothing.
     func markUpgraded() {
-        guard !upgraded else { return }
+        guard !upgraded, !released else { return }
         upgraded = true
         gate.upgraded(ip: ip)
     }
 
     func release() {
+        guard !released else { return }
+        released = true
         gate.closed(ip: ip, wasUpgraded: upgraded)
     }
 }

@@ -34,16 +34,19 @@ public final class HTTPServer: Sendable {
         self.localPort = serverChannel.localAddress?.port ?? 0
     }
 
-    /// Binds `host:port` and starts serving `responder`.
+    /// Binds `host:port` and starts serving `responder`. `upgraders` switch protocols from the
+    /// HTTP pipeline; `fastUpgrader`, when given, takes a connection's plain first request head
+    /// before that pipeline is built (`HTTPFastUpgradeHandler`) and must answer as `upgraders` do.
     public static func start(
         host: String, port: Int, group: any EventLoopGroup,
         configuration: HTTPServerConfiguration, responder: any HTTPResponder, logger: Logger,
-        upgraders: [any HTTPServerProtocolUpgrader & Sendable] = []
+        upgraders: [any HTTPServerProtocolUpgrader & Sendable] = [], fastUpgrader: (any HTTPFastUpgrader)? = nil
     ) async throws -> HTTPServer {
         let quiesce = ServerQuiescingHelper(group: group)
         let log = ThrottledLogger(logger: logger)
         let receiveAllocator = configuration.receiveAllocator
         let gate = ConnectionGate(maxTotal: configuration.effectiveMaxConnections, maxPerIP: configuration.maxConnectionsPerIP)
+        let httpPipeline = Self.httpPipeline(configuration: configuration, responder: responder, log: log, upgraders: upgraders)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -78,10 +81,19 @@ public final class HTTPServer: Sendable {
                     try options?.setOption(.recvAllocator, value: receiveAllocator)
                     let ticket = NIOLoopBound(ConnectionTicket(gate: gate, ip: ip), eventLoop: channel.eventLoop)
                     channel.closeFuture.whenComplete { _ in ticket.value.release() }
-                    try configure(
-                        pipeline: channel.pipeline.syncOperations, configuration: configuration, responder: responder, log: log,
-                        upgraders: upgraders, upgraded: { ticket.value.markUpgraded() }
-                    )
+                    let upgraded: @Sendable () -> Void = { ticket.value.markUpgraded() }
+                    let sync = channel.pipeline.syncOperations
+                    if let fastUpgrader {
+                        try sync.addHandler(
+                            HTTPFastUpgradeHandler(
+                                upgrader: fastUpgrader, remoteIP: ip, headerTimeout: configuration.headerTimeout, log: log, httpPipeline: httpPipeline,
+                                upgraded: upgraded
+                            ),
+                            name: HTTPFastUpgradeHandler.name
+                        )
+                    } else {
+                        try httpPipeline(sync, nil, upgraded)
+                    }
                 }
             }
             .bind(host: host, port: port)
@@ -89,13 +101,30 @@ public final class HTTPServer: Sendable {
         return HTTPServer(serverChannel: channel, quiesce: quiesce, gate: gate)
     }
 
+    /// `configure` with the server's settings, for each connection.
+    static func httpPipeline(
+        configuration: HTTPServerConfiguration, responder: any HTTPResponder, log: ThrottledLogger?,
+        upgraders: [any HTTPServerProtocolUpgrader & Sendable]
+    ) -> HTTPFastUpgradeHandler.HTTPPipeline {
+        { sync, firstHeadDeadline, upgraded in
+            try configure(
+                pipeline: sync, configuration: configuration, responder: responder, log: log, upgraders: upgraders, upgraded: upgraded,
+                firstHeadDeadline: firstHeadDeadline
+            )
+        }
+    }
+
     /// The handlers of one HTTP connection (also used by the handler tests):
     /// timeouts first (raw bytes), then NIO's codec, pipelining and upgrade, then ours.
+    /// `firstHeadDeadline`: when the first head is due, if not `headerTimeout` from now.
     static func configure(
         pipeline sync: ChannelPipeline.SynchronousOperations, configuration: HTTPServerConfiguration, responder: any HTTPResponder,
-        log: ThrottledLogger?, upgraders: [any HTTPServerProtocolUpgrader & Sendable] = [], upgraded: @escaping @Sendable () -> Void = {}
+        log: ThrottledLogger?, upgraders: [any HTTPServerProtocolUpgrader & Sendable] = [], upgraded: @escaping @Sendable () -> Void = {},
+        firstHeadDeadline: NIODeadline? = nil
     ) throws {
-        try sync.addHandler(HTTPTimeoutHandler(configuration: configuration, log: log), name: HTTPTimeoutHandler.name)
+        try sync.addHandler(
+            HTTPTimeoutHandler(configuration: configuration, log: log, firstHeadDeadline: firstHeadDeadline), name: HTTPTimeoutHandler.name
+        )
         if upgraders.isEmpty {
             try sync.configureHTTPServerPipeline(withErrorHandling: false)
         } else {

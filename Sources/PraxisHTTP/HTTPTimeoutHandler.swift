@@ -20,12 +20,16 @@ final class HTTPTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var machine: HTTPTimeoutStateMachine
     private var timer: Scheduled<Void>?
     private let log: ThrottledLogger?
+    /// When the first request head is due, if not `headerTimeout` from now: a connection handed
+    /// on by `HTTPFastUpgradeHandler` keeps the deadline it was given at the accept.
+    private var firstHeadDeadline: NIODeadline?
 
-    init(configuration: HTTPServerConfiguration, log: ThrottledLogger?) {
+    init(configuration: HTTPServerConfiguration, log: ThrottledLogger?, firstHeadDeadline: NIODeadline? = nil) {
         self.machine = HTTPTimeoutStateMachine(
             headerTimeout: configuration.headerTimeout, bodyTimeout: configuration.bodyTimeout, idleTimeout: configuration.idleTimeout
         )
         self.log = log
+        self.firstHeadDeadline = firstHeadDeadline
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -76,7 +80,9 @@ final class HTTPTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
             timer = nil
         case .arm(let phase, let duration):
             timer?.cancel()
-            timer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(duration)) { [weak self] in
+            let deadline = firstHeadDeadline ?? context.eventLoop.now + TimeAmount(duration)
+            firstHeadDeadline = nil
+            timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
                 guard let self else { return }
                 self.timer = nil
                 self.perform(self.machine.timerFired(phase), context: context)
@@ -84,25 +90,34 @@ final class HTTPTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .timedOut(let phase, let reply):
             timer?.cancel()
             timer = nil
-            let peer = context.channel.remoteAddress?.ipAddress ?? "unknown"
-            if phase != .idle {
-                log?.log(
-                    .notice, key: "http-timeout-\(phase.rawValue)",
-                    "HTTP \(phase.rawValue) timeout: connection closed",
-                    metadata: ["peer": "\(peer)", "timeout": "\(phase == .header ? machine.headerTimeout : machine.bodyTimeout)"]
-                )
-            }
-            guard reply else {
-                context.close(promise: nil)
-                return
-            }
-            let message = phase == .header
-                ? "the request head did not arrive within \(machine.headerTimeout)"
-                : "the request body did not arrive within \(machine.bodyTimeout)"
-            let bytes = APIError(.requestTimeout, code: "PGRST408", message: message).response.closingBytes(allocator: context.channel.allocator)
-            context.writeAndFlush(wrapOutboundOut(bytes)).assumeIsolated().whenComplete { _ in
-                context.close(promise: nil)
-            }
+            let timeout = phase == .header ? machine.headerTimeout : machine.bodyTimeout
+            Self.timedOut(phase: phase, timeout: timeout, reply: reply, context: context, log: log)
+        }
+    }
+
+    /// What a passed deadline does: logs it (unless the connection was idle), answers 408 with
+    /// a JSON body when `reply` (part of a request came), and closes the connection.
+    static func timedOut(
+        phase: HTTPTimeoutStateMachine.Phase, timeout: Duration, reply: Bool, context: ChannelHandlerContext, log: ThrottledLogger?
+    ) {
+        let peer = context.channel.remoteAddress?.ipAddress ?? "unknown"
+        if phase != .idle {
+            log?.log(
+                .notice, key: "http-timeout-\(phase.rawValue)",
+                "HTTP \(phase.rawValue) timeout: connection closed",
+                metadata: ["peer": "\(peer)", "timeout": "\(timeout)"]
+            )
+        }
+        guard reply else {
+            context.close(promise: nil)
+            return
+        }
+        let message = phase == .header
+            ? "the request head did not arrive within \(timeout)"
+            : "the request body did not arrive within \(timeout)"
+        let bytes = APIError(.requestTimeout, code: "PGRST408", message: message).response.closingBytes(allocator: context.channel.allocator)
+        context.writeAndFlush(NIOAny(bytes)).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
         }
     }
 }

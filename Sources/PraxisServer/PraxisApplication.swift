@@ -118,7 +118,7 @@ public final class PraxisApplication: Sendable {
             server = try await HTTPServer.start(
                 host: configuration.host, port: configuration.port, group: group,
                 configuration: configuration.http, responder: responder, logger: logger,
-                upgraders: [webSockets.makeUpgrader()]
+                upgraders: [webSockets.makeUpgrader()], fastUpgrader: WebSocketFastUpgrader(endpoints: webSockets)
             )
         } catch {
             realtime.stop()

@@ -3,12 +3,16 @@
 /// CPU per accepted WebSocket in a connect-and-close profile).
 enum HeaderText {
     /// `value` without leading and trailing optional whitespace (RFC 9110 §5.6.3: SP and HTAB).
-    static func trimmed<S: StringProtocol>(_ value: S) -> S.SubSequence {
-        let isOWS: (Character) -> Bool = { $0 == " " || $0 == "\t" }
-        guard let first = value.firstIndex(where: { !isOWS($0) }), let last = value.lastIndex(where: { !isOWS($0) }) else {
+    /// Scans the UTF-8 bytes (not `Character`s: grapheme breaking cost a thousand instructions
+    /// a call); the bounds it finds are those of Unicode scalars next to OWS or the ends.
+    static func trimmed(_ value: String) -> Substring {
+        let value = value[...]
+        let utf8 = value.utf8
+        let isOWS: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+        guard let first = utf8.firstIndex(where: { !isOWS($0) }), let last = utf8.lastIndex(where: { !isOWS($0) }) else {
             return value[value.endIndex...]
         }
-        return value[first...last]
+        return value[first..<utf8.index(after: last)]
     }
 
     /// Whether any of a header's comma-separated values is `lowercaseToken`, ignoring ASCII

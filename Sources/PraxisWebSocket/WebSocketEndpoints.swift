@@ -76,8 +76,9 @@ public final class WebSocketEndpoints: Sendable {
     }
 
     /// Accepts or refuses an upgrade; on acceptance returns the extra response headers.
-    func shouldUpgrade(channel: any Channel, head: HTTPRequestHead) -> HTTPHeaders? {
-        let ip = channel.remoteAddress?.ipAddress ?? "unknown"
+    /// `remoteIP`: the peer's address when the caller has it (else read from `channel`).
+    func shouldUpgrade(channel: any Channel, head: HTTPRequestHead, remoteIP: String? = nil) -> HTTPHeaders? {
+        let ip = remoteIP ?? channel.remoteAddress?.ipAddress ?? "unknown"
         guard rejection(method: head.method, uri: head.uri, headers: head.headers, remoteIP: ip) == nil,
             limiter.reserve(ip: ip)
         else { return nil }
@@ -97,12 +98,13 @@ public final class WebSocketEndpoints: Sendable {
 
     /// After the 101: our handler, which reads the bytes itself (`FrameDecoder`, streaming,
     /// so a frame is checked as it arrives). Frames are written as ready-made bytes (encode
-    /// once), so there is no frame encoder.
-    func installHandler(channel: any Channel, head: HTTPRequestHead) throws {
+    /// once), so there is no frame encoder. `remoteIP`: as for `shouldUpgrade`.
+    package func installHandler(channel: any Channel, head: HTTPRequestHead, remoteIP: String? = nil) throws {
         guard let application = routes[Self.path(of: head.uri)] else { throw NIOWebSocketUpgradeError.unsupportedWebSocketTarget }
         let sync = channel.pipeline.syncOperations
         let connection = WebSocketConnection(
-            eventLoop: channel.eventLoop, deflate: negotiatedDeflate(head), remoteIP: channel.remoteAddress?.ipAddress ?? "unknown"
+            eventLoop: channel.eventLoop, deflate: negotiatedDeflate(head),
+            remoteIP: remoteIP ?? channel.remoteAddress?.ipAddress ?? "unknown"
         )
         try channel.syncOptions?.setOption(
             ChannelOptions.writeBufferWaterMark,

@@ -9,6 +9,7 @@ struct HeaderTextTests {
         ("13", "13"), (" 13", "13"), ("13\t", "13"), ("\t 13 \t", "13"), ("", ""), ("  \t ", ""), ("1 3", "1 3"),
         // Only SP and HTAB are optional whitespace (RFC 9110 §5.6.3): a no-break space stays.
         ("\u{A0}13", "\u{A0}13"),
+        (" e\u{301}x\u{1F600} ", "e\u{301}x\u{1F600}"), ("\u{1F600}", "\u{1F600}"),
     ])
     func trimsOptionalWhitespaceOnly(value: String, expected: String) {
         #expect(String(HeaderText.trimmed(value)) == expected)
