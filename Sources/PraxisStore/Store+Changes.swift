@@ -113,8 +113,9 @@ extension Store {
                 let table: String = row["table_name"]
                 let references: String? = row["record_refs"]
                 // A record with references takes those values from its row, read in this same transaction.
-                let referredRow = try references.flatMap { _ in Catalog.table(table) }.flatMap { schema in
-                    try (row["ref_key"] as String?).flatMap { try Self.storedRow(db, table: schema, key: .text($0)) }
+                var referredRow: PraxisDomain.Row?
+                if references != nil, let key: String = row["ref_key"], let schema = Catalog.table(table) {
+                    referredRow = try Self.storedRow(db, table: schema, key: .text(key))
                 }
                 let record = StoredRow.resolved(StoredRow.decode(row["record"]), references: references, from: referredRow)
                 let old = StoredRow.decode(row["old_record"])
