@@ -57,8 +57,9 @@ public struct StoreConfiguration: Sendable {
     /// snapshot instead. Default 100,000.
     public var changeLogMaxEntries: Int
 
-    /// Most bytes of stored records the change log keeps (a round's row carries its whole
-    /// transcript, so a count alone does not bound the file). Default 64 MiB.
+    /// Most bytes of stored records the change log keeps (rows differ in size, so a count alone
+    /// does not bound the file; values of 1 KiB or more are referred to in their rows, not
+    /// stored, and do not count). Default 64 MiB.
     public var changeLogMaxBytes: Int
 
     /// Most data-API writes (requests) one transaction holds: the writes waiting while a
