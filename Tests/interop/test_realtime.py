@@ -1102,6 +1102,47 @@ async def test_resume_replays_round_changes_only_to_the_rooms_participants(serve
         await close_all(*clients)
 
 
+async def test_resume_replays_a_rounds_large_transcript_as_each_change_carried_it(server):
+    """The change log refers to values of 1 KiB or more in their rows instead of copying them;
+    a resume still gets every change as it was made: the transcript a round was inserted and
+    finished with, and the new one only on the change that replaced it."""
+    host = user_with_profile(server, "host")
+    room = await run(make_room, host)
+    config = lambda praxis: join_payload(  # noqa: E731
+        binding("practice_rounds"), binding("practice_rooms", "INSERT"), access_token=host.access_token, praxis=praxis)
+    first = [{"seq": n, "role": "candidate", "text": f"first transcript, turn {n}: " + "words " * 20} for n in range(1, 21)]
+    second = [{"seq": n, "role": "candidate", "text": f"second transcript, turn {n}: " + "other " * 20} for n in range(1, 21)]
+    client = await Phoenix.connect(server)
+    try:
+        _, response = await client.join_ok("rounds", config({"snapshot": True}))
+        praxis = check_praxis(response)
+        await client.close()
+
+        service = service_client(server)
+        inserted = (await run(lambda: service.table("practice_rounds").insert(
+            {"room_id": room["id"], "round": 1, "candidate_id": host.id, "status": "in_progress", "transcript": first}).execute())).data[0]
+        finished = (await run(lambda: service.table("practice_rounds").update(
+            {"status": "completed"}).eq("id", inserted["id"]).execute())).data[0]
+        replaced = (await run(lambda: service.table("practice_rounds").update(
+            {"transcript": second}).eq("id", inserted["id"]).execute())).data[0]
+        fence = await run(make_room, host)
+        assert inserted["transcript"] == first and finished["transcript"] == first and replaced["transcript"] == second
+
+        client = await Phoenix.connect(server)
+        _, reply = await client.join("rounds", config({"resume": {"epoch": praxis["epoch"], "offset": praxis["offset"]}}))
+        assert reply["payload"]["status"] == "ok", reply
+        assert check_praxis(reply["payload"]["response"])["recovered"] is True, reply
+        await client.wait_change("rounds", lambda d: row_id(d) == fence["id"], what="the fence")
+        replayed = [change["data"] for change in client.changes("rounds")]
+        assert [(d["table"], d["type"]) for d in replayed] == [
+            ("practice_rounds", "INSERT"), ("practice_rounds", "UPDATE"), ("practice_rounds", "UPDATE"), ("practice_rooms", "INSERT")]
+        assert replayed[0]["record"] == inserted
+        assert replayed[1]["record"] == finished
+        assert replayed[2]["record"] == replaced and replayed[2]["old_record"]["transcript"] == first
+    finally:
+        await client.close()
+
+
 async def test_resume_replays_exactly_the_missed_changes_across_a_restart(tmp_path):
     db = tmp_path / "praxis.sqlite"
     servers = [start_server(db)]
