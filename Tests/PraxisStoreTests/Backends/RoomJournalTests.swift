@@ -256,6 +256,48 @@ struct RoomJournalTests {
         }
     }
 
+    /// A round end and its assessment publish each row as stored after the change (the
+    /// touch trigger's `updated_at` included), and its old record as stored before.
+    @Test(arguments: StoreBackend.available)
+    func aRoundEndsChangesCarryTheRowsAsStored(backend: StoreBackend) async throws {
+        try await backend.withRooms { world in
+            let store = world.store
+            let fixture = try await RoomFixture.make(world)
+            let room = try await fixture.room(world)
+            let roomBefore = try #require(try await world.storedRow("practice_rooms", id: room))
+            let heard = HeardChanges()
+            heard.listen(to: store)
+            let journal = world.journal()
+            let roundID = newID()
+            let turn = turnEvent(1, seq: 1, round: 1, clientID: "h-1", speaker: fixture.host, text: "How can I help?")
+            #expect(await journal.append(RoomJournalEntry(
+                roomID: room, events: [turn, event(2, "round_ended", round: 1, payload: ["round_id": roundID])],
+                roundEnd: RoomRoundRecord(roundID: roundID, round: 1, candidateID: fixture.host, caseID: fixture.case1, durationSeconds: 61, newStage: 2)
+            )).succeeded)
+            let roundAfterEnd = try #require(try await world.storedRow("practice_rounds", id: roundID))
+            let roomAfterEnd = try #require(try await world.storedRow("practice_rooms", id: room))
+            let ended = heard.all
+            #expect(ended.map(\.table) == ["practice_rounds", "practice_rooms"])
+            #expect(ended.first?.record == roundAfterEnd)
+            #expect(ended.first?.oldRecord == nil)
+            #expect(ended.last?.record == roomAfterEnd)
+            #expect(ended.last?.oldRecord == roomBefore)
+
+            var entry = RoomJournalEntry(roomID: room, events: [event(3, "assessment", round: 1, payload: ["round_id": roundID])])
+            let report = FeedbackReportRecord(transcriptText: "t", summary: "s", scoreRaw: 3, strengths: "[]", areasForImprovement: "[]")
+            entry.assessment = RoomAssessmentRecord(roundID: roundID, assessmentJSON: jsonText(["mark": "B"]), report: report)
+            #expect(await journal.append(entry).succeeded)
+            let roundAssessed = try #require(try await world.storedRow("practice_rounds", id: roundID))
+            let assessed = try #require(heard.all.dropFirst(2).first)
+            #expect(heard.all.count == 3)
+            #expect(assessed.kind == .update)
+            #expect(assessed.record == roundAssessed)
+            #expect(assessed.oldRecord == roundAfterEnd)
+            let logged = try await store.changes(after: 0, limit: 10).changes
+            #expect(logged == heard.all, "the log holds what the live feed heard")
+        }
+    }
+
     @Test(arguments: StoreBackend.available)
     func aRoundEndThatCannotBeWrittenWritesNothingOfItsEntry(backend: StoreBackend) async throws {
         try await backend.withRooms { world in
