@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -70,20 +71,56 @@ class Cluster:
         return result.stdout.strip()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(2)  # SIGINT: fast shutdown
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        """Fast shutdown of the postmaster itself (as root, `self.process` is runuser, which
+        does not pass a signal on: signalled alone it exits and leaves postgres running on a
+        removed folder), then the folder removed once it is gone."""
+        postmaster = self._postmaster_pid()
+        if postmaster is not None:
+            _signal(postmaster, signal.SIGINT)
+        elif self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if postmaster is not None and not _gone(postmaster, within=30):
+            _signal(postmaster, signal.SIGKILL)
+            _gone(postmaster, within=10)
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def _postmaster_pid(self) -> int | None:
+        """The postmaster's pid from its lock file (its first line), None before it wrote one."""
+        try:
+            first = (self.root / "data" / "postmaster.pid").read_text().split("\n", 1)[0].strip()
+        except OSError:
+            return None
+        return int(first) if first.isdigit() else None
 
     def _as_postgres(self, command: list[str]) -> list[str]:
         return ["/usr/sbin/runuser", "-u", "postgres", "--", *command] if self.as_root else command
 
     def _run(self, *command) -> None:
         subprocess.run(self._as_postgres([str(part) for part in command]), check=True, capture_output=True, stdin=subprocess.DEVNULL)
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _gone(pid: int, within: float) -> bool:
+    """Whether process `pid` has exited (it is not our child: polled) within `within` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def _free_port() -> int:
