@@ -66,10 +66,19 @@ let package = Package(
             resources: [.copy("Resources/demo-cases.json")],
             swiftSettings: swiftSettings
         ),
+        // What the connections of one event loop share: its timers (one scheduled task per interval).
+        .target(
+            name: "PraxisLoops",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // RFC 6455 on NIO: upgrade, frame rules, close handshake, deflate, backpressure, fan-out.
         .target(
             name: "PraxisWebSocket",
             dependencies: [
+                "PraxisLoops",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -103,6 +112,7 @@ let package = Package(
                 "PraxisStore",
                 "PraxisAuth",
                 "PraxisWebSocket",
+                "PraxisLoops",
                 "PraxisAssessment",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -125,6 +135,7 @@ let package = Package(
         .target(
             name: "PraxisHTTP",
             dependencies: [
+                "PraxisLoops",
                 "PraxisDomain",
                 "PraxisProtocol",
                 "PraxisStore",
@@ -280,9 +291,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "PraxisLoopsTests",
+            dependencies: [
+                "PraxisLoops",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "PraxisHTTPTests",
             dependencies: [
                 "PraxisHTTP",
+                "PraxisLoops",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

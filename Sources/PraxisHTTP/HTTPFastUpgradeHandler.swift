@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import PraxisLoops
 
 /// The first handler of each connection when the server has an `HTTPFastUpgrader`: holds the
 /// first bytes until the request head is complete, and when that head is a plain HTTP/1.1
@@ -12,7 +13,7 @@ import NIOHTTP1
 /// its first byte that is off, or more than `maxHeadBytes` of head) it installs the HTTP
 /// pipeline and hands it the bytes as they came, so those requests are answered as without it. The header timeout holds from
 /// the accept on either way: here, and in the `HTTPTimeoutHandler` it hands on to.
-final class HTTPFastUpgradeHandler: ChannelInboundHandler, RemovableChannelHandler {
+final class HTTPFastUpgradeHandler: ChannelInboundHandler, RemovableChannelHandler, LoopTimerTarget {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
@@ -48,13 +49,20 @@ final class HTTPFastUpgradeHandler: ChannelInboundHandler, RemovableChannelHandl
     /// Reads `received` as it grows.
     private var parser = PlainHeadParser()
     private var deadline: NIODeadline?
-    private var timer: Scheduled<Void>?
+    /// The header timeout: an entry of the loop's timers (one scheduled task per loop for all
+    /// its connections' header timeouts, not one per connection).
+    private let timers: LoopTimers
+    private var timer: LoopTimer?
+    /// Set while the handler is in the pipeline (for the timer, which calls without one).
+    private var context: ChannelHandlerContext?
 
+    /// `timers`: the per-loop timers of the loop the connection is on.
     init(
-        upgrader: any HTTPFastUpgrader, remoteIP: String, headerTimeout: Duration, log: ThrottledLogger?, httpPipeline: @escaping HTTPPipeline,
-        upgraded: @escaping @Sendable () -> Void
+        upgrader: any HTTPFastUpgrader, remoteIP: String, headerTimeout: Duration, timers: LoopTimers, log: ThrottledLogger?,
+        httpPipeline: @escaping HTTPPipeline, upgraded: @escaping @Sendable () -> Void
     ) {
         self.upgrader = upgrader
+        self.timers = timers
         self.remoteIP = remoteIP
         self.headerTimeout = headerTimeout
         self.log = log
@@ -65,7 +73,13 @@ final class HTTPFastUpgradeHandler: ChannelInboundHandler, RemovableChannelHandl
     // MARK: Lifecycle
 
     func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
         if context.channel.isActive { armTimer(context: context) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        cancelTimer()
+        self.context = nil
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -76,10 +90,6 @@ final class HTTPFastUpgradeHandler: ChannelInboundHandler, RemovableChannelHandl
     func channelInactive(context: ChannelHandlerContext) {
         cancelTimer()
         context.fireChannelInactive()
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) {
-        cancelTimer()
     }
 
     /// Passes on the bytes after the head (upgraded) or all of them (to the HTTP pipeline),
@@ -171,16 +181,20 @@ final class HTTPFastUpgradeHandler: ChannelInboundHandler, RemovableChannelHandl
 
     private func armTimer(context: ChannelHandlerContext) {
         guard deadline == nil, case .awaitingHead = state else { return }
-        let due = context.eventLoop.now + TimeAmount(headerTimeout)
-        deadline = due
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: due) { [weak self] in
-            self?.headTimedOut(context: context)
-        }
+        let timeout = TimeAmount(headerTimeout)
+        deadline = context.eventLoop.now + timeout
+        timer = timers.add(self, every: timeout, on: context.eventLoop)
     }
 
     private func cancelTimer() {
         timer?.cancel()
         timer = nil
+    }
+
+    /// The header timeout passed (once: false ends the entry).
+    func timerFired() -> Bool {
+        if let context { headTimedOut(context: context) }
+        return false
     }
 
     /// As `HTTPTimeoutHandler` at its header deadline: 408 when part of a head came, and close.

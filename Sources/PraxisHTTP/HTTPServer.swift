@@ -3,6 +3,7 @@ import NIOPosix
 public import NIOHTTP1
 import NIOExtras
 public import Logging
+import PraxisLoops
 import Synchronization
 
 /// The HTTP/1.1 listener: binds, serves, and shuts down gracefully (stops accepting,
@@ -47,6 +48,7 @@ public final class HTTPServer: Sendable {
         let receiveAllocator = configuration.receiveAllocator
         let gate = ConnectionGate(maxTotal: configuration.effectiveMaxConnections, maxPerIP: configuration.maxConnectionsPerIP)
         let httpPipeline = Self.httpPipeline(configuration: configuration, responder: responder, log: log, upgraders: upgraders)
+        let loopTimers = LoopTimers.perLoop(of: group)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -86,8 +88,8 @@ public final class HTTPServer: Sendable {
                     if let fastUpgrader {
                         try sync.addHandler(
                             HTTPFastUpgradeHandler(
-                                upgrader: fastUpgrader, remoteIP: ip, headerTimeout: configuration.headerTimeout, log: log, httpPipeline: httpPipeline,
-                                upgraded: upgraded
+                                upgrader: fastUpgrader, remoteIP: ip, headerTimeout: configuration.headerTimeout,
+                                timers: loopTimers.of(channel.eventLoop), log: log, httpPipeline: httpPipeline, upgraded: upgraded
                             ),
                             name: HTTPFastUpgradeHandler.name
                         )

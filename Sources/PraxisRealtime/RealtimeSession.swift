@@ -5,6 +5,7 @@ import PraxisDomain
 import PraxisProtocol
 import PraxisStore
 import PraxisWebSocket
+import PraxisLoops
 
 /// One realtime connection: parses Phoenix messages and runs its channels. Lives on the
 /// connection's event loop; shared state goes through the hub.

@@ -1,5 +1,6 @@
 public import NIOCore
 import Synchronization
+package import PraxisLoops
 
 /// What the connections of one event loop share: the flusher (one flush pass per loop pass)
 /// and the repeating timers (one scheduled task per interval). Confined to the loop; found

@@ -1,4 +1,5 @@
 import NIOCore
+import PraxisLoops
 
 /// The server side of one WebSocket connection, after the upgrade: parses frames as their
 /// bytes arrive (`FrameDecoder`), applies RFC 6455's rules (masking, reserved bits and

@@ -2,6 +2,7 @@ import NIOCore
 import NIOEmbedded
 import NIOHTTP1
 import Synchronization
+import PraxisLoops
 import Testing
 
 @testable import PraxisHTTP
@@ -58,17 +59,26 @@ struct HTTPFastUpgradeHandlerTests {
         maxBodyBytes: 64, headerTimeout: .seconds(10), bodyTimeout: .seconds(30), idleTimeout: .seconds(60)
     )
 
+    /// The fast handler of a connection, held weakly (to see it released).
+    final class WeakHandler: @unchecked Sendable {
+        weak var handler: HTTPFastUpgradeHandler?
+    }
+
     /// A connection with the fast path (`upgrader`), or without it (nil: the HTTP pipeline alone).
-    func makeChannel(_ upgrader: Upgrader?, configuration: HTTPServerConfiguration = Self.configuration) async throws -> NIOAsyncTestingChannel {
+    func makeChannel(
+        _ upgrader: Upgrader?, configuration: HTTPServerConfiguration = Self.configuration, timers: LoopTimers = LoopTimers(),
+        added: WeakHandler? = nil
+    ) async throws -> NIOAsyncTestingChannel {
         let channel = NIOAsyncTestingChannel()
         try await channel.testingEventLoop.executeInContext {
             let httpPipeline = HTTPServer.httpPipeline(configuration: configuration, responder: Echo(), log: nil, upgraders: [])
             let sync = channel.pipeline.syncOperations
             if let upgrader {
                 let handler = HTTPFastUpgradeHandler(
-                    upgrader: upgrader, remoteIP: "127.0.0.1", headerTimeout: configuration.headerTimeout, log: nil, httpPipeline: httpPipeline,
-                    upgraded: { upgrader.upgrades.withLock { $0 += 1 } }
+                    upgrader: upgrader, remoteIP: "127.0.0.1", headerTimeout: configuration.headerTimeout, timers: timers, log: nil,
+                    httpPipeline: httpPipeline, upgraded: { upgrader.upgrades.withLock { $0 += 1 } }
                 )
+                added?.handler = handler
                 try sync.addHandler(handler, name: HTTPFastUpgradeHandler.name)
             } else {
                 try httpPipeline(sync, nil, {})
@@ -223,6 +233,22 @@ struct HTTPFastUpgradeHandlerTests {
     }
 
     // MARK: The header timeout
+
+    @Test("the header timeout is an entry of the loop's timers: the handler is let go at the upgrade, the entry when it falls due")
+    func headerTimeoutOnTheLoopTimers() async throws {
+        let timers = LoopTimers()
+        let added = WeakHandler()
+        let channel = try await makeChannel(Upgrader(), timers: timers, added: added)
+        #expect(try await channel.testingEventLoop.executeInContext { timers.count } == 1)
+        #expect(added.handler != nil)
+        await send(channel, [Self.upgrade])
+        #expect(try await output(channel) == Upgrader.response)
+        #expect(added.handler == nil, "the cancelled entry no longer holds the handler")
+        #expect(try await channel.testingEventLoop.executeInContext { timers.count } == 1, "the entry waits for its due time")
+        await advance(channel, seconds: 10.1)
+        #expect(try await channel.testingEventLoop.executeInContext { timers.count } == 0)
+        #expect(channel.isActive, "a cancelled header timeout never fires")
+    }
 
     @Test("a connection that sends nothing is closed at the header timeout, without an answer")
     func silent() async throws {

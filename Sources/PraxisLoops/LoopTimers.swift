@@ -6,7 +6,7 @@ package protocol LoopTimerTarget: AnyObject {
     func timerFired() -> Bool
 }
 
-/// Repeating per-connection checks (liveness pings, heartbeat timeouts) of one event loop with
+/// Per-connection checks (liveness pings, heartbeat timeouts, the HTTP header timeout) of one event loop with
 /// one scheduled task per interval, not one per connection: entries of the same interval fall
 /// due in the order they were added, so each interval is a FIFO whose head is the next due.
 ///
@@ -21,6 +21,9 @@ package final class LoopTimers: @unchecked Sendable {
     }
 
     private var queues: [Int64: Queue] = [:]
+
+    /// An empty set, for one event loop.
+    package init() {}
 
     /// Calls `target.timerFired()` every `interval` on `loop` (this timer set's loop) until it
     /// returns false or the returned handle is cancelled.

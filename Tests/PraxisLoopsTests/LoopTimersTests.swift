@@ -2,7 +2,7 @@ import NIOCore
 import NIOEmbedded
 import Testing
 
-@testable import PraxisWebSocket
+@testable import PraxisLoops
 
 /// The per-loop repeating timers that replace a scheduled task per connection.
 @Suite("Loop timers")
